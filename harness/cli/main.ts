@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { CommanderError } from 'commander'
+import { buildProgram, exitCodeFor } from './program.js'
+
+try {
+  await buildProgram().parseAsync(process.argv)
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2
+  } else {
+    console.error(`nslab: ${(err as Error).message}`)
+    process.exitCode = exitCodeFor(err)
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The `nslab` command's definition. Exit codes: 0 success, 1 an operation
+ * failed, 2 bad input, 3 missing kernel feature or privilege.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Command } from 'commander'
+import {
+  NetnsError,
+  NetnsNameError,
+  addNetns,
+  deleteNetns,
+  exec,
+  listNetns,
+  monitorNetns,
+} from '../netns/index.js'
+import { SysError } from '../sys/errors.js'
+
+/** nslab's own version, from the package.json above this file (source or dist). */
+export function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const file = join(dir, 'package.json')
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+      if (pkg.name === 'nslab' && pkg.version) return pkg.version
+    }
+    const up = dirname(dir)
+    if (up === dir) return '0.0.0'
+    dir = up
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('nslab')
+    .description('Network emulation lab and test harness on Linux network namespaces')
+    .version(version())
+    .exitOverride()
+
+  const netns = program.command('netns').description('named network namespaces, compatible with `ip netns`')
+  netns
+    .command('list')
+    .description('list named namespaces')
+    .action(() => {
+      for (const n of listNetns()) console.log(n)
+    })
+  netns
+    .command('add <name>')
+    .description('create a named namespace (like `ip netns add`)')
+    .addHelpText('after', '\nExample:\n  nslab netns add demo && ip netns exec demo ip link')
+    .action((name: string) => addNetns(name))
+  netns
+    .command('delete <name>')
+    .alias('del')
+    .description('delete a named namespace (like `ip netns delete`)')
+    .action((name: string) => deleteNetns(name))
+  netns
+    .command('exec <name> <argv...>')
+    .description('run a program in a namespace (like `ip netns exec`)')
+    .addHelpText('after', '\nExample:\n  nslab netns exec demo -- ip -j addr')
+    .action(async (name: string, argv: string[]) => {
+      const r = await exec(name, argv)
+      process.stdout.write(r.stdout)
+      process.stderr.write(r.stderr)
+      process.exitCode = r.code ?? 1
+    })
+  netns
+    .command('monitor')
+    .description('print namespaces as they are added and deleted (like `ip netns monitor`)')
+    .action(async () => {
+      for await (const ev of monitorNetns()) console.log(`${ev.type} ${ev.name}`)
+    })
+  return program
+}
+
+/** Map an error to the documented exit code and a one-line message. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof NetnsNameError || err instanceof TypeError) return 2
+  if (err instanceof SysError && (err.code === 'EPERM' || err.code === 'EACCES')) return 3
+  if (err instanceof NetnsError) return 1
+  return 1
+}

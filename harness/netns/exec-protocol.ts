@@ -1,0 +1,26 @@
+/** Messages between the main thread and the exec worker (exec-worker.ts). */
+
+export interface SpawnRequest {
+  op: 'spawn'
+  id: number
+  /** An fd (dup'd for the worker, which closes it) on the target namespace. */
+  nsFd: number
+  /** The namespace's name under /run/netns, for /etc/netns/NAME binds; none for unnamed ones. */
+  nsName: string | undefined
+  argv: string[]
+  env: Record<string, string> | undefined
+  cwd: string | undefined
+  stdin: boolean
+}
+
+export type ToWorker =
+  | SpawnRequest
+  | { op: 'stdin'; id: number; data: Uint8Array }
+  | { op: 'stdin-end'; id: number }
+  | { op: 'kill'; id: number; signal: string }
+
+export type FromWorker =
+  | { op: 'spawned'; id: number; pid: number }
+  | { op: 'spawn-error'; id: number; message: string; code: string | undefined }
+  | { op: 'out'; id: number; stream: 'stdout' | 'stderr'; data: Uint8Array }
+  | { op: 'exit'; id: number; code: number | null; signal: string | null }

@@ -1,0 +1,146 @@
+/**
+ * The exec worker: one thread that starts child processes inside network
+ * namespaces with `ip netns exec` semantics (ip/ipnetns.c, on_netns_exec):
+ *
+ *   setns(net) -> unshare(CLONE_NEWNS) -> make "/" a slave mount ->
+ *   remount /sys for the namespace -> bind /etc/netns/NAME/* over /etc/* ->
+ *   spawn -> return to the worker's own net and mount namespaces.
+ *
+ * Node spawns children from the calling thread, and a child inherits that
+ * thread's namespaces, so the main thread never leaves its own.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { parentPort } from 'node:worker_threads'
+import {
+  CLONE_FS,
+  CLONE_NEWNET,
+  CLONE_NEWNS,
+  MNT_DETACH,
+  MS_BIND,
+  MS_RDONLY,
+  MS_REC,
+  MS_SLAVE,
+  O_CLOEXEC,
+  O_RDONLY,
+  close,
+  mount,
+  open,
+  setns,
+  umount2,
+  unshare,
+} from '../sys/index.js'
+import type { FromWorker, SpawnRequest, ToWorker } from './exec-protocol.js'
+import { NETNS_ETC_DIR } from './names.js'
+
+const port = parentPort
+if (!port) throw new Error('exec-worker must run as a worker thread')
+
+// A private fs_struct lets this thread switch mount namespaces (setns on a
+// mount namespace refuses a thread that shares its fs_struct).
+unshare(CLONE_FS)
+const homeNet = open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC)
+const homeMnt = open('/proc/thread-self/ns/mnt', O_RDONLY | O_CLOEXEC)
+const sysReadOnly = isSysReadOnly()
+const children = new Map<number, ChildProcess>()
+
+function post(msg: FromWorker): void {
+  port!.postMessage(msg)
+}
+
+function isSysReadOnly(): boolean {
+  for (const line of readFileSync('/proc/thread-self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ')
+    if (f[4] === '/sys') return (f[5] ?? '').split(',').includes('ro')
+  }
+  return false
+}
+
+/** Bind /etc/netns/NAME/* over /etc/*, as `ip netns exec` does; skip what /etc lacks. */
+function bindEtc(name: string): void {
+  const dir = join(NETNS_ETC_DIR, name)
+  if (!existsSync(dir)) return
+  for (const entry of readdirSync(dir)) {
+    const target = join('/etc', entry)
+    if (!existsSync(target)) continue
+    mount(join(dir, entry), target, 'none', MS_BIND)
+  }
+}
+
+function enterNamespaces(req: SpawnRequest): void {
+  setns(req.nsFd, CLONE_NEWNET, req.nsName)
+  unshare(CLONE_NEWNS)
+  mount('none', '/', 'none', MS_SLAVE | MS_REC)
+  try {
+    umount2('/sys', MNT_DETACH)
+  } catch {
+    // nothing mounted on /sys in this mount namespace: mount ours anyway
+  }
+  mount(req.nsName ?? 'sysfs', '/sys', 'sysfs', sysReadOnly ? MS_RDONLY : 0)
+  if (req.nsName) bindEtc(req.nsName)
+}
+
+function leaveNamespaces(): void {
+  setns(homeMnt, CLONE_NEWNS)
+  setns(homeNet, CLONE_NEWNET)
+}
+
+function startChild(req: SpawnRequest): void {
+  let child: ChildProcess
+  try {
+    try {
+      enterNamespaces(req)
+      const [file, ...args] = req.argv
+      child = spawn(file!, args, {
+        env: req.env ?? process.env,
+        cwd: req.cwd,
+        stdio: [req.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      })
+    } finally {
+      leaveNamespaces()
+      close(req.nsFd)
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    post({ op: 'spawn-error', id: req.id, message: e.message, code: e.code })
+    return
+  }
+  const { id } = req
+  let spawned = false
+  // Registered at once, so a kill or stdin message that follows is never lost.
+  children.set(id, child)
+  child.once('spawn', () => {
+    spawned = true
+    post({ op: 'spawned', id, pid: child.pid! })
+  })
+  child.once('error', (err: NodeJS.ErrnoException) => {
+    if (spawned) return
+    children.delete(id)
+    post({ op: 'spawn-error', id, message: err.message, code: err.code })
+  })
+  child.stdout!.on('data', (data: Buffer) => post({ op: 'out', id, stream: 'stdout', data }))
+  child.stderr!.on('data', (data: Buffer) => post({ op: 'out', id, stream: 'stderr', data }))
+  child.stdin?.on('error', () => undefined)
+  child.once('close', (code, signal) => {
+    children.delete(id)
+    if (spawned) post({ op: 'exit', id, code, signal })
+  })
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.op) {
+    case 'spawn':
+      startChild(msg)
+      break
+    case 'stdin':
+      children.get(msg.id)?.stdin?.write(msg.data)
+      break
+    case 'stdin-end':
+      children.get(msg.id)?.stdin?.end()
+      break
+    case 'kill':
+      children.get(msg.id)?.kill(msg.signal as NodeJS.Signals)
+      break
+  }
+})

@@ -1,0 +1,13 @@
+import { SOCK_CLOEXEC, socket } from '../sys/index.js'
+import type { NetnsRef } from './handle.js'
+import { withNetns } from './thread.js'
+
+/**
+ * Create a socket inside a namespace and return its fd. The socket belongs
+ * to that namespace for life, whichever thread uses it afterwards (seed 000):
+ * adopt it on any thread with `new net.Socket({ fd })`, `server.listen({ fd })`
+ * or `dgram.createSocket(...).bind({ fd })`.
+ */
+export function socketIn(ref: NetnsRef, domain: number, type: number, protocol = 0): number {
+  return withNetns(ref, () => socket(domain, type | SOCK_CLOEXEC, protocol))
+}

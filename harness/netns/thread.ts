@@ -1,0 +1,72 @@
+import { CLONE_NEWNET, O_CLOEXEC, O_RDONLY, close, open, setns, unshare } from '../sys/index.js'
+import { type NetnsRef, usingNetns } from './handle.js'
+
+/** The calling thread could not get back to its own namespace: nothing it does next can be trusted. */
+export class NetnsRestoreError extends Error {
+  override readonly name = 'NetnsRestoreError'
+}
+
+/**
+ * Run `fn` synchronously on the calling thread inside the namespace `ref`,
+ * then switch back, whatever happens.
+ *
+ * Only for short synchronous work that creates kernel objects right there
+ * (a socket fd, a netlink socket). Do not call Node APIs that create sockets
+ * lazily: `net.connect()` opens its socket on a later tick and
+ * `server.listen(port, host)` after a deferred lookup, so they would land in
+ * the WRONG namespace (the thread's own, after the switch back). Create the
+ * fd here with `socketIn()` and adopt it (`new net.Socket({ fd })`,
+ * `server.listen({ fd })`), or use a worker that lives in the namespace.
+ */
+export function withNetns<T>(ref: NetnsRef, fn: () => T): T {
+  return usingNetns(ref, (target) => {
+    const home = open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC)
+    try {
+      setns(target.fd, CLONE_NEWNET, target.label)
+      try {
+        const result = fn()
+        if (result instanceof Promise) {
+          result.catch(() => undefined)
+          throw new TypeError(
+            'withNetns() runs synchronous work only: the promise would resume outside the namespace. Use a namespace worker (host.run) for async work.',
+          )
+        }
+        return result
+      } finally {
+        restore(home)
+      }
+    } finally {
+      close(home)
+    }
+  })
+}
+
+function restore(home: number): void {
+  try {
+    setns(home, CLONE_NEWNET)
+  } catch (err) {
+    throw new NetnsRestoreError(
+      `could not return the thread to its own network namespace: ${(err as Error).message}`,
+      { cause: err },
+    )
+  }
+}
+
+/**
+ * Enter a fresh, anonymous namespace on the calling thread, run `fn` there,
+ * and come back, whatever happens. Used to create named namespaces without
+ * leaving the thread in them.
+ */
+export function withNewNetns<T>(fn: () => T): T {
+  const home = open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC)
+  try {
+    unshare(CLONE_NEWNET)
+    try {
+      return fn()
+    } finally {
+      restore(home)
+    }
+  } finally {
+    close(home)
+  }
+}

@@ -1,0 +1,6 @@
+export * from './constants.js'
+export * from './errno.js'
+export * from './errors.js'
+export * from './libc.js'
+export * from './poll.js'
+export * from './sockaddr.js'

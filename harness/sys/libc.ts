@@ -1,0 +1,172 @@
+/**
+ * The only module in nslab that talks to libc. Every function here is a thin,
+ * synchronous wrapper: it calls the C function on the calling thread (never on
+ * koffi's async threads, which live in the root namespace), reads errno at
+ * once, and throws a SysError on failure.
+ */
+import koffi from 'koffi'
+import { SysError } from './errors.js'
+
+const libc = koffi.load('libc.so.6')
+
+const c = {
+  unshare: libc.func('int unshare(int flags)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
+  mount: libc.func(
+    'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  ),
+  umount2: libc.func('int umount2(const char *target, int flags)'),
+  open: libc.func('int open(const char *path, int flags, ...)'),
+  close: libc.func('int close(int fd)'),
+  fcntl: libc.func('int fcntl(int fd, int cmd, ...)'),
+  gettid: libc.func('int gettid(void)'),
+  getpid: libc.func('int getpid(void)'),
+  ioctlInt: libc.func('int ioctl(int fd, unsigned long request, ...)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  bind: libc.func('int bind(int fd, const void *addr, uint32_t addrlen)'),
+  connect: libc.func('int connect(int fd, const void *addr, uint32_t addrlen)'),
+  listen: libc.func('int listen(int fd, int backlog)'),
+  getsockname: libc.func('int getsockname(int fd, _Out_ void *addr, _Inout_ uint32_t *addrlen)'),
+  setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
+  getsockopt: libc.func(
+    'int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *len)',
+  ),
+  sendto: libc.func(
+    'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
+  ),
+  recvfrom: libc.func(
+    'intptr_t recvfrom(int fd, _Out_ void *buf, size_t len, int flags, _Out_ void *addr, _Inout_ uint32_t *addrlen)',
+  ),
+}
+
+function fail(syscall: string, target?: string): never {
+  throw new SysError(syscall, koffi.errno(), target === undefined ? {} : { target })
+}
+
+function check(ret: number, syscall: string, target?: string): number {
+  if (ret < 0) fail(syscall, target)
+  return ret
+}
+
+export function unshare(flags: number): void {
+  check(c.unshare(flags) as number, 'unshare')
+}
+
+export function setns(fd: number, nstype: number, target?: string): void {
+  check(c.setns(fd, nstype) as number, 'setns', target)
+}
+
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  check(c.mount(source, target, fstype, flags, data) as number, 'mount', target)
+}
+
+export function umount2(target: string, flags: number): void {
+  check(c.umount2(target, flags) as number, 'umount2', target)
+}
+
+export function open(path: string, flags: number, mode = 0): number {
+  return check(c.open(path, flags, 'uint32_t', mode) as number, 'open', path)
+}
+
+export function close(fd: number): void {
+  check(c.close(fd) as number, 'close')
+}
+
+/** Duplicate an fd (F_DUPFD_CLOEXEC), so another thread can own and close its copy. */
+export function dup(fd: number): number {
+  return check(c.fcntl(fd, 1030, 'int', 0) as number, 'fcntl')
+}
+
+/** The kernel thread id of the calling thread. */
+export function gettid(): number {
+  return c.gettid() as number
+}
+
+export function getpid(): number {
+  return c.getpid() as number
+}
+
+/** ioctl(2) whose argument is an integer (or none); returns the result. */
+export function ioctl(fd: number, request: number, arg = 0, target?: string): number {
+  return check(c.ioctlInt(fd, request, 'unsigned long', arg) as number, 'ioctl', target)
+}
+
+export function socket(domain: number, type: number, protocol: number): number {
+  return check(c.socket(domain, type, protocol) as number, 'socket')
+}
+
+export function bind(fd: number, addr: Buffer): void {
+  check(c.bind(fd, addr, addr.length) as number, 'bind')
+}
+
+export function connect(fd: number, addr: Buffer): void {
+  check(c.connect(fd, addr, addr.length) as number, 'connect')
+}
+
+export function listen(fd: number, backlog: number): void {
+  check(c.listen(fd, backlog) as number, 'listen')
+}
+
+/** The socket's own address, as raw sockaddr bytes. */
+export function getsockname(fd: number): Buffer {
+  const addr = Buffer.alloc(128)
+  const len = [addr.length]
+  check(c.getsockname(fd, addr, len) as number, 'getsockname')
+  return addr.subarray(0, len[0])
+}
+
+export function setsockopt(fd: number, level: number, name: number, value: Buffer): void {
+  check(c.setsockopt(fd, level, name, value, value.length) as number, 'setsockopt')
+}
+
+export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
+  const buf = Buffer.alloc(4)
+  buf.writeInt32LE(value)
+  setsockopt(fd, level, name, buf)
+}
+
+export function getsockoptInt(fd: number, level: number, name: number): number {
+  const buf = Buffer.alloc(4)
+  const len = [4]
+  check(c.getsockopt(fd, level, name, buf, len) as number, 'getsockopt')
+  return buf.readInt32LE(0)
+}
+
+/** sendto(2); returns bytes sent, or -1 when the call would block (EAGAIN). */
+export function sendto(fd: number, data: Buffer, flags: number, addr: Buffer | null): number {
+  const ret = Number(c.sendto(fd, data, data.length, flags, addr, addr ? addr.length : 0))
+  if (ret < 0) {
+    const errno = koffi.errno()
+    if (errno === 11) return -1
+    throw new SysError('sendto', errno)
+  }
+  return ret
+}
+
+export interface Received {
+  /** Bytes copied into the buffer (at most its size). */
+  length: number
+  /** The datagram's real size (MSG_TRUNC), which can exceed `length`. */
+  size: number
+  /** Raw sockaddr of the sender. */
+  from: Buffer
+}
+
+/** recvfrom(2); returns null when nothing is queued (EAGAIN). */
+export function recvfrom(fd: number, buf: Buffer, flags: number): Received | null {
+  const from = Buffer.alloc(128)
+  const len = [from.length]
+  const ret = Number(c.recvfrom(fd, buf, buf.length, flags, from, len))
+  if (ret < 0) {
+    const errno = koffi.errno()
+    if (errno === 11) return null
+    throw new SysError('recvfrom', errno)
+  }
+  return { length: Math.min(ret, buf.length), size: ret, from: from.subarray(0, len[0]) }
+}
