@@ -22,6 +22,7 @@ const c = {
   gettid: libc.func('int gettid(void)'),
   getpid: libc.func('int getpid(void)'),
   ioctlInt: libc.func('int ioctl(int fd, unsigned long request, ...)'),
+  ioctlPtr: libc.func('int ioctl(int fd, unsigned long request, _Inout_ void *arg)'),
   socket: libc.func('int socket(int domain, int type, int protocol)'),
   bind: libc.func('int bind(int fd, const void *addr, uint32_t addrlen)'),
   connect: libc.func('int connect(int fd, const void *addr, uint32_t addrlen)'),
@@ -95,6 +96,11 @@ export function getpid(): number {
 /** ioctl(2) whose argument is an integer (or none); returns the result. */
 export function ioctl(fd: number, request: number, arg = 0, target?: string): number {
   return check(c.ioctlInt(fd, request, 'unsigned long', arg) as number, 'ioctl', target)
+}
+
+/** ioctl(2) whose argument is a struct, passed and returned in `buf`. */
+export function ioctlBuffer(fd: number, request: number, buf: Buffer, target?: string): number {
+  return check(c.ioctlPtr(fd, request, buf) as number, 'ioctl', target)
 }
 
 export function socket(domain: number, type: number, protocol: number): number {

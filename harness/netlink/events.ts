@@ -1,0 +1,194 @@
+/**
+ * rtnetlink events: join multicast groups on a socket of their own inside a
+ * namespace, decode what the kernel announces, and let callers iterate or
+ * wait for a condition, never sleep (seed 003's listener, done right).
+ */
+import type { NetnsRef } from '../netns/index.js'
+import { RTM, RTNLGRP } from './codec/constants.js'
+import type { RawMessage } from './codec/header.js'
+import { decodeAddr } from './codec/messages/addr.js'
+import { decodeLink } from './codec/messages/link.js'
+import { decodeNeigh } from './codec/messages/neigh.js'
+import { decodeRoute } from './codec/messages/route.js'
+import { type Address, toAddress } from './addr.js'
+import { type Link, toLink } from './link.js'
+import { type Neighbour, toNeighbour } from './neigh.js'
+import { type Route, toRoute } from './route.js'
+import { NetlinkSocket } from './transport/socket.js'
+
+export type EventGroup = 'link' | 'addr' | 'route' | 'neigh'
+
+export type NetlinkEvent =
+  | { kind: 'link'; action: 'new' | 'del'; link: Link }
+  | { kind: 'addr'; action: 'new' | 'del'; addr: Address }
+  | { kind: 'route'; action: 'new' | 'del'; route: Route }
+  | { kind: 'neigh'; action: 'new' | 'del'; neigh: Neighbour }
+
+const GROUPS: Record<EventGroup, number[]> = {
+  link: [RTNLGRP.LINK],
+  addr: [RTNLGRP.IPV4_IFADDR, RTNLGRP.IPV6_IFADDR],
+  route: [RTNLGRP.IPV4_ROUTE, RTNLGRP.IPV6_ROUTE],
+  neigh: [RTNLGRP.NEIGH],
+}
+
+/** Decode one multicast message into an event, or undefined for types we do not report. */
+export function decodeEvent(m: RawMessage): NetlinkEvent | undefined {
+  switch (m.header.type) {
+    case RTM.NEWLINK:
+    case RTM.DELLINK:
+      return {
+        kind: 'link',
+        action: m.header.type === RTM.NEWLINK ? 'new' : 'del',
+        link: toLink(decodeLink(m.payload)),
+      }
+    case RTM.NEWADDR:
+    case RTM.DELADDR:
+      return {
+        kind: 'addr',
+        action: m.header.type === RTM.NEWADDR ? 'new' : 'del',
+        addr: toAddress(decodeAddr(m.payload)),
+      }
+    case RTM.NEWROUTE:
+    case RTM.DELROUTE:
+      return {
+        kind: 'route',
+        action: m.header.type === RTM.NEWROUTE ? 'new' : 'del',
+        route: toRoute(decodeRoute(m.payload)),
+      }
+    case RTM.NEWNEIGH:
+    case RTM.DELNEIGH:
+      return {
+        kind: 'neigh',
+        action: m.header.type === RTM.NEWNEIGH ? 'new' : 'del',
+        neigh: toNeighbour(decodeNeigh(m.payload)),
+      }
+    default:
+      return undefined
+  }
+}
+
+export class EventTimeoutError extends Error {
+  override readonly name = 'EventTimeoutError'
+}
+
+/**
+ * A live subscription. Events are buffered from the moment it is made, so
+ * subscribe first, then act, then wait: nothing announced in between is lost.
+ */
+export class EventSubscription implements AsyncIterable<NetlinkEvent> {
+  readonly netns: string
+  private readonly sock: NetlinkSocket
+  private readonly buffer: NetlinkEvent[] = []
+  private readonly waiters = new Set<() => void>()
+  private failure: Error | undefined
+  private closed = false
+
+  constructor(netns: NetnsRef | undefined, groups: readonly EventGroup[]) {
+    const ids = groups.flatMap((g) => GROUPS[g])
+    this.sock = NetlinkSocket.open({ netns, groups: ids })
+    this.netns = this.sock.netns
+    this.sock.onMessage(
+      (m) => {
+        let ev: NetlinkEvent | undefined
+        try {
+          ev = decodeEvent(m)
+        } catch (err) {
+          this.failure = err as Error
+        }
+        if (ev) this.buffer.push(ev)
+        this.wake()
+      },
+      (err) => {
+        this.failure = err
+        this.wake()
+      },
+    )
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w()
+  }
+
+  /** The next buffered event, waiting for one if needed. */
+  private async next(signal?: AbortSignal): Promise<NetlinkEvent | undefined> {
+    const release = this.sock.hold()
+    try {
+      for (;;) {
+        if (this.failure) throw this.failure
+        const ev = this.buffer.shift()
+        if (ev) return ev
+        if (this.closed || signal?.aborted) return undefined
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            this.waiters.delete(done)
+            signal?.removeEventListener('abort', done)
+            resolve()
+          }
+          this.waiters.add(done)
+          signal?.addEventListener('abort', done, { once: true })
+        })
+      }
+    } finally {
+      release()
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<NetlinkEvent> {
+    for (;;) {
+      const ev = await this.next()
+      if (!ev) return
+      yield ev
+    }
+  }
+
+  /**
+   * Resolve with the first event (buffered or future) that satisfies
+   * `predicate`; reject after `timeout` ms or when `signal` aborts, saying
+   * what was awaited and in which namespace.
+   */
+  async waitFor(
+    predicate: (ev: NetlinkEvent) => boolean,
+    options: { timeout?: number; signal?: AbortSignal; what?: string } = {},
+  ): Promise<NetlinkEvent> {
+    const controller = new AbortController()
+    const timer =
+      options.timeout === undefined ? undefined : setTimeout(() => controller.abort(), options.timeout)
+    const onAbort = (): void => controller.abort()
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      for (;;) {
+        const ev = await this.next(controller.signal)
+        if (!ev) {
+          const what = options.what ?? 'a matching netlink event'
+          if (options.signal?.aborted)
+            throw new EventTimeoutError(`gave up waiting for ${what} in namespace ${this.netns}: aborted`)
+          if (this.closed)
+            throw new EventTimeoutError(
+              `subscription in namespace ${this.netns} closed while waiting for ${what}`,
+            )
+          throw new EventTimeoutError(`no ${what} in namespace ${this.netns} within ${options.timeout} ms`)
+        }
+        if (predicate(ev)) return ev
+      }
+    } finally {
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.sock.close()
+    this.wake()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+}
+
+/** Subscribe to link/addr/route/neigh events in a namespace (default: the calling thread's). */
+export function subscribe(netns: NetnsRef | undefined, groups: readonly EventGroup[]): EventSubscription {
+  return new EventSubscription(netns, groups)
+}

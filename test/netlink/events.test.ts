@@ -1,0 +1,98 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Netns, addNetns, openNetns } from '../../harness/netns/index.js'
+import { EventTimeoutError, Netlink, type NetlinkEvent } from '../../harness/netlink/index.js'
+import { ip, netnsNames } from '../support/names.js'
+
+const name = netnsNames('ev')
+const open: { close(): void }[] = []
+afterEach(() => {
+  for (const o of open.splice(0).reverse()) o.close()
+})
+
+function ns(): { name: string; handle: Netns; nl: Netlink } {
+  const n = name()
+  addNetns(n)
+  const handle = openNetns(n)
+  const nl = Netlink.open(handle)
+  open.push(handle, nl)
+  return { name: n, handle, nl }
+}
+
+describe('events', () => {
+  it('sees links, addresses and routes appear and go, made by ip', async () => {
+    const a = ns()
+    const sub = a.nl.subscribe(['link', 'addr', 'route'])
+    open.push(sub)
+    ip('-n', a.name, 'link', 'add', 'ev0', 'type', 'veth', 'peer', 'name', 'ev1')
+    ip('-n', a.name, 'link', 'set', 'ev0', 'up')
+    ip('-n', a.name, 'addr', 'add', '198.18.0.1/30', 'dev', 'ev0')
+    ip('-n', a.name, 'link', 'del', 'ev0')
+    const link = await sub.waitFor((e) => e.kind === 'link' && e.action === 'new' && e.link.name === 'ev0', {
+      timeout: 5000,
+    })
+    expect(link.kind).toBe('link')
+    const addr = await sub.waitFor((e) => e.kind === 'addr' && e.addr.cidr === '198.18.0.1/30', {
+      timeout: 5000,
+    })
+    expect(addr).toMatchObject({ action: 'new' })
+    const gone = await sub.waitFor((e) => e.kind === 'link' && e.action === 'del' && e.link.name === 'ev0', {
+      timeout: 5000,
+    })
+    expect(gone.kind).toBe('link')
+  })
+
+  it('only sees its own namespace', async () => {
+    const a = ns()
+    const b = ns()
+    const sub = a.nl.subscribe(['link'])
+    open.push(sub)
+    ip('-n', b.name, 'link', 'add', 'other0', 'type', 'veth', 'peer', 'name', 'other1')
+    ip('-n', a.name, 'link', 'add', 'mine0', 'type', 'veth', 'peer', 'name', 'mine1')
+    const seen: string[] = []
+    await sub.waitFor(
+      (e) => {
+        if (e.kind === 'link') seen.push(e.link.name)
+        return e.kind === 'link' && e.link.name === 'mine1'
+      },
+      { timeout: 5000 },
+    )
+    expect(seen.some((n) => n.startsWith('other'))).toBe(false)
+  })
+
+  it('iterates events as an async iterator', async () => {
+    const a = ns()
+    const sub = a.nl.subscribe(['link'])
+    open.push(sub)
+    await a.nl.createVeth({ name: 'it0', peer: { name: 'it1' } })
+    const names: string[] = []
+    for await (const ev of sub) {
+      if (ev.kind === 'link') names.push(ev.link.name)
+      if (names.includes('it0') && names.includes('it1')) break
+    }
+    expect(names).toEqual(expect.arrayContaining(['it0', 'it1']))
+  })
+
+  it('waitFor times out with a sentence naming what and where', async () => {
+    const a = ns()
+    const sub = a.nl.subscribe(['link'])
+    open.push(sub)
+    const err = await sub
+      .waitFor((e: NetlinkEvent) => e.kind === 'link' && e.link.name === 'never', {
+        timeout: 50,
+        what: 'link never',
+      })
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(EventTimeoutError)
+    expect(String(err)).toContain(`no link never in namespace ${a.name} within 50 ms`)
+  })
+
+  it('waitFor stops when aborted', async () => {
+    const a = ns()
+    const sub = a.nl.subscribe(['link'])
+    open.push(sub)
+    const c = new AbortController()
+    const p = sub.waitFor(() => false, { signal: c.signal })
+    c.abort()
+    await expect(p).rejects.toThrow('aborted')
+  })
+})
