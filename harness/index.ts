@@ -1,10 +1,11 @@
 /**
  * nslab: a network lab and test harness on Linux network namespaces.
  *
- * The `Lab` (topologies of hosts, links, switches and routers) is built on the
- * layers re-exported here; until it lands, this entry gives the namespace
- * layer (`nslab/netns`) and the typed system errors.
+ * `Lab` builds topologies of hosts, routers and switches; the namespace
+ * layer (`nslab/netns`) and the typed system errors come along.
  */
+export * from './lab/index.js'
+export * from './checks/index.js'
 export * from './netns/index.js'
 export { SysError, isSysError } from './sys/errors.js'
 export { errnoName, errnoText } from './sys/errno.js'

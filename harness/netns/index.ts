@@ -31,3 +31,12 @@ export {
   stopExecWorker,
 } from './exec.js'
 export { type NetnsEvent, monitorNetns } from './monitor.js'
+export { NetnsRuntime, RuntimeError } from './runtime.js'
+export {
+  type ConnectOptions,
+  type ListenOptions,
+  type UdpOptions,
+  bindUdpIn,
+  connectIn,
+  listenIn,
+} from './sockets.js'

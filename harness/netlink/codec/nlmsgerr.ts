@@ -115,7 +115,7 @@ export function decodeErrorMessage(payload: Buffer, flags: number, baseOffset = 
   }
   const error = readHostS32(payload, 0)
   const request = decodeHeader(payload, 4)
-  const result: NetlinkErrorMessage = { error, errno: -error, isAck: error === 0, request }
+  const result: NetlinkErrorMessage = { error, errno: error === 0 ? 0 : -error, isAck: error === 0, request }
   let tlvStart = fixed
   if ((flags & NLM_F.CAPPED) === 0) {
     if (request.length < NLMSG_HDRLEN || 4 + request.length > payload.length) {

@@ -1,0 +1,1 @@
+export { ping, type PingOptions, type PingResult } from './ping.js'

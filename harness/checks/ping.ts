@@ -1,0 +1,158 @@
+/**
+ * ping without spawning `ping`: an ICMP datagram socket (SOCK_DGRAM,
+ * IPPROTO_ICMP/ICMPV6) created inside the namespace, watched by the event
+ * loop. The kernel fills in the identifier and checksum and hands back only
+ * this socket's echo replies. Needs net.ipv4.ping_group_range to include our
+ * group in that namespace (the Lab sets it for its hosts).
+ */
+import { isIPv4, isIPv6 } from 'node:net'
+import { type NetnsRef, socketIn } from '../netns/index.js'
+import {
+  AF_INET,
+  AF_INET6,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  MSG_DONTWAIT,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SysError,
+  close,
+  recvfrom,
+  sendto,
+  sockaddrIp,
+  watchFd,
+} from '../sys/index.js'
+
+export interface PingOptions {
+  /** Echo requests to send (default 3). */
+  count?: number
+  /** Milliseconds between requests (default 0: back to back). */
+  interval?: number
+  /** Milliseconds to wait for replies after the last request (default 1000). */
+  timeout?: number
+  /** Payload bytes (default 56, as ping). */
+  size?: number
+  /** Label of the source, for messages. */
+  from?: string
+}
+
+export interface PingResult {
+  from: string
+  to: string
+  /** Requests the kernel accepted (fewer than `count` when sending failed, see `errors`). */
+  sent: number
+  received: number
+  /** Fraction of the `count` requests that got no reply, 0..1. */
+  loss: number
+  /** Round-trip times in ms; null when nothing came back. */
+  rtt: { min: number; avg: number; max: number } | null
+  /** Errors the kernel reported (ENETUNREACH, EHOSTUNREACH...), deduplicated. */
+  errors: string[]
+}
+
+export async function ping(ns: NetnsRef, to: string, options: PingOptions = {}): Promise<PingResult> {
+  const count = options.count ?? 3
+  const interval = options.interval ?? 0
+  const timeout = options.timeout ?? 1000
+  const size = options.size ?? 56
+  const v6 = isIPv6(to)
+  if (!v6 && !isIPv4(to))
+    throw new TypeError(`ping needs a literal IPv4 or IPv6 address, got ${JSON.stringify(to)}`)
+  const from = options.from ?? (typeof ns === 'string' ? ns : 'namespace')
+  let fd: number
+  try {
+    fd = socketIn(ns, v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)
+  } catch (err) {
+    if (err instanceof SysError && err.code === 'EACCES')
+      throw new Error(
+        `ICMP datagram sockets are not allowed in ${from}: set net.ipv4.ping_group_range to "0 2147483647" there (the Lab does this for its hosts)`,
+        { cause: err },
+      )
+    throw err
+  }
+  const dest = sockaddrIp(to)
+  const sentAt = new Map<number, number>()
+  const rtts: number[] = []
+  const errors = new Set<string>()
+  const buf = Buffer.alloc(size + 64)
+  const watcher = watchFd(fd)
+  let sent = 0
+  let finish: () => void = () => undefined
+  const done = new Promise<void>((resolve) => (finish = resolve))
+
+  const onReadable = (): void => {
+    try {
+      for (;;) {
+        let r
+        try {
+          r = recvfrom(fd, buf, MSG_DONTWAIT)
+        } catch (err) {
+          if (err instanceof SysError) {
+            errors.add(err.code)
+            continue
+          }
+          throw err
+        }
+        if (!r) break
+        if (r.length < 8) continue
+        const type = buf[0]
+        if (type !== (v6 ? 129 : 0)) continue
+        const seq = buf.readUInt16BE(6)
+        const t0 = sentAt.get(seq)
+        if (t0 === undefined) continue
+        sentAt.delete(seq)
+        rtts.push(performance.now() - t0)
+        if (rtts.length === count) finish()
+      }
+    } catch (err) {
+      errors.add(String((err as Error).message))
+      finish()
+    }
+  }
+  watcher.start({ readable: true }, onReadable)
+
+  const packet = Buffer.alloc(8 + size)
+  packet[0] = v6 ? 128 : 8
+  for (let i = 0; i < size; i++) packet[8 + i] = i & 0xff
+  let timer: NodeJS.Timeout | undefined
+  try {
+    for (let seq = 1; seq <= count; seq++) {
+      packet.writeUInt16BE(seq, 6)
+      sentAt.set(seq, performance.now())
+      try {
+        if (sendto(fd, packet, 0, dest) >= 0) sent++
+      } catch (err) {
+        sentAt.delete(seq)
+        if (err instanceof SysError) errors.add(err.code)
+        else throw err
+      }
+      if (interval > 0 && seq < count) await new Promise((r) => setTimeout(r, interval))
+    }
+    if (sentAt.size > 0) {
+      timer = setTimeout(finish, timeout)
+      await done
+    }
+  } finally {
+    clearTimeout(timer)
+    watcher.close()
+    close(fd)
+  }
+  const received = rtts.length
+  const rtt =
+    received === 0
+      ? null
+      : {
+          min: Math.min(...rtts),
+          avg: rtts.reduce((a, b) => a + b, 0) / received,
+          max: Math.max(...rtts),
+        }
+  return {
+    from,
+    to,
+    sent,
+    received,
+    loss: count === 0 ? 0 : 1 - received / count,
+    rtt,
+    errors: [...errors],
+  }
+}

@@ -1,0 +1,376 @@
+/**
+ * The Lab: hosts, routers and switches in named network namespaces, linked
+ * by veth pairs born in their namespaces, addressed by a plan, routed so
+ * every host reaches every other, and torn down completely.
+ *
+ *   const lab = await Lab.create()
+ *   const [a, b] = await lab.addHosts('a', 'b')
+ *   await lab.connect(a, b)
+ *   await a.ping(b)
+ *   await lab.destroy()
+ */
+import { addNetns, deleteNetns, listNetns, netnsExists, openNetns } from '../netns/index.js'
+import { type EventSubscription, Netlink, setSysctls } from '../netlink/index.js'
+import { TopologyError } from './errors.js'
+import { checkHostName, deviceName, netnsName, newLabId } from './names.js'
+import { LabNode, type NodeKind } from './node.js'
+import { AddressPlan, type PlanOptions, type Segment, subnetText } from './plan.js'
+import { type PlannedRoute, computeRoutes } from './routes.js'
+
+export type Host = LabNode
+export type Router = LabNode
+export type Switch = LabNode
+
+export interface LabOptions extends PlanOptions {
+  /** Lab id (default: random 4 hex digits); namespaces are named `nslab-<id>-<node>`. */
+  id?: string
+}
+
+export interface LinkOptions {
+  /** IPv4 subnet for this link (default: the next /30 of the plan). */
+  subnet?: string
+  /** IPv6 subnet for this link (default: the next /64 of the plan). */
+  subnet6?: string
+  /** Explicit addresses per end, by node name: `{ a: { v4: '10.0.0.1' } }`. */
+  addresses?: Record<string, { v4?: string; v6?: string }>
+  /** MTU of both ends. */
+  mtu?: number
+}
+
+export interface SwitchOptions {
+  /** How many members the switch must hold (sizes its IPv4 subnet; default 254). */
+  hosts?: number
+  subnet?: string
+  subnet6?: string
+}
+
+const HOST_SYSCTLS = {
+  // ICMP datagram sockets for ping() without raw sockets or a `ping` process.
+  'net.ipv4.ping_group_range': '0 2147483647',
+  // Lab addresses are unique by construction: no duplicate address detection,
+  // so link-local addresses (used by NDP and IPv6 routing) are usable at once.
+  'net.ipv6.conf.default.accept_dad': 0,
+  'net.ipv6.conf.all.accept_dad': 0,
+}
+const ROUTER_SYSCTLS = {
+  'net.ipv4.ip_forward': 1,
+  'net.ipv6.conf.all.forwarding': 1,
+}
+
+/** Resolve once `device` on `node` is operationally up (carrier on, qdisc attached). */
+async function operUp(sub: EventSubscription, node: LabNode, device: string): Promise<void> {
+  const now = await node.netlink.getLink(device)
+  if (now.operstate === 'UP') return
+  await sub.waitFor((ev) => ev.kind === 'link' && ev.link.name === device && ev.link.operstate === 'UP', {
+    timeout: 10_000,
+    what: `carrier on ${device} (operstate UP)`,
+  })
+}
+
+export class Lab {
+  readonly id: string
+  private readonly nodes = new Map<string, LabNode>()
+  private readonly plan: AddressPlan
+  private readonly switchSegments = new Map<LabNode, Segment>()
+  private readonly segments: { id: string; segment: Segment }[] = []
+  private installedRoutes: PlannedRoute[] = []
+  private destroyed = false
+  private linkCount = new Map<string, number>()
+
+  private constructor(options: LabOptions) {
+    this.id = options.id ?? newLabId()
+    if (!/^[a-z0-9]{1,8}$/.test(this.id))
+      throw new TopologyError(`lab id ${JSON.stringify(this.id)} must be 1-8 lowercase letters or digits`)
+    this.plan = new AddressPlan(options)
+  }
+
+  /** A new, empty lab with a unique prefix. */
+  static async create(options: LabOptions = {}): Promise<Lab> {
+    return new Lab(options)
+  }
+
+  /** The prefix of every namespace this lab makes. */
+  get prefix(): string {
+    return netnsName(this.id, '')
+  }
+
+  /** Nodes by name. */
+  node(name: string): LabNode {
+    const n = this.nodes.get(name)
+    if (!n) throw new TopologyError(`lab ${this.id} has no node named ${JSON.stringify(name)}`)
+    return n
+  }
+
+  get hosts(): LabNode[] {
+    return [...this.nodes.values()].filter((n) => n.kind !== 'switch')
+  }
+
+  get allNodes(): LabNode[] {
+    return [...this.nodes.values()]
+  }
+
+  /** Hosts, one named namespace each, with `lo` up. `const [a, b] = await lab.addHosts('a', 'b')` */
+  async addHosts<const N extends readonly string[]>(...names: N): Promise<{ [K in keyof N]: Host }> {
+    return (await this.addNodes([...names], 'host')) as { [K in keyof N]: Host }
+  }
+
+  async addHost(name: string): Promise<Host> {
+    return (await this.addNodes([name], 'host'))[0]!
+  }
+
+  /** A host that forwards (IPv4 and IPv6); routes are computed so hosts reach each other through it. */
+  async addRouter(name: string): Promise<Router> {
+    const [r] = await this.addNodes([name], 'router')
+    await this.syncRoutes()
+    return r!
+  }
+
+  /** A Linux bridge in its own namespace; hosts connected to it share one subnet. */
+  async addSwitch(name: string, options: SwitchOptions = {}): Promise<Switch> {
+    this.checkNew([name])
+    const segment = this.plan.segment(`switch ${name}`, options.hosts ?? 254, options)
+    const [sw] = await this.addNodes([name], 'switch')
+    this.switchSegments.set(sw!, segment)
+    this.segments.push({ id: `sw:${name}`, segment })
+    const bridge = this.bridgeName()
+    await sw!.netlink.createBridge(bridge, { forwardDelay: 0, stpState: 0, mcastSnooping: false })
+    await sw!.netlink.setLink(bridge, { up: true })
+    return sw!
+  }
+
+  private bridgeName(): string {
+    return `${this.id}-br`
+  }
+
+  private checkNew(names: string[]): void {
+    if (this.destroyed) throw new TopologyError(`lab ${this.id} was destroyed`)
+    const seen = new Set<string>()
+    for (const n of names) {
+      checkHostName(n)
+      if (this.nodes.has(n) || seen.has(n))
+        throw new TopologyError(`lab ${this.id} already has a node named ${JSON.stringify(n)}`)
+      seen.add(n)
+    }
+  }
+
+  private async addNodes(names: string[], kind: NodeKind): Promise<LabNode[]> {
+    this.checkNew(names)
+    const made: LabNode[] = []
+    try {
+      for (const name of names) {
+        const ns = netnsName(this.id, name)
+        addNetns(ns)
+        let handle
+        let nl
+        try {
+          handle = openNetns(ns)
+          nl = Netlink.open(handle)
+        } catch (err) {
+          handle?.close()
+          deleteNetns(ns)
+          throw err
+        }
+        const node = new LabNode(name, kind, ns, { handle, nl })
+        this.nodes.set(name, node)
+        made.push(node)
+      }
+      await Promise.all(
+        made.map(async (n) => {
+          await n.netlink.setLink('lo', { up: true })
+          if (n.kind !== 'switch') setSysctls(n.internals.handle, HOST_SYSCTLS)
+          if (n.kind === 'router') setSysctls(n.internals.handle, ROUTER_SYSCTLS)
+        }),
+      )
+    } catch (err) {
+      for (const n of made) await this.removeNode(n)
+      throw err
+    }
+    return made
+  }
+
+  private resolve(node: LabNode | string, role: string): LabNode {
+    const name = typeof node === 'string' ? node : node.name
+    const n = this.nodes.get(name)
+    if (!n || (typeof node !== 'string' && n !== node))
+      throw new TopologyError(
+        `cannot connect ${role} ${JSON.stringify(name)}: lab ${this.id} has no such node`,
+      )
+    return n
+  }
+
+  /**
+   * Link two nodes with a veth pair, each end born in its node's namespace,
+   * up, with addresses from the plan (or `options`). A node linked to a
+   * switch joins the switch's subnet.
+   */
+  async connect(x: LabNode | string, y: LabNode | string, options: LinkOptions = {}): Promise<void> {
+    if (this.destroyed) throw new TopologyError(`lab ${this.id} was destroyed`)
+    let a = this.resolve(x, 'from')
+    let b = this.resolve(y, 'to')
+    if (a === b) throw new TopologyError(`cannot connect ${a.name} to itself`)
+    if (a.kind === 'switch' && b.kind === 'switch')
+      throw new TopologyError(
+        `cannot connect switch ${a.name} to switch ${b.name}: put a router between them`,
+      )
+    if (a.kind === 'switch') [a, b] = [b, a]
+    for (const name of Object.keys(options.addresses ?? {}))
+      if (name !== a.name && name !== b.name)
+        throw new TopologyError(
+          `addresses given for ${JSON.stringify(name)}, which is not an end of the link ${a.name}--${b.name}`,
+        )
+
+    // Plan everything first: a bad request changes nothing.
+    const pairKey = [a.name, b.name].sort().join('--')
+    const nth = this.linkCount.get(pairKey) ?? 0
+    const devA = deviceName(this.id, b.name, nth)
+    const devB = deviceName(this.id, a.name, nth)
+    let segment: Segment
+    let segId: string
+    if (b.kind === 'switch') {
+      segment = this.switchSegments.get(b)!
+      segId = `sw:${b.name}`
+    } else {
+      segment = this.plan.segment(`link ${a.name}--${b.name}`, 2, options)
+      segId = `${pairKey}#${nth}`
+    }
+    const addrA = this.plan.assign(segment, a.name, options.addresses?.[a.name])
+    const addrB =
+      b.kind === 'switch' ? undefined : this.plan.assign(segment, b.name, options.addresses?.[b.name])
+    this.checkOverlap(a, segment)
+    if (b.kind !== 'switch') this.checkOverlap(b, segment)
+
+    const nlA = a.netlink
+    // Watch both ends before bringing them up: the kernel attaches the qdisc
+    // and lets a bridge port forward only when linkwatch turns the carrier on,
+    // a moment after `up`; traffic sent before that is dropped.
+    const subs = [nlA.subscribe(['link']), b.netlink.subscribe(['link'])]
+    try {
+      await nlA.createVeth({
+        name: devA,
+        mtu: options.mtu,
+        peer: { name: devB, netns: { fd: b.internals.handle.fd }, mtu: options.mtu },
+      })
+      try {
+        const [linkA, linkB] = await Promise.all([nlA.getLink(devA), b.netlink.getLink(devB)])
+        const jobs: Promise<void>[] = [
+          nlA.addAddress(linkA.index, `${addrA.v4}/${segment.v4.prefixLen}`),
+          nlA.addAddress(linkA.index, `${addrA.v6}/${segment.v6.prefixLen}`),
+          nlA.setLink(linkA.index, { up: true }),
+        ]
+        if (b.kind === 'switch') {
+          const bridge = await b.netlink.getLink(this.bridgeName())
+          jobs.push(b.netlink.setLink(linkB.index, { master: bridge.index, up: true }))
+        } else {
+          jobs.push(
+            b.netlink.addAddress(linkB.index, `${addrB!.v4}/${segment.v4.prefixLen}`),
+            b.netlink.addAddress(linkB.index, `${addrB!.v6}/${segment.v6.prefixLen}`),
+            b.netlink.setLink(linkB.index, { up: true }),
+          )
+        }
+        await Promise.all(jobs)
+        await Promise.all([operUp(subs[0]!, a, devA), operUp(subs[1]!, b, devB)])
+        a.ports.push({ device: devA, index: linkA.index, peer: b, segment, v4: addrA.v4, v6: addrA.v6 })
+        b.ports.push({ device: devB, index: linkB.index, peer: a, segment, v4: addrB?.v4, v6: addrB?.v6 })
+      } catch (err) {
+        await nlA.deleteLink(devA).catch(() => undefined)
+        segment.members.delete(a.name)
+        segment.members.delete(b.name)
+        throw err
+      }
+    } finally {
+      for (const sub of subs) sub.close()
+    }
+    this.linkCount.set(pairKey, nth + 1)
+    if (!this.segments.some((s) => s.id === segId)) this.segments.push({ id: segId, segment })
+    await this.syncRoutes()
+  }
+
+  /** A node may not have two links whose subnets overlap (its routing would be ambiguous). */
+  private checkOverlap(n: LabNode, segment: Segment): void {
+    for (const p of n.ports) {
+      if (p.segment === segment) continue
+      const clash =
+        subnetText(p.segment.v4) === subnetText(segment.v4) ||
+        subnetText(p.segment.v6) === subnetText(segment.v6)
+      if (clash) {
+        segment.members.delete(n.name)
+        throw new TopologyError(
+          `address clash on ${n.name}: ${segment.label} would reuse ${subnetText(segment.v4)}, already on its link ${p.device}; give one of them another subnet`,
+        )
+      }
+    }
+  }
+
+  /** Install the routes the topology implies (only when it has routers), removing stale ones. */
+  private async syncRoutes(): Promise<void> {
+    if (!this.hosts.some((n) => n.kind === 'router')) return
+    const want = computeRoutes(
+      this.hosts.map((n) => ({ name: n.name, router: n.kind === 'router' })),
+      this.segments.map(({ id, segment }) => ({
+        id,
+        v4: subnetText(segment.v4),
+        v6: subnetText(segment.v6),
+        members: segment.members,
+      })),
+    )
+    const key = (r: PlannedRoute): string => `${r.node}|${r.dst}|${r.gateway}`
+    const have = new Set(this.installedRoutes.map(key))
+    const wantKeys = new Set(want.map(key))
+    const stale = this.installedRoutes.filter((r) => !wantKeys.has(key(r)))
+    const fresh = want.filter((r) => !have.has(key(r)))
+    await Promise.all(
+      stale.map((r) =>
+        this.node(r.node)
+          .netlink.deleteRoute({ dst: r.dst, gateway: r.gateway })
+          .catch(() => undefined),
+      ),
+    )
+    await Promise.all(
+      fresh.map((r) => this.node(r.node).netlink.replaceRoute({ dst: r.dst, gateway: r.gateway })),
+    )
+    this.installedRoutes = want
+  }
+
+  /** The routes the lab installed, per node (for reports and tests). */
+  plannedRoutes(): readonly PlannedRoute[] {
+    return this.installedRoutes
+  }
+
+  private async removeNode(n: LabNode): Promise<void> {
+    await n.stopAll()
+    n.internals.nl.close()
+    n.internals.handle.close()
+    if (netnsExists(n.netns)) deleteNetns(n.netns)
+    this.nodes.delete(n.name)
+  }
+
+  /**
+   * Tear everything down: processes, workers, sockets, netlink handles, and
+   * every namespace (their devices go with them). Idempotent; also after a
+   * failed build.
+   */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return
+    this.destroyed = true
+    const errors: unknown[] = []
+    await Promise.all(
+      [...this.nodes.values()].map((n) => this.removeNode(n).catch((err: unknown) => errors.push(err))),
+    )
+    // Anything with our prefix that a failed step left behind.
+    for (const ns of listNetns()) {
+      if (ns.startsWith(this.prefix)) {
+        try {
+          deleteNetns(ns)
+        } catch (err) {
+          errors.push(err)
+        }
+      }
+    }
+    if (errors.length > 0)
+      throw new AggregateError(errors, `lab ${this.id}: ${errors.length} teardown step(s) failed`)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.destroy()
+  }
+}

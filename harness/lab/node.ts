@@ -1,0 +1,184 @@
+/**
+ * A lab node: a named network namespace with its own netlink handle. Hosts,
+ * routers and switches are nodes; hosts and routers also run traffic.
+ */
+import type dgram from 'node:dgram'
+import type net from 'node:net'
+import {
+  type ConnectOptions,
+  type ExecOptions,
+  type ExecResult,
+  type ListenOptions,
+  type Netns,
+  NetnsRuntime,
+  type NetnsProcess,
+  type SpawnOptions,
+  type UdpOptions,
+  bindUdpIn,
+  connectIn,
+  exec,
+  listenIn,
+  spawnIn,
+} from '../netns/index.js'
+import type { Netlink } from '../netlink/index.js'
+import { type PingOptions, type PingResult, ping } from '../checks/ping.js'
+import type { Segment } from './plan.js'
+
+export type NodeKind = 'host' | 'router' | 'switch'
+
+/** One end of a link, as seen from the node that owns it. */
+export interface Port {
+  /** The device name in this node's namespace. */
+  device: string
+  /** Its ifindex in this node's namespace. */
+  index: number
+  /** The node at the other end (for a host on a switch: the switch). */
+  peer: LabNode
+  segment: Segment
+  /** This node's addresses on the segment (switch ports have none). */
+  v4: string | undefined
+  v6: string | undefined
+}
+
+export interface NodeInternals {
+  handle: Netns
+  nl: Netlink
+}
+
+export class LabNode {
+  /** The user's name for it ('a', 'r1', 'sw'). */
+  readonly name: string
+  readonly kind: NodeKind
+  /** The namespace name `ip netns` knows it by. */
+  readonly netns: string
+  /** @internal */
+  readonly internals: NodeInternals
+  /** Links of this node, in the order they were made. */
+  readonly ports: Port[] = []
+  private runtime: NetnsRuntime | undefined
+  private readonly processes = new Set<NetnsProcess>()
+  private readonly closers = new Set<{ close(): void } | { destroy(): void }>()
+
+  constructor(name: string, kind: NodeKind, netns: string, internals: NodeInternals) {
+    this.name = name
+    this.kind = kind
+    this.netns = netns
+    this.internals = internals
+  }
+
+  toString(): string {
+    return `${this.kind} ${this.name} (${this.netns})`
+  }
+
+  /** The netlink handle living in this node's namespace. */
+  get netlink(): Netlink {
+    return this.internals.nl
+  }
+
+  /**
+   * This node's address on the link facing `peer` (adjacent, or on a switch
+   * both are on); without a peer, or when not adjacent, its first address.
+   */
+  address(peer?: LabNode, family: 4 | 6 = 4): string {
+    const pick = (p: Port | undefined): string | undefined => (family === 4 ? p?.v4 : p?.v6)
+    if (peer) {
+      const direct = this.ports.find((p) => p.peer === peer && pick(p))
+      if (direct) return pick(direct)!
+      const shared = this.ports.find(
+        (p) => p.peer.kind === 'switch' && peer.ports.some((q) => q.peer === p.peer) && pick(p),
+      )
+      if (shared) return pick(shared)!
+    }
+    const first = this.ports.find((p) => pick(p))
+    if (!first) throw new Error(`${this} has no IPv${family} address yet: connect it first`)
+    return pick(first)!
+  }
+
+  /** All addresses of this node, `{ device, v4, v6 }` per port. */
+  addresses(): { device: string; v4: string | undefined; v6: string | undefined }[] {
+    return this.ports.map((p) => ({ device: p.device, v4: p.v4, v6: p.v6 }))
+  }
+
+  /** Ping another node (its address facing this one) or a literal address, from inside this namespace. */
+  ping(target: LabNode | string, options: PingOptions & { family?: 4 | 6 } = {}): Promise<PingResult> {
+    const to = typeof target === 'string' ? target : target.address(this, options.family ?? 4)
+    const from = `${this.name} (${this.address(typeof target === 'string' ? undefined : target, options.family ?? (to.includes(':') ? 6 : 4))})`
+    return ping(this.internals.handle, to, { ...options, from })
+  }
+
+  /** Run a program here, like `ip netns exec`. */
+  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
+    return exec(this.netns, argv, options)
+  }
+
+  /** Start a long-running program here; it is killed when the lab is destroyed. */
+  spawn(argv: readonly string[], options?: SpawnOptions): NetnsProcess {
+    const p = spawnIn(this.netns, argv, options)
+    this.processes.add(p)
+    void p.exited.then(
+      () => this.processes.delete(p),
+      () => this.processes.delete(p),
+    )
+    return p
+  }
+
+  /** Processes started with spawn() and still running. */
+  get running(): NetnsProcess[] {
+    return [...this.processes]
+  }
+
+  /** A TCP server whose socket lives in this namespace, used from the calling thread. */
+  async listen(
+    options: ListenOptions = {},
+    onConnection?: (socket: net.Socket) => void,
+  ): Promise<net.Server> {
+    const server = await listenIn(this.internals.handle, options, onConnection)
+    this.closers.add(server)
+    server.once('close', () => this.closers.delete(server))
+    return server
+  }
+
+  /** A TCP connection made from this namespace. */
+  async connect(options: ConnectOptions): Promise<net.Socket> {
+    const socket = await connectIn(this.internals.handle, options)
+    this.closers.add(socket)
+    socket.once('close', () => this.closers.delete(socket))
+    return socket
+  }
+
+  /** A UDP socket bound in this namespace. */
+  bindUdp(options: UdpOptions = {}): dgram.Socket {
+    const socket = bindUdpIn(this.internals.handle, options)
+    this.closers.add(socket)
+    socket.once('close', () => this.closers.delete(socket))
+    return socket
+  }
+
+  /**
+   * Run a self-contained function on a worker thread living in this
+   * namespace (Node's own net/dgram/http work there; use literal addresses,
+   * not dns.lookup). The worker is reused across calls.
+   */
+  run<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, ...args: A): Promise<Awaited<R>> {
+    this.runtime ??= new NetnsRuntime(this.internals.handle)
+    return this.runtime.run(fn, ...args)
+  }
+
+  /** @internal Stop everything this node started: processes, workers, sockets. */
+  async stopAll(): Promise<void> {
+    for (const c of this.closers) {
+      try {
+        if ('destroy' in c) c.destroy()
+        else c.close()
+      } catch {
+        // already closed
+      }
+    }
+    this.closers.clear()
+    const procs = [...this.processes]
+    for (const p of procs) p.kill('SIGKILL')
+    await Promise.allSettled(procs.map((p) => p.exited))
+    await this.runtime?.close()
+    this.runtime = undefined
+  }
+}
