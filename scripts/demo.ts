@@ -1,63 +1,64 @@
-// A small demo lab: two named namespaces, a server socket born in one and
-// served from the main thread, a client run inside the namespace, identity
-// checks, and a clean teardown. Run with: npm run demo
-import { once } from 'node:events'
-import net from 'node:net'
-import { randomBytes } from 'node:crypto'
-import {
-  addNetns,
-  deleteNetns,
-  exec,
-  listNetns,
-  openCurrentNetns,
-  openNetns,
-  socketIn,
-} from '../harness/netns/index.js'
-import { AF_INET, SOCK_STREAM, bind, listen, sockaddrIp } from '../harness/sys/index.js'
+// A small demo lab: two LANs joined by a router, pings across it, a TCP
+// server whose socket lives in one host but is served by the main thread, a
+// function run on a worker inside another host, and a clean teardown.
+// Run with: npm run demo
+import { Lab, listNetns } from '../harness/index.js'
 
-const id = randomBytes(2).toString('hex')
-const names = [`nslab-demo${id}-a`, `nslab-demo${id}-b`]
 const t0 = performance.now()
+const lab = await Lab.create()
 try {
-  for (const n of names) addNetns(n)
-  console.log(`created ${names.join(', ')} in ${(performance.now() - t0).toFixed(1)} ms`)
+  const [lan1, lan2] = [await lab.addSwitch('lan1'), await lab.addSwitch('lan2')]
+  const gw = await lab.addRouter('gw')
+  const [a, b, c] = await lab.addHosts('a', 'b', 'c')
+  await lab.connect(a, lan1)
+  await lab.connect(b, lan1)
+  await lab.connect(c, lan2)
+  await lab.connect(gw, lan1)
+  await lab.connect(gw, lan2)
   console.log(
-    'ip netns list:',
-    listNetns()
-      .filter((n) => names.includes(n))
-      .join(' '),
+    `lab ${lab.id}: 6 namespaces, 5 links, routes computed, in ${(performance.now() - t0).toFixed(1)} ms`,
   )
-  const [a, b] = names as [string, string]
-  await exec(a, ['ip', 'link', 'set', 'lo', 'up'])
+  for (const n of lab.allNodes)
+    console.log(`  ${n.kind.padEnd(6)} ${n.name.padEnd(5)} ip netns exec ${n.netns} ...`)
+  for (const n of lab.hosts)
+    console.log(
+      `  ${n.name}: ${n
+        .addresses()
+        .map((x) => `${x.device} ${x.v4} ${x.v6}`)
+        .join(', ')}`,
+    )
 
-  using home = openCurrentNetns()
-  using nsA = openNetns(a)
-  using nsB = openNetns(b)
-  console.log(`identity: a is b? ${nsA.is(nsB)}; a is this thread's? ${nsA.is(home)}`)
+  for (const [x, y] of [
+    [a, b],
+    [a, c],
+    [c, b],
+  ] as const) {
+    const r4 = await x.ping(y)
+    const r6 = await x.ping(y, { family: 6 })
+    console.log(
+      `ping ${x.name} -> ${y.name}: IPv4 ${r4.received}/${r4.sent} avg ${r4.rtt?.avg.toFixed(3)} ms, IPv6 ${r6.received}/${r6.sent}`,
+    )
+  }
 
-  const fd = socketIn(a, AF_INET, SOCK_STREAM)
-  bind(fd, sockaddrIp('127.0.0.1', 0))
-  listen(fd, 8)
-  const server = net.createServer((c) => c.end(`hello from ${a}, served by the main thread\n`))
-  server.listen({ fd })
-  await once(server, 'listening')
-  const port = (server.address() as net.AddressInfo).port
-  const r = await exec(a, ['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}; cat <&3`])
-  process.stdout.write(`client inside ${a} got: ${r.stdout}`)
-  const fromB = await exec(b, [
-    'bash',
-    '-c',
-    `exec 3<>/dev/tcp/127.0.0.1/${port} 2>&1 || echo "no route: $?"`,
-  ])
-  console.log(`client inside ${b} (lo down, other namespace): ${fromB.stdout.trim() || fromB.stderr.trim()}`)
+  const server = await a.listen({ port: 7000 }, (s) =>
+    s.end(`hello from ${a.name}, served by the main thread\n`),
+  )
+  const reply = await c.run(async (host: string) => {
+    const net = await import('node:net')
+    return await new Promise<string>((resolve, reject) => {
+      const s = net.connect({ host, port: 7000 })
+      let d = ''
+      s.on('data', (x) => (d += x))
+      s.on('end', () => resolve(d))
+      s.on('error', reject)
+    })
+  }, a.address(lan1))
+  process.stdout.write(`c (worker inside ${c.netns}) got: ${reply}`)
   server.close()
-  const links = JSON.parse((await exec(a, ['ip', '-j', 'link'])).stdout) as {
-    ifname: string
-    operstate: string
-  }[]
-  console.log(`devices in ${a}:`, links.map((l) => `${l.ifname} (${l.operstate})`).join(', '))
+  const routes = await c.exec(['ip', 'route'])
+  console.log(`routes in c (ip netns exec ${c.netns} ip route):\n${routes.stdout.replace(/^/gm, '  ')}`)
 } finally {
-  for (const n of names) if (listNetns().includes(n)) deleteNetns(n)
-  const left = listNetns().filter((n) => names.includes(n))
-  console.log(`torn down; left behind: ${left.length === 0 ? 'nothing' : left.join(', ')}`)
+  await lab.destroy()
+  const left = listNetns().filter((n) => n.startsWith(lab.prefix))
+  console.log(`destroyed; left behind: ${left.length === 0 ? 'nothing' : left.join(', ')}`)
 }

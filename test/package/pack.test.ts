@@ -2,14 +2,21 @@
 // exports: test it exactly that way, offline (the suite runs sealed, so npm
 // resolves every dependency from its cache, filled by `npm ci`).
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
+// The fixture is built by scripts/downstream-fixture.mjs (npm's `pretest`),
+// outside the sealed namespace, because installing needs the registry.
 const root = resolve(import.meta.dirname, '../..')
-let work: string
-let project: string
+const work = join(tmpdir(), `nslab-downstream-${createHash('sha1').update(root).digest('hex').slice(0, 8)}`)
+const project = join(work, 'project')
+if (!existsSync(join(project, 'node_modules', 'nslab')))
+  throw new Error(
+    'the downstream fixture is missing: run `npm test` (its pretest step packs nslab and installs it into a throwaway project), or `node scripts/downstream-fixture.mjs` first',
+  )
 
 function run(cmd: string, args: string[], cwd: string): string {
   return execFileSync(cmd, args, {
@@ -19,23 +26,6 @@ function run(cmd: string, args: string[], cwd: string): string {
     env: { ...process.env, npm_config_update_notifier: 'false' },
   })
 }
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'nslab-pack-'))
-  run('npm', ['pack', '--silent', '--pack-destination', work], root)
-  const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))!
-  project = join(work, 'downstream')
-  execFileSync('mkdir', [project])
-  writeFileSync(
-    join(project, 'package.json'),
-    JSON.stringify({ name: 'downstream', private: true, type: 'module' }),
-  )
-  run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(work, tarball), 'vitest@4'], project)
-}, 240_000)
-
-afterAll(() => {
-  if (work) rmSync(work, { recursive: true, force: true })
-})
 
 describe('the packed tarball', () => {
   it('ships built JavaScript with declarations and no tests or sources', () => {
