@@ -1,1 +1,12 @@
 export { ping, type PingOptions, type PingResult } from './ping.js'
+export {
+  type Expected,
+  type MatrixHost,
+  type MatrixOptions,
+  type ReachabilityMatrix,
+  formatMatrix,
+  matrixDiff,
+  reachabilityMatrix,
+} from './matrix.js'
+export { type EchoResult, tcpEcho, udpEcho, httpCheck } from './echo.js'
+export { pathMtu } from './pmtu.js'

@@ -12,6 +12,9 @@ import {
   AF_INET6,
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  setsockoptInt,
   MSG_DONTWAIT,
   SOCK_DGRAM,
   SOCK_NONBLOCK,
@@ -22,6 +25,10 @@ import {
   sockaddrIp,
   watchFd,
 } from '../sys/index.js'
+
+const IP_MTU_DISCOVER = 10
+const IPV6_MTU_DISCOVER = 23
+const PMTUDISC_DO = 2
 
 export interface PingOptions {
   /** Echo requests to send (default 3). */
@@ -34,6 +41,11 @@ export interface PingOptions {
   size?: number
   /** Label of the source, for messages. */
   from?: string
+  /**
+   * Set Don't Fragment (IP_PMTUDISC_DO): a request larger than the path MTU
+   * is refused (EMSGSIZE) instead of fragmented. Used by the path-MTU probe.
+   */
+  dontFragment?: boolean
 }
 
 export interface PingResult {
@@ -69,6 +81,15 @@ export async function ping(ns: NetnsRef, to: string, options: PingOptions = {}):
         { cause: err },
       )
     throw err
+  }
+  if (options.dontFragment) {
+    try {
+      if (v6) setsockoptInt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, PMTUDISC_DO)
+      else setsockoptInt(fd, IPPROTO_IP, IP_MTU_DISCOVER, PMTUDISC_DO)
+    } catch (err) {
+      close(fd)
+      throw err
+    }
   }
   const dest = sockaddrIp(to)
   const sentAt = new Map<number, number>()

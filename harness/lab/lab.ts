@@ -13,9 +13,12 @@ import { addNetns, deleteNetns, listNetns, netnsExists, openNetns } from '../net
 import { type EventSubscription, Netlink, setSysctls } from '../netlink/index.js'
 import { TopologyError } from './errors.js'
 import { checkHostName, deviceName, netnsName, newLabId } from './names.js'
-import { LabNode, type NodeKind } from './node.js'
+import { LabNode, type NodeKind, type Port } from './node.js'
 import { AddressPlan, type PlanOptions, type Segment, subnetText } from './plan.js'
 import { type PlannedRoute, computeRoutes } from './routes.js'
+import { type Impairment, applyImpairment } from './impair.js'
+import { heal, partition } from './partition.js'
+import { type MatrixOptions, type ReachabilityMatrix, reachabilityMatrix } from '../checks/matrix.js'
 
 export type Host = LabNode
 export type Router = LabNode
@@ -329,6 +332,104 @@ export class Lab {
       fresh.map((r) => this.node(r.node).netlink.replaceRoute({ dst: r.dst, gateway: r.gateway })),
     )
     this.installedRoutes = want
+  }
+
+  /** The two ends of the link between x and y (the `nth` one if there are several). */
+  link(
+    x: LabNode | string,
+    y: LabNode | string,
+    nth = 0,
+  ): { a: LabNode; portA: Port; b: LabNode; portB: Port } {
+    const a = this.resolve(x, 'from')
+    const b = this.resolve(y, 'to')
+    const portsA = a.ports.filter((p) => p.peer === b)
+    const portA = portsA[nth]
+    if (!portA)
+      throw new TopologyError(
+        `there is no link ${a.name}--${b.name}${nth ? ` number ${nth}` : ''} in lab ${this.id}`,
+      )
+    const portB = b.ports.filter((p) => p.peer === a)[nth]!
+    return { a, portA, b, portB }
+  }
+
+  /** Bring both ends of a link down (`up: false`) or up again; resolves when the kernel agrees. */
+  async setLinkUp(x: LabNode | string, y: LabNode | string, up: boolean): Promise<void> {
+    const { a, portA, b, portB } = this.link(x, y)
+    const subs = up ? [a.netlink.subscribe(['link']), b.netlink.subscribe(['link'])] : []
+    try {
+      await Promise.all([a.netlink.setLink(portA.index, { up }), b.netlink.setLink(portB.index, { up })])
+      if (up) await Promise.all([operUp(subs[0]!, a, portA.device), operUp(subs[1]!, b, portB.device)])
+    } finally {
+      for (const s of subs) s.close()
+    }
+  }
+
+  linkDown(x: LabNode | string, y: LabNode | string): Promise<void> {
+    return this.setLinkUp(x, y, false)
+  }
+
+  linkUp(x: LabNode | string, y: LabNode | string): Promise<void> {
+    return this.setLinkUp(x, y, true)
+  }
+
+  /** Take a link down for `downMs`, then up, `times` times (an application must survive it). */
+  async flap(
+    x: LabNode | string,
+    y: LabNode | string,
+    options: { downMs?: number; upMs?: number; times?: number } = {},
+  ): Promise<void> {
+    const times = options.times ?? 1
+    for (let i = 0; i < times; i++) {
+      await this.linkDown(x, y)
+      await new Promise((r) => setTimeout(r, options.downMs ?? 200))
+      await this.linkUp(x, y)
+      if (i < times - 1) await new Promise((r) => setTimeout(r, options.upMs ?? 200))
+    }
+  }
+
+  /** Change the MTU of both ends of a link. */
+  async setMtu(x: LabNode | string, y: LabNode | string, mtu: number): Promise<void> {
+    const { a, portA, b, portB } = this.link(x, y)
+    await Promise.all([a.netlink.setLink(portA.index, { mtu }), b.netlink.setLink(portB.index, { mtu })])
+  }
+
+  /**
+   * Impair a link: `direction` 'both' (default), or 'forward' (x->y, on x's
+   * egress) or 'reverse' (y->x). An empty impairment clears it.
+   */
+  async impair(
+    x: LabNode | string,
+    y: LabNode | string,
+    impairment: Impairment,
+    options: { direction?: 'both' | 'forward' | 'reverse' } = {},
+  ): Promise<void> {
+    const { a, portA, b, portB } = this.link(x, y)
+    const dir = options.direction ?? 'both'
+    const jobs: Promise<void>[] = []
+    if (dir !== 'reverse') jobs.push(applyImpairment(a, portA, impairment))
+    if (dir !== 'forward') jobs.push(applyImpairment(b, portB, impairment))
+    await Promise.all(jobs)
+  }
+
+  /** Cut two groups of hosts off from each other, whatever the path, until heal(). */
+  async partition(
+    groupA: readonly (LabNode | string)[],
+    groupB: readonly (LabNode | string)[],
+  ): Promise<void> {
+    await partition(
+      groupA.map((n) => this.resolve(n, 'partition member')),
+      groupB.map((n) => this.resolve(n, 'partition member')),
+    )
+  }
+
+  /** Undo every partition. */
+  async heal(): Promise<void> {
+    await heal(this.hosts)
+  }
+
+  /** Ping every ordered pair of hosts (or the given ones) and return the matrix. */
+  reachability(options: MatrixOptions & { hosts?: readonly LabNode[] } = {}): Promise<ReachabilityMatrix> {
+    return reachabilityMatrix(options.hosts ?? this.hosts.filter((h) => h.ports.some((p) => p.v4)), options)
   }
 
   /** The routes the lab installed, per node (for reports and tests). */
