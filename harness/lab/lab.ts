@@ -16,7 +16,8 @@ import { checkHostName, deviceName, netnsName, newLabId } from './names.js'
 import { LabNode, type NodeKind, type Port } from './node.js'
 import { AddressPlan, type PlanOptions, type Segment, subnetText } from './plan.js'
 import { type PlannedRoute, computeRoutes } from './routes.js'
-import { type Impairment, applyImpairment } from './impair.js'
+import { claimLab, releaseLab } from './owner.js'
+import { type Impairment, applyImpairment, clearImpairment } from './impair.js'
 import { heal, partition } from './partition.js'
 import { type MatrixOptions, type ReachabilityMatrix, reachabilityMatrix } from '../checks/matrix.js'
 
@@ -70,6 +71,21 @@ async function operUp(sub: EventSubscription, node: LabNode, device: string): Pr
   })
 }
 
+const liveLabs = new Set<Lab>()
+let signalsInstalled = false
+
+/** On SIGINT/SIGTERM, tear down every live lab of this process, then die of the same signal. */
+function installSignalCleanup(): void {
+  if (signalsInstalled) return
+  signalsInstalled = true
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      for (const lab of [...liveLabs]) lab.destroySync()
+      process.kill(process.pid, sig)
+    })
+  }
+}
+
 export class Lab {
   readonly id: string
   private readonly nodes = new Map<string, LabNode>()
@@ -87,9 +103,23 @@ export class Lab {
     this.plan = new AddressPlan(options)
   }
 
-  /** A new, empty lab with a unique prefix. */
+  /**
+   * A new, empty lab with a unique prefix. Its ownership record (pid and
+   * start time) is written before anything else, so `nslab gc` can reap it
+   * if this process dies; SIGINT and SIGTERM tear it down on their own.
+   */
   static async create(options: LabOptions = {}): Promise<Lab> {
-    return new Lab(options)
+    for (let attempt = 0; ; attempt++) {
+      const lab = new Lab(options)
+      if (claimLab(lab.id, lab.prefix)) {
+        liveLabs.add(lab)
+        installSignalCleanup()
+        return lab
+      }
+      if (options.id !== undefined)
+        throw new TopologyError(`lab id ${options.id} is already taken by another lab (see: nslab ls)`)
+      if (attempt > 20) throw new Error('could not find a free lab id after 20 tries')
+    }
   }
 
   /** The prefix of every namespace this lab makes. */
@@ -432,6 +462,29 @@ export class Lab {
     return reachabilityMatrix(options.hosts ?? this.hosts.filter((h) => h.ports.some((p) => p.v4)), options)
   }
 
+  /**
+   * Put a shared topology back the way it was built: heal partitions, clear
+   * impairments, bring every link up, stop processes, workers and sockets.
+   * Between tests of a file that builds its lab once.
+   */
+  async reset(): Promise<void> {
+    await this.heal()
+    await Promise.all(this.hosts.flatMap((n) => n.ports.map((p) => clearImpairment(n, p))))
+    const down = new Set<string>()
+    for (const n of this.allNodes) {
+      for (const p of n.ports) {
+        const key = [n.name, p.peer.name].sort().join('--')
+        if (down.has(key)) continue
+        const link = await n.netlink.getLink(p.index)
+        if (!link.up) {
+          down.add(key)
+          await this.linkUp(n, p.peer)
+        }
+      }
+    }
+    await Promise.all(this.allNodes.map((n) => n.stopAll()))
+  }
+
   /** The routes the lab installed, per node (for reports and tests). */
   plannedRoutes(): readonly PlannedRoute[] {
     return this.installedRoutes
@@ -467,8 +520,34 @@ export class Lab {
         }
       }
     }
+    liveLabs.delete(this)
     if (errors.length > 0)
       throw new AggregateError(errors, `lab ${this.id}: ${errors.length} teardown step(s) failed`)
+    releaseLab(this.id)
+  }
+
+  /** @internal Synchronous teardown for signal handlers: kill processes, delete namespaces. */
+  destroySync(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    for (const n of this.nodes.values()) {
+      for (const p of n.running) {
+        try {
+          if (p.pid) process.kill(p.pid, 'SIGKILL')
+        } catch {
+          // already gone
+        }
+      }
+    }
+    for (const ns of listNetns()) {
+      try {
+        if (ns.startsWith(this.prefix)) deleteNetns(ns)
+      } catch {
+        // already gone
+      }
+    }
+    liveLabs.delete(this)
+    releaseLab(this.id)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -57,6 +57,8 @@ export class LabNode {
   readonly ports: Port[] = []
   private runtime: NetnsRuntime | undefined
   private readonly processes = new Set<NetnsProcess>()
+  /** Every process started here with spawn(), finished or not (for failure reports). */
+  readonly history: NetnsProcess[] = []
   private readonly closers = new Set<{ close(): void } | { destroy(): void }>()
 
   constructor(name: string, kind: NodeKind, netns: string, internals: NodeInternals) {
@@ -115,6 +117,7 @@ export class LabNode {
   spawn(argv: readonly string[], options?: SpawnOptions): NetnsProcess {
     const p = spawnIn(this.netns, argv, options)
     this.processes.add(p)
+    this.history.push(p)
     void p.exited.then(
       () => this.processes.delete(p),
       () => this.processes.delete(p),

@@ -1,14 +1,26 @@
 /**
- * nslab/vitest: Vitest fixtures backed by real network namespaces.
+ * nslab/vitest: Vitest fixtures backed by real network namespaces, and
+ * network matchers.
  *
  *   import { test, expect } from 'nslab/vitest'
- *   test('has only lo', async ({ netns }) => {
- *     const r = await netns.exec(['ip', '-j', 'link'])
- *     expect(JSON.parse(r.stdout)).toHaveLength(1)
+ *
+ *   test('client reaches server', async ({ lab }) => {
+ *     const [a, b] = await lab.addHosts('a', 'b')
+ *     await lab.connect(a, b)
+ *     await expect(a).toReach(b)
  *   })
+ *
+ * The `lab` fixture is a fresh Lab per test, destroyed after it whether it
+ * passed or not; when it failed, the lab's state (links, addresses, routes,
+ * neighbours, nftables rules, process output per host) is attached to the
+ * failure, in the terminal and in JUnit/JSON reports. At start, labs left by
+ * dead processes (a crashed earlier run) are reaped.
  */
 import { randomBytes } from 'node:crypto'
-import { test as base, expect } from 'vitest'
+import { test as base, expect, type TestContext } from 'vitest'
+import { Lab, type LabOptions } from '../lab/lab.js'
+import { gc } from '../lab/gc.js'
+import { formatLabState, labState } from '../lab/state.js'
 import {
   type ExecOptions,
   type ExecResult,
@@ -19,18 +31,56 @@ import {
   netnsExists,
   openNetns,
 } from '../netns/index.js'
+import { matchers } from './matchers.js'
+
+expect.extend(matchers)
+
+let reaped = false
+/** Reap labs whose owner died (a crashed earlier run), once per worker. */
+function reapOnce(): void {
+  if (reaped) return
+  reaped = true
+  gc()
+}
+
+/** Attach the lab's state to a failed test (shown in the terminal and in reports). */
+async function attachState(task: TestContext['task'], lab: Lab): Promise<void> {
+  if (task.result?.state !== 'fail') return
+  let text: string
+  try {
+    text = formatLabState(lab, await labState(lab))
+  } catch (err) {
+    text = `(could not read the lab's state: ${(err as Error).message})`
+  }
+  task.result.errors ??= []
+  task.result.errors.push({ name: 'nslab lab state', message: text, stack: '' } as never)
+}
 
 /** A fresh named namespace for one test. */
 export interface NetnsFixture {
-  /** Its name under /run/netns (`ip netns exec NAME ...` works on it). */
   readonly name: string
-  /** An open handle on it. */
   readonly handle: Netns
-  /** Run a program in it, like `ip netns exec`. */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>
 }
 
-export const test = base.extend<{ netns: NetnsFixture }>({
+export interface NslabFixtures {
+  /** A fresh lab for this test, destroyed after it. */
+  lab: Lab
+  /** A fresh named namespace for this test, deleted after it. */
+  netns: NetnsFixture
+}
+
+export const test = base.extend<NslabFixtures>({
+  lab: async ({ task }, use) => {
+    reapOnce()
+    const lab = await Lab.create()
+    try {
+      await use(lab)
+      await attachState(task, lab)
+    } finally {
+      await lab.destroy()
+    }
+  },
   // eslint-disable-next-line no-empty-pattern
   netns: async ({}, use) => {
     const name = `nslab-${randomBytes(3).toString('hex')}-t`
@@ -45,4 +95,54 @@ export const test = base.extend<{ netns: NetnsFixture }>({
   },
 })
 
+/**
+ * A test whose topology is built once per file (or per worker) and reset
+ * between tests (partitions healed, impairments cleared, links up, processes
+ * and sockets stopped):
+ *
+ *   const it = labTest(async (lab) => {
+ *     const [a, b] = await lab.addHosts('a', 'b')
+ *     await lab.connect(a, b)
+ *     return { a, b }
+ *   })
+ *   it('pings', async ({ topo: { a, b } }) => { await expect(a).toPing(b) })
+ */
+export function labTest<T>(
+  build: (lab: Lab) => Promise<T>,
+  options: { scope?: 'file' | 'worker'; lab?: LabOptions } = {},
+) {
+  return base.extend<{ sharedLab: Lab; topo: T; resetLab: void }>({
+    sharedLab: [
+      // eslint-disable-next-line no-empty-pattern
+      async ({}, use) => {
+        reapOnce()
+        const lab = await Lab.create(options.lab)
+        try {
+          await use(lab)
+        } finally {
+          await lab.destroy()
+        }
+      },
+      { scope: options.scope ?? 'file' },
+    ],
+    topo: [
+      async ({ sharedLab }: { sharedLab: Lab }, use: (topo: T) => Promise<void>) => {
+        await use(await build(sharedLab))
+      },
+      { scope: options.scope ?? 'file' },
+    ],
+    resetLab: [
+      async ({ sharedLab, topo, task }, use) => {
+        void topo
+        await use()
+        await attachState(task, sharedLab)
+        await sharedLab.reset()
+      },
+      { auto: true },
+    ],
+  })
+}
+
 export { expect }
+export { Lab } from '../lab/lab.js'
+export type { ReachOptions } from './matchers.js'

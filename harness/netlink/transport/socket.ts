@@ -78,6 +78,7 @@ export class NetlinkSocket {
   private readonly watcher: FdWatcher
   private readonly buf = Buffer.allocUnsafe(RECV_BUFFER)
   private keepAlive = 0
+  private dumpChain: Promise<void> = Promise.resolve()
   private closed = false
 
   private constructor(fd: number, netns: string) {
@@ -144,9 +145,20 @@ export class NetlinkSocket {
     })
   }
 
-  /** A dump request (NLM_F_DUMP), retried while the kernel says it was interrupted. */
+  /**
+   * A dump request (NLM_F_DUMP), retried while the kernel says it was
+   * interrupted. The kernel runs one dump per socket at a time (a second one
+   * fails with EBUSY), so dumps on a socket are queued; other requests are
+   * not held up by them.
+   */
   dump(type: number, payload: Buffer, context: RequestContext): Promise<RawMessage[]> {
-    return this.request(type, NLM_F.DUMP, payload, context)
+    const run = (): Promise<RawMessage[]> => this.request(type, NLM_F.DUMP, payload, context)
+    const result = this.dumpChain.then(run, run)
+    this.dumpChain = result.then(
+      () => undefined,
+      () => undefined,
+    )
+    return result
   }
 
   /** Receive messages that answer no request (multicast events). Returns an unsubscribe function. */

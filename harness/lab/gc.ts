@@ -1,0 +1,73 @@
+/**
+ * Garbage collection of what crashed runs left: for every lab record whose
+ * owner is dead, kill the processes still inside its namespaces, delete the
+ * namespaces (mounts and files under /run/netns), their /etc/netns/NAME
+ * directories, and the record. Nothing else is touched: a namespace made by
+ * `ip netns add`, or by a live nslab process, stays.
+ */
+import { readdirSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { NETNS_ETC_DIR, NETNS_RUN_DIR, deleteNetns, listNetns } from '../netns/index.js'
+import { type OwnerRecord, listOwners, ownerAlive, releaseLab } from './owner.js'
+
+export interface GcReport {
+  /** Labs reaped (owner dead). */
+  reaped: { id: string; pid: number; namespaces: string[]; killed: number[] }[]
+  /** Labs left alone because their owner lives. */
+  live: { id: string; pid: number }[]
+  errors: string[]
+}
+
+/** Pids whose network namespace is the one bound at /run/netns/NAME (like `ip netns pids`). */
+export function pidsInNetns(name: string): number[] {
+  let ino: bigint
+  try {
+    ino = statSync(join(NETNS_RUN_DIR, name), { bigint: true }).ino
+  } catch {
+    return []
+  }
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (statSync(`/proc/${entry}/ns/net`, { bigint: true }).ino === ino) pids.push(Number(entry))
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids
+}
+
+function reap(record: OwnerRecord, report: GcReport): void {
+  const namespaces = listNetns().filter((n) => n.startsWith(record.prefix))
+  const killed: number[] = []
+  for (const ns of namespaces) {
+    for (const pid of pidsInNetns(ns)) {
+      if (pid === process.pid) continue
+      try {
+        process.kill(pid, 'SIGKILL')
+        killed.push(pid)
+      } catch (err) {
+        report.errors.push(`kill ${pid} in ${ns}: ${(err as Error).message}`)
+      }
+    }
+    try {
+      deleteNetns(ns)
+    } catch (err) {
+      report.errors.push(`delete ${ns}: ${(err as Error).message}`)
+    }
+    rmSync(join(NETNS_ETC_DIR, ns), { recursive: true, force: true })
+  }
+  releaseLab(record.id)
+  report.reaped.push({ id: record.id, pid: record.pid, namespaces, killed })
+}
+
+/** Reap every lab whose owner is dead. */
+export function gc(): GcReport {
+  const report: GcReport = { reaped: [], live: [], errors: [] }
+  for (const r of listOwners()) {
+    if (r.pid > 0 && ownerAlive(r)) report.live.push({ id: r.id, pid: r.pid })
+    else reap(r, report)
+  }
+  return report
+}
