@@ -16,6 +16,8 @@ import {
   monitorNetns,
 } from '../netns/index.js'
 import { SysError } from '../sys/errors.js'
+import { gc } from '../lab/gc.js'
+import { listOwners, ownerAlive } from '../lab/owner.js'
 
 /** nslab's own version, from the package.json above this file (source or dist). */
 export function version(): string {
@@ -70,6 +72,38 @@ export function buildProgram(): Command {
     .description('print namespaces as they are added and deleted (like `ip netns monitor`)')
     .action(async () => {
       for await (const ev of monitorNetns()) console.log(`${ev.type} ${ev.name}`)
+    })
+  program
+    .command('gc')
+    .description(
+      'remove what crashed runs left: namespaces, mounts, processes and records of labs whose owner is dead',
+    )
+    .addHelpText(
+      'after',
+      '\nOnly labs whose owning process (pid + start time) is gone are touched; namespaces made by\n`ip netns add` or by a live nslab process are left alone.\n\nExample:\n  nslab gc',
+    )
+    .action(() => {
+      const r = gc()
+      for (const lab of r.reaped)
+        console.log(
+          `reaped lab ${lab.id} (owner pid ${lab.pid} is dead): ${lab.namespaces.length} namespace(s)${lab.killed.length ? `, killed ${lab.killed.join(' ')}` : ''}`,
+        )
+      for (const lab of r.live) console.log(`kept lab ${lab.id}: its owner pid ${lab.pid} is alive`)
+      for (const e of r.errors) console.error(`error: ${e}`)
+      if (r.reaped.length === 0) console.log('nothing to reap')
+      if (r.errors.length) process.exitCode = 1
+    })
+  program
+    .command('ls')
+    .description('list labs on this machine, their owners and namespaces')
+    .action(() => {
+      const names = listNetns()
+      for (const o of listOwners()) {
+        const ns = names.filter((n) => n.startsWith(o.prefix))
+        console.log(
+          `${o.id}  owner ${o.pid} ${ownerAlive(o) ? 'alive' : 'DEAD (run: nslab gc)'}  ${ns.length} namespace(s)  since ${o.createdAt}  ${o.command}`,
+        )
+      }
     })
   return program
 }

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { describe, expect, it } from 'vitest'
+import { Lab, gc, listOwners, pidsInNetns } from '../../harness/index.js'
+import { addNetns, listNetns } from '../../harness/netns/index.js'
+import { OWNER_DIR, processStartTime } from '../../harness/lab/owner.js'
+import { ip, netnsNames } from '../support/names.js'
+
+const name = netnsNames('gc')
+
+describe('crash recovery', () => {
+  it('a builder SIGKILLed mid-build leaves namespaces that gc removes, and nothing else', async () => {
+    const outsider = name()
+    ip('netns', 'add', outsider) // made by `ip netns add`: never touched
+    const mine = await Lab.create() // owned by this live process: never touched
+    try {
+      await mine.addHosts('keep')
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/crashing-builder.ts'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      const lines = createInterface({ input: child.stdout! })
+      let prefix = ''
+      let id = ''
+      let orphanSleep: number[] = []
+      for await (const line of lines) {
+        const m = /^lab (\S+) (\S+)$/.exec(line)
+        if (m) [, id, prefix] = m as unknown as [string, string, string]
+        if (line === 'built h3') {
+          orphanSleep = pidsInNetns(`${prefix}h0`)
+          child.kill('SIGKILL')
+          break
+        }
+      }
+      await new Promise((r) => child.once('exit', r))
+      const left = listNetns().filter((n) => n.startsWith(prefix))
+      expect(left.length).toBeGreaterThanOrEqual(4)
+      expect(orphanSleep.length).toBe(1)
+      expect(listOwners().map((o) => o.id)).toContain(id)
+
+      const report = gc()
+      const reaped = report.reaped.find((r) => r.id === id)
+      expect(reaped?.namespaces.sort()).toEqual(left.sort())
+      expect(reaped?.killed).toEqual(orphanSleep)
+      expect(listNetns().filter((n) => n.startsWith(prefix))).toEqual([])
+      expect(existsSync(`${OWNER_DIR}/${id}.json`)).toBe(false)
+      // Killed: gone, or a zombie waiting for init to reap it.
+      const state = (): string => {
+        try {
+          return readFileSync(`/proc/${orphanSleep[0]}/stat`, 'utf8').split(') ')[1]!.slice(0, 1)
+        } catch {
+          return 'gone'
+        }
+      }
+      await expect.poll(state, { timeout: 5000, interval: 20 }).toMatch(/^(gone|Z)$/)
+      // What gc must not touch.
+      expect(listNetns()).toContain(outsider)
+      expect(listNetns()).toContain(`${mine.prefix}keep`)
+      expect(report.live.map((l) => l.id)).toContain(mine.id)
+    } finally {
+      await mine.destroy()
+    }
+  })
+
+  it('a reused pid is not mistaken for the owner (start time differs)', async () => {
+    const lab = await Lab.create()
+    try {
+      const rec = listOwners().find((o) => o.id === lab.id)!
+      expect(rec.pid).toBe(process.pid)
+      expect(rec.startTime).toBe(processStartTime(process.pid))
+      const { ownerAlive } = await import('../../harness/lab/owner.js')
+      expect(ownerAlive(rec)).toBe(true)
+      expect(ownerAlive({ pid: rec.pid, startTime: rec.startTime + 1 })).toBe(false)
+    } finally {
+      await lab.destroy()
+    }
+    expect(listOwners().map((o) => o.id)).not.toContain(lab.id)
+  })
+
+  it('SIGTERM during a run tears the lab down on its own', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/crashing-builder.ts'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const lines = createInterface({ input: child.stdout! })
+    let prefix = ''
+    for await (const line of lines) {
+      const m = /^lab (\S+) (\S+)$/.exec(line)
+      if (m) prefix = m[2]!
+      if (line === 'built h2') {
+        child.kill('SIGTERM')
+        break
+      }
+    }
+    const [, signal] = (await new Promise((r) => child.once('exit', (c, s) => r([c, s])))) as [number | null, string | null]
+    expect(signal).toBe('SIGTERM')
+    expect(listNetns().filter((n) => n.startsWith(prefix))).toEqual([])
+  })
+
+  it('refuses a lab id another live lab owns', async () => {
+    const lab = await Lab.create()
+    try {
+      await expect(Lab.create({ id: lab.id })).rejects.toThrow(`lab id ${lab.id} is already taken`)
+    } finally {
+      await lab.destroy()
+    }
+    void addNetns
+  })
+})
