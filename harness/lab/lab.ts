@@ -19,6 +19,7 @@ import { type PlannedRoute, computeRoutes } from './routes.js'
 import { claimLab, releaseLab } from './owner.js'
 import { type Impairment, applyImpairment, clearImpairment } from './impair.js'
 import { heal, partition } from './partition.js'
+import { requireFeature } from './features.js'
 import { type MatrixOptions, type ReachabilityMatrix, reachabilityMatrix } from '../checks/matrix.js'
 
 export type Host = LabNode
@@ -93,6 +94,7 @@ export class Lab {
   private readonly switchSegments = new Map<LabNode, Segment>()
   private readonly segments: { id: string; segment: Segment }[] = []
   private installedRoutes: PlannedRoute[] = []
+  private readonly natOutside = new Map<LabNode, Segment>()
   private destroyed = false
   private linkCount = new Map<string, number>()
 
@@ -345,6 +347,9 @@ export class Lab {
         v6: subnetText(segment.v6),
         members: segment.members,
       })),
+      new Map(
+        [...this.natOutside].map(([r, seg]) => [r.name, this.segments.find((x) => x.segment === seg)!.id]),
+      ),
     )
     const key = (r: PlannedRoute): string => `${r.node}|${r.dst}|${r.gateway}`
     const have = new Set(this.installedRoutes.map(key))
@@ -450,6 +455,31 @@ export class Lab {
       groupA.map((n) => this.resolve(n, 'partition member')),
       groupB.map((n) => this.resolve(n, 'partition member')),
     )
+  }
+
+  /**
+   * Make `router` a NAT: traffic it forwards out through its link to
+   * `outside` leaves with the router's address there (nftables masquerade),
+   * and nodes on the outside get no route to the inside. Inside hosts keep
+   * reaching the outside through it.
+   */
+  async nat(router: LabNode | string, outside: LabNode | string): Promise<void> {
+    const { a: r, portA } = this.link(router, outside)
+    if (r.kind !== 'router') throw new TopologyError(`${r.name} is not a router: only routers can NAT`)
+    await requireFeature('nftables', `NAT on ${r.name}`)
+    const rules = [
+      'table inet nslab_nat {',
+      '  chain post {',
+      '    type nat hook postrouting priority srcnat;',
+      `    oifname "${portA.device}" masquerade`,
+      '  }',
+      '}',
+      '',
+    ].join('\n')
+    const res = await r.exec(['nft', '-f', '-'], { input: rules, timeout: 10_000 })
+    if (res.code !== 0) throw new Error(`NAT rules failed in ${r.netns}: ${res.stderr.trim()}`)
+    this.natOutside.set(r, portA.segment)
+    await this.syncRoutes()
   }
 
   /** Undo every partition. */

@@ -29,9 +29,15 @@ export interface PlannedRoute {
   via: string
 }
 
+/**
+ * `nat` maps a NAT router to the id of its outside segment: nodes that reach
+ * it from outside learn no route through it to its inside segments (that is
+ * what masquerading hides), while inside nodes route out through it.
+ */
 export function computeRoutes(
   nodes: readonly RouteNode[],
   segments: readonly RouteSegment[],
+  nat: ReadonlyMap<string, string> = new Map(),
 ): PlannedRoute[] {
   const router = new Set(nodes.filter((n) => n.router).map((n) => n.name))
   const segsOf = new Map<string, RouteSegment[]>()
@@ -48,25 +54,27 @@ export function computeRoutes(
     // first hop (router, segment shared with n) by which each segment was reached
     const reached = new Map<string, { router: string; seg: RouteSegment }>()
     const seenRouters = new Set<string>([n.name])
-    let frontier: { router: string; first: { router: string; seg: RouteSegment } }[] = []
+    let frontier: { router: string; via: string; first: { router: string; seg: RouteSegment } }[] = []
     const mine = new Set(own.map((s) => s.id))
     for (const s of own) {
       for (const m of s.members.keys()) {
         if (!router.has(m) || seenRouters.has(m)) continue
         seenRouters.add(m)
-        frontier.push({ router: m, first: { router: m, seg: s } })
+        frontier.push({ router: m, via: s.id, first: { router: m, seg: s } })
       }
     }
     while (frontier.length > 0) {
       const next: typeof frontier = []
-      for (const { router: r, first } of frontier) {
+      for (const { router: r, via, first } of frontier) {
+        // Entered a NAT router from outside: its inside is hidden.
+        if (nat.get(r) === via) continue
         for (const s of segsOf.get(r) ?? []) {
           if (mine.has(s.id) || reached.has(s.id)) continue
           reached.set(s.id, first)
           for (const m of s.members.keys()) {
             if (!router.has(m) || seenRouters.has(m)) continue
             seenRouters.add(m)
-            next.push({ router: m, first })
+            next.push({ router: m, via: s.id, first })
           }
         }
       }

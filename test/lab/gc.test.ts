@@ -91,7 +91,10 @@ describe('crash recovery', () => {
         break
       }
     }
-    const [, signal] = (await new Promise((r) => child.once('exit', (c, s) => r([c, s])))) as [number | null, string | null]
+    const [, signal] = (await new Promise((r) => child.once('exit', (c, s) => r([c, s])))) as [
+      number | null,
+      string | null,
+    ]
     expect(signal).toBe('SIGTERM')
     expect(listNetns().filter((n) => n.startsWith(prefix))).toEqual([])
   })

@@ -171,3 +171,26 @@ describe('checks', () => {
     expect(udp).toMatchObject({ ok: false, error: 'ETIMEDOUT' })
   })
 })
+
+describe('NAT', () => {
+  it('masquerades a private network: inside reaches outside from the router address, outside has no way in', async () => {
+    const lab = await newLab()
+    const [inside, outside] = await lab.addHosts('inside', 'outside')
+    const r = await lab.addRouter('nat')
+    await lab.connect(inside, r, { subnet: '10.66.0.0/24' })
+    await lab.connect(r, outside)
+    await lab.nat(r, outside)
+    const server = await outside.listen({ port: 7500 }, (s) => s.end(`${s.remoteAddress}\n`))
+    const sock = await inside.connect({ port: 7500, host: outside.address(r) })
+    const seen = await new Promise<string>((resolve) => {
+      let d = ''
+      sock.on('data', (x) => (d += x))
+      sock.on('end', () => resolve(d.trim()))
+    })
+    expect(seen.replace('::ffff:', '')).toBe(r.address(outside))
+    expect((await inside.ping(outside)).received).toBe(3)
+    expect((await outside.netlink.listRoutes({ family: 4 })).map((x) => x.dst)).not.toContain('10.66.0.0/24')
+    expect((await outside.ping(inside, { count: 1, timeout: 200 })).received).toBe(0)
+    server.close()
+  })
+})
