@@ -35,7 +35,7 @@ export function kernelFeatures(): Promise<Record<Feature, boolean>> {
 }
 
 async function probe(): Promise<Record<Feature, boolean>> {
-  const ns = `nslab-probe${randomBytes(3).toString('hex')}`
+  const ns = `nslab-t${process.pid.toString(36)}-probe${randomBytes(2).toString('hex')}`
   addNetns(ns)
   try {
     const ok = async (argv: string[]): Promise<boolean> => {

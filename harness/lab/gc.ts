@@ -5,7 +5,7 @@
  * directories, and the record. Nothing else is touched: a namespace made by
  * `ip netns add`, or by a live nslab process, stays.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { NETNS_ETC_DIR, NETNS_RUN_DIR, deleteNetns, listNetns } from '../netns/index.js'
 import { type OwnerRecord, listOwners, ownerAlive, releaseLab } from './owner.js'
@@ -62,12 +62,31 @@ function reap(record: OwnerRecord, report: GcReport): void {
   report.reaped.push({ id: record.id, pid: record.pid, namespaces, killed })
 }
 
-/** Reap every lab whose owner is dead. */
+/**
+ * Namespaces nslab makes outside a Lab (the Vitest `netns` fixture, feature
+ * probes) are named `nslab-t<pid in base 36>-...`: they belong to that pid.
+ */
+export const PID_NAMED = /^nslab-t([0-9a-z]+)-/
+
+/** Reap every lab whose owner is dead, and pid-named namespaces whose process is gone. */
 export function gc(): GcReport {
   const report: GcReport = { reaped: [], live: [], errors: [] }
   for (const r of listOwners()) {
     if (r.pid > 0 && ownerAlive(r)) report.live.push({ id: r.id, pid: r.pid })
     else reap(r, report)
+  }
+  const orphans = new Map<number, string[]>()
+  for (const ns of listNetns()) {
+    const m = PID_NAMED.exec(ns)
+    if (!m) continue
+    const pid = parseInt(m[1]!, 36)
+    if (existsSync(`/proc/${pid}`)) continue
+    orphans.set(pid, [...(orphans.get(pid) ?? []), ns])
+  }
+  for (const [pid, names] of orphans) {
+    const prefix = `nslab-t${pid.toString(36)}-`
+    reap({ id: `t${pid.toString(36)}`, prefix, pid, startTime: -1, createdAt: '', command: '' }, report)
+    void names
   }
   return report
 }

@@ -83,7 +83,7 @@ export const test = base.extend<NslabFixtures>({
   },
   // eslint-disable-next-line no-empty-pattern
   netns: async ({}, use) => {
-    const name = `nslab-${randomBytes(3).toString('hex')}-t`
+    const name = `nslab-t${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`
     addNetns(name)
     const handle = openNetns(name)
     try {

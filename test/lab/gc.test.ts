@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { describe, expect, it } from 'vitest'
 import { Lab, gc, listOwners, pidsInNetns } from '../../harness/index.js'
-import { addNetns, listNetns } from '../../harness/netns/index.js'
+import { addNetns, deleteNetns, listNetns } from '../../harness/netns/index.js'
 import { OWNER_DIR, processStartTime } from '../../harness/lab/owner.js'
 import { ip, netnsNames } from '../support/names.js'
 
@@ -106,6 +106,23 @@ describe('crash recovery', () => {
     } finally {
       await lab.destroy()
     }
-    void addNetns
+  })
+})
+
+describe('gc and pid-named namespaces', () => {
+  it('reaps nslab-t<pid>- namespaces whose process is gone, and keeps those of live ones', () => {
+    const dead = spawnSync('true').pid!
+    const deadName = `nslab-t${dead.toString(36)}-orphan`
+    const liveName = `nslab-t${process.pid.toString(36)}-mine`
+    addNetns(deadName)
+    addNetns(liveName)
+    try {
+      const report = gc()
+      expect(report.reaped.flatMap((r) => r.namespaces)).toContain(deadName)
+      expect(listNetns()).not.toContain(deadName)
+      expect(listNetns()).toContain(liveName)
+    } finally {
+      for (const n of [deadName, liveName]) if (listNetns().includes(n)) deleteNetns(n)
+    }
   })
 })

@@ -2,7 +2,7 @@
 // exports: test it exactly that way, offline (the suite runs sealed, so npm
 // resolves every dependency from its cache, filled by `npm ci`).
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -17,6 +17,9 @@ if (!existsSync(join(project, 'node_modules', 'nslab')))
   throw new Error(
     'the downstream fixture is missing: run `npm test` (its pretest step packs nslab and installs it into a throwaway project), or `node scripts/downstream-fixture.mjs` first',
   )
+
+// eslint-disable-next-line no-control-regex -- colour codes in a child's output
+const ANSI = /\x1b\[[0-9;]*m/g
 
 function run(cmd: string, args: string[], cwd: string): string {
   return execFileSync(cmd, args, {
@@ -84,20 +87,42 @@ describe('the packed tarball', () => {
     }
   })
 
-  it('runs a Vitest file with the nslab/vitest fixture', () => {
+  it('runs the DESIGN test and more Vitest files against the installed package, in parallel', () => {
+    for (const f of readdirSync(project).filter((x) => x.endsWith('.test.mjs'))) rmSync(join(project, f))
+    // The first test of DESIGN.md, exactly as a downstream user writes it.
     writeFileSync(
-      join(project, 'ns.test.mjs'),
+      join(project, 'design.test.mjs'),
       `
       import { test, expect } from 'nslab/vitest'
-      test('a fresh namespace has only lo, down', async ({ netns }) => {
-        const r = await netns.exec(['ip', '-j', 'link'])
-        const links = JSON.parse(r.stdout)
-        expect(links.map((l) => l.ifname)).toEqual(['lo'])
-        expect(links[0].operstate).toBe('DOWN')
+
+      test('client reaches server', async ({ lab }) => {
+        const [a, b] = await lab.addHosts('a', 'b')
+        await lab.connect(a, b)
+        await expect(a).toReach(b)
       })
       `,
     )
-    const out = run('npx', ['--offline', 'vitest', 'run', '--reporter=dot', 'ns.test.mjs'], project)
-    expect(out).toMatch(/1 passed/)
+    for (const n of [1, 2, 3]) {
+      writeFileSync(
+        join(project, `star${n}.test.mjs`),
+        `
+        import { test, expect } from 'nslab/vitest'
+        test('a star of ${n * 5} hosts', async ({ lab }) => {
+          const sw = await lab.addSwitch('sw')
+          const hosts = await lab.addHosts(...Array.from({ length: ${n * 5} }, (_, i) => 'h' + i))
+          for (const h of hosts) await lab.connect(h, sw)
+          await expect(hosts[0]).toReach(hosts[hosts.length - 1], { protocol: 'tcp' })
+        })
+        test('a fresh namespace has only lo, down', async ({ netns }) => {
+          const links = JSON.parse((await netns.exec(['ip', '-j', 'link'])).stdout)
+          expect(links.map((l) => l.ifname)).toEqual(['lo'])
+          expect(links[0].operstate).toBe('DOWN')
+        })
+        `,
+      )
+    }
+    const out = run('npx', ['--offline', 'vitest', 'run', '--reporter=verbose'], project).replace(ANSI, '')
+    expect(out).toMatch(/Test Files\s+4 passed/)
+    expect(out).toMatch(/Tests\s+7 passed/)
   })
 })
