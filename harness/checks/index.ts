@@ -10,3 +10,4 @@ export {
 } from './matrix.js'
 export { type EchoResult, tcpEcho, udpEcho, httpCheck } from './echo.js'
 export { pathMtu } from './pmtu.js'
+export { tcpThroughput, type ThroughputResult } from './throughput.js'
