@@ -7,11 +7,13 @@
 // Every namespace it makes is named nslab-bench-<pid>-...; all of them are
 // deleted at the end, also on error or Ctrl-C, and the run fails loudly if
 // `ip netns list` still shows one.
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { Lab, type LabNode } from '../harness/lab/index.js'
 import { Netlink } from '../harness/netlink/index.js'
 import { NETNS_RUN_DIR, addNetns, deleteNetns, listNetns, openNetns } from '../harness/netns/index.js'
 import { type Floor, buildFloor, runFloor } from './floor.js'
@@ -20,8 +22,15 @@ import { type Summary, fmtMs, fmtRatio, ratio, summarize } from './stats.js'
 
 const PREFIX = `nslab-bench-${process.pid}-`
 const WARMUP = 1
-const ITERATIONS = { netns: 100, veth: 40, many: 8 }
+const ITERATIONS = { netns: 100, veth: 40, many: 8, labPair: 20, matrix: 3 }
 const MANY = 100
+/** Star sizes and iterations (after WARMUP, none for the biggest: one 500-host ip script takes ~10 s). */
+const STARS = [
+  { n: 10, iterations: 10, warmup: WARMUP },
+  { n: 100, iterations: 4, warmup: WARMUP },
+  { n: 500, iterations: 2, warmup: 0 },
+]
+const MATRIX = { hosts: 50, concurrency: 16 }
 /**
  * Pauses: after each variant's block (it deleted namespaces, and the kernel
  * tears them down asynchronously in cleanup_net, under rtnl_lock, which the
@@ -44,6 +53,8 @@ interface Variant {
   does: string
   /** Runs `count` iterations (the first WARMUP are warm-up) and returns every iteration's ms. */
   run(count: number): Promise<number[]>
+  /** Set by run(), read after it: a line for the table and the JSON. */
+  note?: () => string | undefined
   /** Why it is not measured, if it is not. */
   skip?: string
 }
@@ -52,8 +63,17 @@ interface Scenario {
   id: string
   title: string
   iterations: number
+  /** Warm-up iterations (default WARMUP). */
+  warmup?: number
   timed: string
   variants: Variant[]
+  /** Untimed, before the first variant / after the last (also on error). */
+  setup?(): Promise<void>
+  teardown?(): Promise<void>
+  /** Namespace prefixes the scenario's setup made, kept between its variants. */
+  keep?: () => string[]
+  /** Something the table should say about how it was measured. */
+  note?: () => string | undefined
 }
 
 interface VariantResult {
@@ -62,6 +82,8 @@ interface VariantResult {
   summary?: Summary
   samples?: number[]
   skipped?: string
+  /** What the variant checked or how it was measured (e.g. pairs that answered). */
+  note?: string
 }
 
 interface ScenarioResult {
@@ -70,6 +92,7 @@ interface ScenarioResult {
   iterations: number
   warmup: number
   timed: string
+  note?: string
   variants: Partial<Record<VariantId, VariantResult>>
   ratios: Record<string, number | undefined>
   /** nslab median <= TARGET x floor median; null when the floor was not measured. */
@@ -92,9 +115,13 @@ async function timeAsync(fn: () => Promise<void>): Promise<number> {
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i)
 
+/** Prefixes (nslab-<id>-) of the labs this run made: their namespaces are not under PREFIX. */
+const labPrefixes = new Set<string>()
+const isMine = (n: string): boolean => n.startsWith(PREFIX) || [...labPrefixes].some((p) => n.startsWith(p))
+
 /** Delete every namespace of this run that still exists under /run/netns; returns their names. */
-function sweep(prefix = PREFIX): string[] {
-  const mine = listNetns().filter((n) => n.startsWith(prefix))
+function sweep(prefix?: string): string[] {
+  const mine = listNetns().filter((n) => (prefix === undefined ? isMine(n) : n.startsWith(prefix)))
   for (const n of mine) {
     try {
       deleteNetns(n)
@@ -106,8 +133,9 @@ function sweep(prefix = PREFIX): string[] {
 }
 
 /** A variant must leave none of its namespaces behind (that would also make it look cheaper). */
-function expectNoneLeft(prefix: string, who: string): void {
-  const left = sweep(prefix)
+function expectNoneLeft(who: string, keep: readonly string[] = []): void {
+  const left = listNetns().filter((n) => isMine(n) && !keep.some((k) => n.startsWith(k)))
+  for (const n of left) deleteNetns(n)
   if (left.length > 0) throw new Error(`${who} left ${left.length} namespace(s) behind: ${left.join(', ')}`)
 }
 
@@ -442,38 +470,366 @@ function scenarioMany(): Scenario {
   }
 }
 
+// ------------------------------------------------------------ 4-6. the Lab
+
+/** The floor (bench/floor.c) does not build Lab topologies: bridges, sysctls, ICMP echo. */
+const NO_LAB_FLOOR: Variant = {
+  id: 'floor',
+  label: 'floor (C, raw syscalls)',
+  does: '-',
+  skip: 'bench/floor.c was not extended to Lab topologies (bridge, ICMP echo); see the veth-pair floor',
+  run: async () => [],
+}
+
+/** Lab.create, remembering its prefix so that sweep() and the final check cover its namespaces. */
+async function newLab(): Promise<Lab> {
+  const lab = await Lab.create()
+  labPrefixes.add(lab.prefix)
+  return lab
+}
+
+/** Run one bash script; throws with its stderr when it fails (scripts are `set -e`). */
+function bash(file: string): void {
+  const r = spawnSync('bash', [file], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
+  if (r.error) throw new Error(`could not run bash ${file}: ${r.error.message}`)
+  if (r.status !== 0) throw new Error(`bash ${file} failed (${r.status ?? r.signal}): ${r.stderr.trim()}`)
+}
+
+/** Write one script per iteration before timing; returns the files. */
+function scripts(tag: string, count: number, body: (i: number) => string[]): string[] {
+  return range(count).map((i) => {
+    const f = join(workDir, `${tag}-${i}.sh`)
+    writeFileSync(f, ['set -e', ...body(i), ''].join('\n'))
+    return f
+  })
+}
+
+const ipv4 = (base: string, n: number): string => {
+  const [a, b, c, d] = base.split('.').map(Number) as [number, number, number, number]
+  const x = ((a << 24) | (b << 16) | (c << 8) | d) + n
+  return [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255].join('.')
+}
+
+/** One host's part of a script: namespace, lo up, veth into `peerNs`, v4 + v6 address, up. */
+function ipHost(ns: string, peerNs: string, peerDev: string, v4: string, v6: string): string[] {
+  return [
+    `ip netns add ${ns}`,
+    `ip -n ${ns} link set lo up`,
+    `ip link add eth0 netns ${ns} type veth peer name ${peerDev} netns ${peerNs}`,
+    `ip -n ${ns} addr add ${v4} dev eth0`,
+    `ip -n ${ns} addr add ${v6} dev eth0 nodad`,
+    `ip -n ${ns} link set eth0 up`,
+  ]
+}
+
+function scenarioLabPair(): Scenario {
+  const p = (i: number): string => `${PREFIX}4i-${i}-`
+  return {
+    id: 'lab-pair',
+    title: 'Lab pair fixture: create, 2 hosts, connect, one ping a->b, destroy',
+    iterations: ITERATIONS.labPair,
+    timed: 'the whole fixture, from nothing to nothing left',
+    variants: [
+      {
+        id: 'nslab',
+        label: 'nslab Lab',
+        does: "Lab.create(); addHosts('a', 'b'); connect(a, b); a.ping(b, { count: 1 }); destroy()",
+        run: async (count) => {
+          const ms: number[] = []
+          for (const _ of range(count))
+            ms.push(
+              await timeAsync(async () => {
+                const lab = await newLab()
+                try {
+                  const [a, b] = await lab.addHosts('a', 'b')
+                  await lab.connect(a, b)
+                  const r = await a.ping(b, { count: 1 })
+                  if (r.received !== 1)
+                    throw new Error(`lab-pair: a.ping(b) got no reply: ${JSON.stringify(r)}`)
+                } finally {
+                  await lab.destroy()
+                }
+              }),
+            )
+          return ms
+        },
+      },
+      {
+        id: 'ip',
+        label: 'ip, one bash script',
+        does: '15 processes: ip netns add x2, ip -n NS link set lo up x2, ip link add ... netns A ... peer ... netns B, ip -n NS addr add x4 (v4 + v6 nodad), ip -n NS link set up x2, ip netns exec A ping -c1 -W1 B, ip netns del x2',
+        run: async (count) => {
+          const files = scripts('pair', count, (i) => {
+            const [a, b] = [`${p(i)}a`, `${p(i)}b`]
+            return [
+              `ip netns add ${b}`,
+              `ip -n ${b} link set lo up`,
+              ...ipHost(a, b, 'eth0', '198.18.0.1/30', 'fd00::1/64'),
+              `ip -n ${b} addr add 198.18.0.2/30 dev eth0`,
+              `ip -n ${b} addr add fd00::2/64 dev eth0 nodad`,
+              `ip -n ${b} link set eth0 up`,
+              `ip netns exec ${a} ping -c1 -W1 198.18.0.2 >/dev/null`,
+              `ip netns del ${a}`,
+              `ip netns del ${b}`,
+            ]
+          })
+          return files.map((f) => time(() => bash(f)))
+        },
+      },
+      NO_LAB_FLOOR,
+    ],
+  }
+}
+
+/**
+ * Between iterations of a star (untimed): the kernel tears deleted
+ * namespaces down asynchronously, and the next build would queue behind it.
+ */
+const starPause = (n: number): number => (n >= 100 ? SETTLE_MS.block : 0)
+
+function scenarioLabStar(n: number, iterations: number, warmup: number): Scenario {
+  const p = (i: number): string => `${PREFIX}5i${n}-${i}-`
+  const names = range(n).map((j) => `h${j}`)
+  return {
+    id: `lab-star-${n}`,
+    title: `Lab star: ${n} hosts on one switch, build + destroy`,
+    iterations,
+    warmup,
+    timed: `a bridge in its own namespace, ${n} hosts each linked to it (v4 + v6, up), then everything deleted`,
+    note: () =>
+      starPause(n) > 0
+        ? `${starPause(n)} ms untimed pause between iterations (kernel namespace teardown)`
+        : undefined,
+    variants: [
+      {
+        id: 'nslab',
+        label: 'nslab Lab',
+        does: `Lab.create(); addSwitch('sw', { hosts: ${n} }); addHosts(x${n}); connect(h, sw) x${n}, each awaited; destroy()`,
+        run: async (count) => {
+          const ms: number[] = []
+          for (const i of range(count)) {
+            if (i > 0) await sleep(starPause(n))
+            ms.push(
+              await timeAsync(async () => {
+                const lab = await newLab()
+                try {
+                  const sw = await lab.addSwitch('sw', { hosts: n })
+                  const hosts = await lab.addHosts(...names)
+                  for (const h of hosts) await lab.connect(h, sw)
+                } finally {
+                  await lab.destroy()
+                }
+              }),
+            )
+          }
+          return ms
+        },
+      },
+      {
+        id: 'ip',
+        label: 'ip, one bash script',
+        does: `${4 + 7 * n + n + 1} processes: ip netns add + lo up + bridge add + up for the switch; per host netns add, lo up, link add veth (peer in the switch), addr add x2, link set up, link set master br0 up; ip netns del x${n + 1}`,
+        run: async (count) => {
+          const files = scripts(`star${n}`, count, (i) => {
+            const sw = `${p(i)}sw`
+            return [
+              `ip netns add ${sw}`,
+              `ip -n ${sw} link set lo up`,
+              `ip -n ${sw} link add name br0 type bridge forward_delay 0 stp_state 0 mcast_snooping 0`,
+              `ip -n ${sw} link set br0 up`,
+              ...names.flatMap((h, j) => [
+                ...ipHost(
+                  `${p(i)}${h}`,
+                  sw,
+                  h,
+                  `${ipv4('198.18.0.0', j + 1)}/22`,
+                  `fd00::${(j + 1).toString(16)}/64`,
+                ),
+                `ip -n ${sw} link set ${h} master br0 up`,
+              ]),
+              ...names.map((h) => `ip netns del ${p(i)}${h}`),
+              `ip netns del ${sw}`,
+            ]
+          })
+          const ms: number[] = []
+          for (const [i, f] of files.entries()) {
+            if (i > 0) await sleep(starPause(n))
+            ms.push(time(() => bash(f)))
+          }
+          return ms
+        },
+      },
+      NO_LAB_FLOOR,
+    ],
+  }
+}
+
+/** Run `jobs` with at most `width` in flight. */
+async function pool(jobs: (() => Promise<void>)[], width: number): Promise<void> {
+  let next = 0
+  await Promise.all(
+    range(Math.min(width, jobs.length)).map(async () => {
+      while (next < jobs.length) await jobs[next++]!()
+    }),
+  )
+}
+
+/** `ip netns exec NS ping -c1 -W1 ADDR`; resolves true when ping exits 0 (a reply came). */
+function spawnPing(ns: string, address: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns, 'ping', '-c1', '-W1', address], { stdio: 'ignore' })
+    child.on('error', reject)
+    child.on('exit', (code) => resolve(code === 0))
+  })
+}
+
+/**
+ * Every host gets a permanent neighbour entry for every other one (untimed,
+ * before both variants). Without them the 2,450 pairs need ~2,450 ARP
+ * entries, and the ARP table is one for the whole machine: past
+ * net.ipv4.neigh.default.gc_thresh3 (1024 here; only settable in the initial
+ * namespace) the kernel refuses new ones ("neighbor table overflow") and
+ * pings go unanswered - lab.reachability() then saw ~1,024 of 2,450 pairs
+ * answer. Permanent entries are exempt from that limit.
+ */
+async function staticNeighbours(hosts: readonly LabNode[]): Promise<void> {
+  const ends = await Promise.all(
+    hosts.map(async (h) => {
+      const port = h.ports[0]!
+      const link = await h.netlink.getLink(port.index)
+      if (!link.address || !port.v4) throw new Error(`lab-matrix: ${h.name} has no MAC or IPv4 address`)
+      return { h, index: port.index, v4: port.v4, mac: link.address }
+    }),
+  )
+  await Promise.all(
+    ends.map((me) =>
+      Promise.all(
+        ends
+          .filter((o) => o !== me)
+          .map((o) => me.h.netlink.addNeighbour({ index: me.index, address: o.v4, lladdr: o.mac })),
+      ),
+    ),
+  )
+}
+
+function scenarioLabMatrix(): Scenario {
+  const n = MATRIX.hosts
+  let lab: Lab | undefined
+  let hosts: LabNode[] = []
+  const pairs = (): { from: LabNode; to: LabNode }[] =>
+    hosts.flatMap((from) => hosts.filter((to) => to !== from).map((to) => ({ from, to })))
+  let labAnswered: number[] = []
+  let ipAnswered: number[] = []
+  const answered = (a: number[]): string =>
+    `pairs answered per iteration: ${a.map((x) => `${x}/${n * (n - 1)}`).join(', ')}`
+  return {
+    id: `lab-matrix-${n}`,
+    title: `all-pairs reachability, ${n} hosts on one switch (${n * (n - 1)} ordered pairs)`,
+    iterations: ITERATIONS.matrix,
+    timed: 'probing every ordered pair once (IPv4), on one lab built before timing and destroyed after',
+    note: () =>
+      'every host has permanent neighbour entries for the others (untimed): without them the machine-wide ARP table (gc_thresh3 = 1024) overflows and ~1,024 pairs answer',
+    keep: () => (lab ? [lab.prefix] : []),
+    setup: async () => {
+      lab = await newLab()
+      const sw = await lab.addSwitch('sw')
+      hosts = await lab.addHosts(...range(n).map((j) => `h${j}`))
+      for (const h of hosts) await lab.connect(h, sw)
+      await staticNeighbours(hosts)
+      await sleep(SETTLE_MS.afterSetup)
+    },
+    teardown: async () => {
+      await lab?.destroy()
+    },
+    variants: [
+      {
+        id: 'nslab',
+        label: 'nslab lab.reachability',
+        does: 'lab.reachability({ count: 1 }): ICMP datagram sockets in each namespace, 64 pairs in flight, no process',
+        note: () => answered(labAnswered),
+        run: async (count) => {
+          labAnswered = []
+          const ms: number[] = []
+          for (const _ of range(count)) {
+            let m: Awaited<ReturnType<Lab['reachability']>> | undefined
+            ms.push(await timeAsync(async () => void (m = await lab!.reachability({ count: 1 }))))
+            labAnswered.push(m!.pairs.filter((x) => x.received > 0).length)
+          }
+          return ms
+        },
+      },
+      {
+        id: 'ip',
+        label: `ip netns exec ping, ${MATRIX.concurrency} at a time`,
+        does: `${n * (n - 1)} processes: ip netns exec NS ping -c1 -W1 ADDR per ordered pair, ${MATRIX.concurrency} in flight`,
+        note: () => answered(ipAnswered),
+        run: async (count) => {
+          ipAnswered = []
+          const ms: number[] = []
+          for (const _ of range(count)) {
+            let ok = 0
+            const jobs = pairs().map(({ from, to }) => async () => {
+              if (await spawnPing(from.netns, to.address())) ok++
+            })
+            ms.push(await timeAsync(() => pool(jobs, MATRIX.concurrency)))
+            ipAnswered.push(ok)
+          }
+          return ms
+        },
+      },
+      NO_LAB_FLOOR,
+    ],
+  }
+}
+
 // ------------------------------------------------------------- the driver
 
 async function runScenario(s: Scenario, settle: number): Promise<ScenarioResult> {
   const variants: ScenarioResult['variants'] = {}
-  for (const v of s.variants) {
-    if (v.skip) {
-      variants[v.id] = { label: v.label, does: v.does, skipped: v.skip }
-      continue
+  const warmup = s.warmup ?? WARMUP
+  try {
+    await s.setup?.()
+    for (const v of s.variants) {
+      if (v.skip) {
+        variants[v.id] = { label: v.label, does: v.does, skipped: v.skip }
+        continue
+      }
+      let all: number[]
+      try {
+        all = await v.run(warmup + s.iterations)
+      } finally {
+        await sleep(settle)
+      }
+      expectNoneLeft(`${s.id}/${v.id}`, s.keep?.() ?? [])
+      const samples = all.slice(warmup)
+      const note = v.note?.()
+      variants[v.id] = {
+        label: v.label,
+        does: v.does,
+        summary: summarize(samples),
+        samples,
+        ...(note ? { note } : {}),
+      }
     }
-    let all: number[]
-    try {
-      all = await v.run(WARMUP + s.iterations)
-    } finally {
-      await sleep(settle)
-    }
-    expectNoneLeft(PREFIX, `${s.id}/${v.id}`)
-    const samples = all.slice(WARMUP)
-    variants[v.id] = { label: v.label, does: v.does, summary: summarize(samples), samples }
+  } finally {
+    await s.teardown?.()
   }
   const m = (id: VariantId): Summary | undefined => variants[id]?.summary
+  const has = (id: VariantId): boolean => s.variants.some((v) => v.id === id)
   const nslabFloor = ratio(m('nslab'), m('floor'))
+  const note = s.note?.()
   return {
     id: s.id,
     title: s.title,
     iterations: s.iterations,
-    warmup: WARMUP,
+    warmup,
     timed: s.timed,
+    ...(note ? { note } : {}),
     variants,
     ratios: {
       'ip/nslab': ratio(m('ip'), m('nslab')),
-      'ip-batch/nslab': ratio(m('ip-batch'), m('nslab')),
-      'nslab/floor': nslabFloor,
+      ...(has('ip-batch') ? { 'ip-batch/nslab': ratio(m('ip-batch'), m('nslab')) } : {}),
+      ...(has('floor') ? { 'nslab/floor': nslabFloor } : {}),
       ...(m('nslab-pipelined') ? { 'nslab-pipelined/floor': ratio(m('nslab-pipelined'), m('floor')) } : {}),
       ...(m('floor-seq') ? { 'nslab/floor-unbatched': ratio(m('nslab'), m('floor-seq')) } : {}),
     },
@@ -496,6 +852,7 @@ function table(rows: string[][], right: boolean[]): string {
 function printScenario(n: number, s: Scenario, r: ScenarioResult): void {
   console.log(`\n${n}. ${r.title}: ${r.iterations} iterations after ${r.warmup} warm-up`)
   console.log(`   timed: ${r.timed}`)
+  if (r.note) console.log(`   note: ${r.note}`)
   const rows = [['   variant', 'median ms', 'p10 .. p90 ms', 'min .. max ms']]
   const notes: string[] = []
   for (const v of s.variants) {
@@ -513,6 +870,7 @@ function printScenario(n: number, s: Scenario, r: ScenarioResult): void {
         : [`   ${res.label}`, 'skipped', '-', '-'],
     )
     notes.push(`     ${res.label}: ${x ? res.does : `skipped: ${res.skipped}`}`)
+    if (res.note) notes.push(`       -> ${res.note}`)
   }
   console.log(table(rows, [false, true, true, true]))
   const ratios = Object.entries(r.ratios)
@@ -590,7 +948,15 @@ async function main(): Promise<number> {
       : `floor: skipped (${floor.reason})`,
   )
 
-  const scenarios: Scenario[] = [scenarioNetns(), scenarioVeth(), scenarioMany()]
+  const only = process.env.BENCH_ONLY
+  const scenarios: Scenario[] = [
+    scenarioNetns(),
+    scenarioVeth(),
+    scenarioMany(),
+    scenarioLabPair(),
+    ...STARS.map((x) => scenarioLabStar(x.n, x.iterations, x.warmup)),
+    scenarioLabMatrix(),
+  ].filter((s) => !only || only.split(',').some((o) => s.id.startsWith(o)))
   const results: ScenarioResult[] = []
   await sleep(SETTLE_MS.block) // let whatever ran before settle, as between blocks
   for (const [i, s] of scenarios.entries()) {
@@ -634,12 +1000,15 @@ try {
   sweep()
   if (workDir) rmSync(workDir, { recursive: true, force: true })
   try {
-    const left = ipNetnsList().filter((n) => n.startsWith(PREFIX))
+    const left = ipNetnsList().filter(isMine)
     if (left.length > 0) {
       console.error(`\nBENCH LEFT NAMESPACES BEHIND (ip netns list): ${left.join(', ')}`)
       code = 1
     } else {
-      console.log(`cleanup: ip netns list shows none of ${PREFIX}*`)
+      console.log(
+        `cleanup: ip netns list shows none of ${PREFIX}*` +
+          (labPrefixes.size > 0 ? ` nor of this run's ${labPrefixes.size} labs (nslab-<id>-*)` : ''),
+      )
     }
   } catch (err) {
     console.error(`\nbench: could not check for leftovers with ip netns list: ${(err as Error).message}`)
