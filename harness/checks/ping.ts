@@ -98,6 +98,7 @@ export async function ping(ns: NetnsRef, to: string, options: PingOptions = {}):
   const buf = Buffer.alloc(size + 64)
   const watcher = watchFd(fd)
   let sent = 0
+  let sending = true
   let finish: () => void = () => undefined
   const done = new Promise<void>((resolve) => (finish = resolve))
 
@@ -123,7 +124,8 @@ export async function ping(ns: NetnsRef, to: string, options: PingOptions = {}):
         if (t0 === undefined) continue
         sentAt.delete(seq)
         rtts.push(performance.now() - t0)
-        if (rtts.length === count) finish()
+        // Every request that left has been answered: no need to wait out the timeout.
+        if (sentAt.size === 0 && sending === false) finish()
       }
     } catch (err) {
       errors.add(String((err as Error).message))
@@ -149,6 +151,7 @@ export async function ping(ns: NetnsRef, to: string, options: PingOptions = {}):
       }
       if (interval > 0 && seq < count) await new Promise((r) => setTimeout(r, interval))
     }
+    sending = false
     if (sentAt.size > 0) {
       timer = setTimeout(finish, timeout)
       await done

@@ -75,18 +75,16 @@ export function gc(): GcReport {
     if (r.pid > 0 && ownerAlive(r)) report.live.push({ id: r.id, pid: r.pid })
     else reap(r, report)
   }
-  const orphans = new Map<number, string[]>()
+  const orphans = new Set<number>()
   for (const ns of listNetns()) {
     const m = PID_NAMED.exec(ns)
     if (!m) continue
     const pid = parseInt(m[1]!, 36)
-    if (existsSync(`/proc/${pid}`)) continue
-    orphans.set(pid, [...(orphans.get(pid) ?? []), ns])
+    if (!existsSync(`/proc/${pid}`)) orphans.add(pid)
   }
-  for (const [pid, names] of orphans) {
-    const prefix = `nslab-t${pid.toString(36)}-`
-    reap({ id: `t${pid.toString(36)}`, prefix, pid, startTime: -1, createdAt: '', command: '' }, report)
-    void names
+  for (const pid of orphans) {
+    const id = `t${pid.toString(36)}`
+    reap({ id, prefix: `nslab-${id}-`, pid, startTime: -1, createdAt: '', command: '' }, report)
   }
   return report
 }
