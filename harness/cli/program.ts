@@ -18,6 +18,10 @@ import {
 import { SysError } from '../sys/errors.js'
 import { gc } from '../lab/gc.js'
 import { listOwners, ownerAlive } from '../lab/owner.js'
+import { LabNotFoundError } from '../lab/gc.js'
+import { ScenarioError } from '../scenario/diagnostics.js'
+import { FeatureMissingError } from '../lab/features.js'
+import { registerScenarioCommands } from './scenario.js'
 
 /** nslab's own version, from the package.json above this file (source or dist). */
 export function version(): string {
@@ -89,6 +93,8 @@ export function buildProgram(): Command {
           `reaped lab ${lab.id} (owner pid ${lab.pid} is dead): ${lab.namespaces.length} namespace(s)${lab.killed.length ? `, killed ${lab.killed.join(' ')}` : ''}`,
         )
       for (const lab of r.live) console.log(`kept lab ${lab.id}: its owner pid ${lab.pid} is alive`)
+      for (const lab of r.kept)
+        console.log(`kept lab ${lab.id}: left up on purpose (remove it with: nslab down ${lab.id})`)
       for (const e of r.errors) console.error(`error: ${e}`)
       if (r.reaped.length === 0) console.log('nothing to reap')
       if (r.errors.length) process.exitCode = 1
@@ -101,16 +107,19 @@ export function buildProgram(): Command {
       for (const o of listOwners()) {
         const ns = names.filter((n) => n.startsWith(o.prefix))
         console.log(
-          `${o.id}  owner ${o.pid} ${ownerAlive(o) ? 'alive' : 'DEAD (run: nslab gc)'}  ${ns.length} namespace(s)  since ${o.createdAt}  ${o.command}`,
+          `${o.id}  owner ${o.pid} ${o.kept ? 'left up (nslab down ' + o.id + ')' : ownerAlive(o) ? 'alive' : 'DEAD (run: nslab gc)'}  ${ns.length} namespace(s)  since ${o.createdAt}  ${o.command}`,
         )
       }
     })
+  registerScenarioCommands(program)
   return program
 }
 
 /** Map an error to the documented exit code and a one-line message. */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof NetnsNameError || err instanceof TypeError) return 2
+  if (err instanceof NetnsNameError || err instanceof TypeError || err instanceof ScenarioError) return 2
+  if (err instanceof LabNotFoundError) return 2
+  if (err instanceof FeatureMissingError) return 3
   if (err instanceof SysError && (err.code === 'EPERM' || err.code === 'EACCES')) return 3
   if (err instanceof NetnsError) return 1
   return 1

@@ -66,6 +66,9 @@ const HOST_SYSCTLS = {
   // so link-local addresses (used by NDP and IPv6 routing) are usable at once.
   'net.ipv6.conf.default.accept_dad': 0,
   'net.ipv6.conf.all.accept_dad': 0,
+  // A link taken down keeps its IPv6 addresses, as IPv4 does (the default
+  // flushes them, and a flapped link would come back without them).
+  'net.ipv6.conf.all.keep_addr_on_down': 1,
 }
 const ROUTER_SYSCTLS = {
   'net.ipv4.ip_forward': 1,
@@ -376,6 +379,14 @@ export class Lab {
   }
 
   /** Install the routes the topology implies (only when it has routers), removing stale ones. */
+  private async restoreRoutes(nodes: string[]): Promise<void> {
+    await Promise.all(
+      this.installedRoutes
+        .filter((r) => nodes.includes(r.node))
+        .map((r) => this.node(r.node).netlink.replaceRoute({ dst: r.dst, gateway: r.gateway })),
+    )
+  }
+
   private async syncRoutes(): Promise<void> {
     if (!this.hosts.some((n) => n.kind === 'router')) return
     const want = computeRoutes(
@@ -432,7 +443,12 @@ export class Lab {
     const subs = up ? [a.netlink.subscribe(['link']), b.netlink.subscribe(['link'])] : []
     try {
       await Promise.all([a.netlink.setLink(portA.index, { up }), b.netlink.setLink(portB.index, { up })])
-      if (up) await Promise.all([operUp(subs[0]!, a, portA.device), operUp(subs[1]!, b, portB.device)])
+      if (up) {
+        await Promise.all([operUp(subs[0]!, a, portA.device), operUp(subs[1]!, b, portB.device)])
+        // Taking a link down makes the kernel drop every route through it;
+        // put back the lab's routes on both ends (replace is idempotent).
+        await this.restoreRoutes([a.name, b.name])
+      }
     } finally {
       for (const s of subs) s.close()
     }

@@ -23,6 +23,10 @@ try {
 // Functions written in files that Vite/Vitest transformed call this instead of
 // `import()`; give them the real thing so `await import('node:net')` works.
 ;(globalThis as Record<string, unknown>).__vite_ssr_dynamic_import__ ??= (id: string) => import(id)
+// Functions compiled by esbuild with keepNames (tsx does this) call
+// `__name(fn, "name")` to pin function names; give them the helper.
+;(globalThis as Record<string, unknown>).__name ??= <T>(target: T, value: string): T =>
+  Object.defineProperty(target, 'name', { value, configurable: true })
 
 port.on('message', async ({ id, source, args }: ToRuntime) => {
   let reply: FromRuntime

@@ -18,6 +18,8 @@ export interface RecordedEvent {
 export class RunContext {
   readonly processes = new Map<string, { node: string; proc: NetnsProcess }>()
   readonly sessions = new Map<string, net.Socket>()
+  /** Server ends of sessions, closed with the run. */
+  readonly serverSockets = new Set<net.Socket>()
   readonly events: RecordedEvent[] = []
   private readonly subscriptions: EventSubscription[] = []
   private readonly eventWaiters = new Set<() => void>()
@@ -82,7 +84,8 @@ export class RunContext {
 
   close(): void {
     for (const s of this.subscriptions) s.close()
-    for (const s of this.sessions.values()) s.destroy()
+    for (const s of [...this.sessions.values(), ...this.serverSockets]) s.destroy()
     this.sessions.clear()
+    this.serverSockets.clear()
   }
 }

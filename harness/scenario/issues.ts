@@ -118,7 +118,7 @@ export function problemsFrom(
         path,
         message:
           got === undefined
-            ? `missing ${JSON.stringify(path.at(-1))}: ${issue.message.replace(/^Invalid input: /, '')}`
+            ? `missing ${JSON.stringify(path.at(-1))}: ${issue.message.replace(/^Invalid input: /, '').replace(/, received .*$/, '')}`
             : `${issue.message.replace(/^Invalid input: /, '').replace(/, received .*$/, '')}, got ${typeName(got)}`,
       })
     } else if (issue.code === 'invalid_value') {

@@ -31,6 +31,7 @@ export async function startProcess(
   }
   const proc = node.spawn(argv)
   ctx.processes.set(spec.name, { node: host, proc })
+  await proc.started // a program that cannot start (not installed...) fails the step here
   if (!spec.ready) return
   const re = new RegExp(spec.ready.output)
   const timeout = durationMs(spec.ready.timeout ?? '10s')

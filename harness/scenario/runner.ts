@@ -94,7 +94,29 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   })
   const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, timedOut, aborted])
 
-  try {
+  const result = await run().catch((err: unknown) => {
+    report.status = 'error'
+    report.error = (err as Error).message
+    return report
+  })
+  clearTimeout(timer)
+  ctx.close()
+  const failed = result.status === 'failed' || result.status === 'error'
+  if (options.keep === 'always' || (options.keep === 'on-failure' && failed)) {
+    await lab.keep()
+    report.lab = {
+      id: lab.id,
+      kept: true,
+      enter: lab.allNodes.map(
+        (n) => `${n.name}: ip netns exec ${n.netns} bash   (or: nslab exec ${lab.id} ${n.name} -- bash)`,
+      ),
+    }
+  } else {
+    await lab.destroy()
+  }
+  return finish()
+
+  async function run(): Promise<ScenarioReport> {
     const tb = performance.now()
     try {
       await guard(
@@ -180,28 +202,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
       report.status = 'failed'
       report.error = `${failedExpect} of ${report.expectations.length} expectation(s) failed`
     }
-    return finish()
-  } catch (err) {
-    report.status = 'error'
-    report.error = (err as Error).message
-    return finish()
-  } finally {
-    clearTimeout(timer)
-    ctx.close()
-    const failed = report.status === 'failed' || report.status === 'error'
-    const keep = options.keep === 'always' || (options.keep === 'on-failure' && failed)
-    if (keep) {
-      await lab.keep()
-      report.lab = {
-        id: lab.id,
-        kept: true,
-        enter: lab.allNodes.map(
-          (n) => `${n.name}: ip netns exec ${n.netns} bash   (or: nslab exec ${lab.id} ${n.name} -- bash)`,
-        ),
-      }
-    } else {
-      await lab.destroy()
-    }
+    return report
   }
 }
 

@@ -3,6 +3,7 @@
  * `wait`) and returns what it did in a few words. A step that cannot do
  * what it says throws, and the run stops there.
  */
+import { isIP } from 'node:net'
 import { setSysctl } from '../netlink/index.js'
 import type { RunContext } from './context.js'
 import { type Outcome, checkExpectation } from './expectations.js'
@@ -128,7 +129,7 @@ export async function runStep(ctx: RunContext, raw: Step): Promise<StepResult> {
     const via =
       r.via === undefined
         ? undefined
-        : /^[0-9a-fA-F:.]+$/.test(r.via)
+        : isIP(r.via) !== 0
           ? r.via
           : ctx.node(r.via).address(node, r.to.includes(':') ? 6 : 4)
     const spec = { dst: r.to, gateway: via, type: r.type }
@@ -147,7 +148,11 @@ export async function runStep(ctx: RunContext, raw: Step): Promise<StepResult> {
     const s = step.session
     const server = ctx.node(s.to)
     const client = ctx.node(s.from)
-    const srv = await server.listen({ port: s.port ?? 0, host: '0.0.0.0' }, (c) => c.pipe(c))
+    const srv = await server.listen({ port: s.port ?? 0, host: '0.0.0.0' }, (c) => {
+      ctx.serverSockets.add(c)
+      c.on('error', () => undefined)
+      c.pipe(c)
+    })
     const port = (srv.address() as { port: number }).port
     const sock = await client.connect({ port, host: server.address(client), timeout: 3000 })
     sock.on('error', () => undefined) // a broken session is reported by `session` expectations

@@ -5,6 +5,7 @@
  * and sessions used before they exist, `${...}` references. All before
  * anything touches the kernel.
  */
+import { isIP } from 'node:net'
 import { AddressPlan, PlanError, subnetText, type Segment } from '../lab/plan.js'
 import type { DocPath } from './diagnostics.js'
 import type { Problem } from './issues.js'
@@ -142,6 +143,13 @@ export function validateScenario(s: Scenario): Problem[] {
     }
     if (step.expect) return step.expect.forEach((e, j) => checkExpectation(e, [...path, 'expect', j]))
     if (step.wait) return checkExpectation(step.wait.until, [...path, 'wait', 'until'])
+    if (step.route) {
+      // `to` is a destination prefix here, and `via` a node or an address.
+      const { host, via, to } = step.route
+      known(host, [...path, 'route', 'host'])
+      if (via !== undefined && isIP(via) === 0) known(via, [...path, 'route', 'via'])
+      return walk(to, [...path, 'route', 'to'])
+    }
     walk(step, path)
     if (step.start) {
       if (processes.has(step.start.name))

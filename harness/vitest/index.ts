@@ -33,6 +33,8 @@ import {
 } from '../netns/index.js'
 import { matchers } from './matchers.js'
 
+export { scenarioTest, checkScenario, ScenarioFailed, type ScenarioTestOptions } from './scenario.js'
+
 expect.extend(matchers)
 
 let reaped = false

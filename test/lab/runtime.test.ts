@@ -64,6 +64,32 @@ describe('runtime changes', () => {
     server.close()
   })
 
+  it('a flapped link comes back with its IPv6 addresses and the routes the kernel dropped with it', async () => {
+    const { lab, a, b, r } = await triangle()
+    const routesOf = (n: LabNode): string[] =>
+      ipJson<{ dst: string; gateway?: string }[]>('-n', n.netns, 'route', 'show')
+        .filter((x) => x.gateway)
+        .map((x) => `${x.dst} via ${x.gateway}`)
+        .sort()
+    const before = routesOf(a)
+    expect(before.length).toBeGreaterThan(0)
+    await lab.flap(a, r, { downMs: 50 })
+    expect(routesOf(a)).toEqual(before)
+    expect(ipJson<unknown[]>('-n', a.netns, '-6', 'addr', 'show', 'scope', 'global')).not.toEqual([])
+    expect((await a.ping(b, { count: 1 })).received).toBe(1)
+    expect((await a.ping(b, { count: 1, family: 6 })).received).toBe(1)
+  })
+
+  it('runs functions compiled with esbuild keepNames (tsx) on a host worker', async () => {
+    const lab = await newLab()
+    const [a] = await lab.addHosts('a')
+    // What tsx emits for a named arrow function: a call to the __name helper.
+    const fn = new Function(
+      'return () => { const f = __name(() => 7, "seven"); return f.name + f() }',
+    )() as () => string
+    expect(await a.run(fn)).toBe('seven7')
+  })
+
   it('changes the MTU of both ends', async () => {
     const lab = await newLab()
     const [a, b] = await lab.addHosts('a', 'b')

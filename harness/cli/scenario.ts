@@ -1,0 +1,204 @@
+/**
+ * The scenario commands: `nslab run`, `up`, `down`, `exec`, `monitor`,
+ * `graph`, `schema`. Exit codes: 0 every expectation held, 1 one failed,
+ * 2 bad input (the scenario file), 3 a missing kernel feature or privilege.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import type { Command } from 'commander'
+import { LabNotFoundError, listOwners, netnsName, removeLab } from '../lab/index.js'
+import { exec, listNetns, openNetns } from '../netns/index.js'
+import { subscribe } from '../netlink/index.js'
+import {
+  ScenarioError,
+  exitCodeOf,
+  formatItem,
+  formatSummary,
+  loadScenario,
+  runScenario,
+  scenarioJsonSchema,
+  toDot,
+  toJson,
+  toJunit,
+  toMermaid,
+  toSvg,
+  type LoadedScenario,
+  type ScenarioReport,
+} from '../scenario/index.js'
+
+function write(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, text)
+}
+
+/** Load every file first: one bad file stops the run before any lab is built. */
+function loadAll(files: string[]): LoadedScenario[] {
+  const loaded: LoadedScenario[] = []
+  const problems: ScenarioError[] = []
+  for (const f of files) {
+    try {
+      loaded.push(loadScenario(f))
+    } catch (err) {
+      if (err instanceof ScenarioError) problems.push(err)
+      else throw err
+    }
+  }
+  if (problems.length) throw new ScenarioError(problems.flatMap((p) => p.diagnostics))
+  return loaded
+}
+
+function labOf(id: string): string {
+  if (!listOwners().some((o) => o.id === id)) throw new LabNotFoundError(id)
+  return id
+}
+
+export function registerScenarioCommands(program: Command): void {
+  program
+    .command('run <files...>')
+    .description('run scenario files; exit 0 only when every expectation holds')
+    .option('--keep', 'leave a failed lab up for inspection (prints how to enter it; remove with nslab down)')
+    .option('--json <file>', 'also write the results as JSON')
+    .option('--junit <file>', 'also write the results as JUnit XML')
+    .option('--color', 'colour the report (default: only on a terminal)')
+    .option('--no-color', 'never colour the report')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 every expectation held, 1 an expectation or step failed,
+2 a scenario file is invalid, 3 a kernel feature or privilege is missing.
+
+Examples:
+  nslab run scenarios/nat-private-network.yaml
+  nslab run scenarios/*.yaml --junit reports/scenarios.xml
+  nslab run --keep scenarios/link-flap.yaml     # then: nslab exec <lab> <host> -- ip -j addr`,
+    )
+    .action(
+      async (files: string[], opts: { keep?: boolean; json?: string; junit?: string; color?: boolean }) => {
+        const loaded = loadAll(files)
+        const color = opts.color ?? process.stdout.isTTY === true
+        const controller = new AbortController()
+        const onSignal = (): void => controller.abort()
+        process.once('SIGINT', onSignal)
+        process.once('SIGTERM', onSignal)
+        const reports: ScenarioReport[] = []
+        try {
+          for (const [i, l] of loaded.entries()) {
+            if (controller.signal.aborted) break
+            console.log(`${loaded.length > 1 ? `[${i + 1}/${loaded.length}] ` : ''}${l.name} (${l.file})`)
+            const r = await runScenario(l, {
+              keep: opts.keep ? 'on-failure' : 'never',
+              signal: controller.signal,
+              onProgress: (item) => console.log(formatItem(item, color)),
+            })
+            console.log(formatSummary(r, color))
+            reports.push(r)
+          }
+        } finally {
+          process.off('SIGINT', onSignal)
+          process.off('SIGTERM', onSignal)
+        }
+        if (opts.json) write(opts.json, toJson(reports))
+        if (opts.junit) write(opts.junit, toJunit(reports))
+        const passed = reports.filter((r) => r.status === 'passed').length
+        if (reports.length > 1) console.log(`\n${passed} of ${reports.length} scenario(s) passed`)
+        process.exitCode = controller.signal.aborted ? 130 : exitCodeOf(reports)
+      },
+    )
+
+  program
+    .command('up <file>')
+    .description("build a scenario's lab (and run its steps) and leave it up; prints how to enter each host")
+    .addHelpText(
+      'after',
+      '\nExample:\n  nslab up scenarios/nat-private-network.yaml && nslab ls && nslab down <lab>',
+    )
+    .action(async (file: string) => {
+      const l = loadAll([file])[0]!
+      const r = await runScenario(
+        { ...l, scenario: { ...l.scenario, expect: [] } },
+        {
+          keep: 'always',
+          onProgress: (item) => console.log(formatItem(item, process.stdout.isTTY === true)),
+        },
+      )
+      console.log(formatSummary(r))
+      // The lab and its processes outlive this command on purpose; do not
+      // wait for the helpers that started those processes.
+      process.exit(exitCodeOf([r]))
+    })
+
+  program
+    .command('down <lab...>')
+    .description('remove labs left up by `nslab up` or `nslab run --keep` (ids from nslab ls)')
+    .action((ids: string[]) => {
+      for (const id of ids) {
+        const r = removeLab(id)
+        for (const lab of r.reaped)
+          console.log(
+            `removed lab ${lab.id}: ${lab.namespaces.length} namespace(s)${lab.killed.length ? `, killed ${lab.killed.join(' ')}` : ''}`,
+          )
+        for (const e of r.errors) console.error(`error: ${e}`)
+        if (r.errors.length) process.exitCode = 1
+      }
+    })
+
+  program
+    .command('exec <lab> <host> <argv...>')
+    .description('run a program in a host of a running lab (like ip netns exec)')
+    .addHelpText('after', '\nExample:\n  nslab exec 3f2a a -- ip -j route')
+    .action(async (lab: string, host: string, argv: string[]) => {
+      const r = await exec(netnsName(labOf(lab), host), argv)
+      process.stdout.write(r.stdout)
+      process.stderr.write(r.stderr)
+      process.exitCode = r.code ?? 1
+    })
+
+  program
+    .command('monitor [lab]')
+    .description('print netlink events (links, addresses, routes, neighbours) across a lab as they happen')
+    .addHelpText('after', '\nExample:\n  nslab monitor 3f2a')
+    .action(async (lab?: string) => {
+      const ids = lab ? [labOf(lab)] : listOwners().map((o) => o.id)
+      const names = listNetns().filter((n) => ids.some((id) => n.startsWith(netnsName(id, ''))))
+      if (names.length === 0) throw new LabNotFoundError(lab ?? '(any)')
+      await Promise.all(
+        names.map(async (name) => {
+          using ns = openNetns(name)
+          const sub = subscribe(ns, ['link', 'addr', 'route', 'neigh'])
+          for await (const ev of sub) {
+            const what =
+              ev.kind === 'link'
+                ? `${ev.link.name} ${ev.link.operstate}`
+                : ev.kind === 'addr'
+                  ? `${ev.addr.cidr} dev ${ev.addr.index}`
+                  : ev.kind === 'route'
+                    ? `${ev.route.dst}${ev.route.gateway ? ` via ${ev.route.gateway}` : ''}`
+                    : `${ev.neigh.address} ${ev.neigh.lladdr ?? ''} ${ev.neigh.state.join(',')}`
+            console.log(`${name} ${ev.action} ${ev.kind} ${what}`)
+          }
+        }),
+      )
+    })
+
+  program
+    .command('graph <file>')
+    .description("draw a scenario's topology: Mermaid (default), DOT or SVG")
+    .option('-f, --format <format>', 'mermaid | dot | svg', 'mermaid')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .addHelpText('after', '\nExample:\n  nslab graph scenarios/nat-private-network.yaml -f svg -o nat.svg')
+    .action((file: string, opts: { format: string; output?: string }) => {
+      const s = loadAll([file])[0]!.scenario
+      const draw = { mermaid: toMermaid, dot: toDot, svg: toSvg }[opts.format]
+      if (!draw) throw new TypeError(`unknown format ${JSON.stringify(opts.format)}: use mermaid, dot or svg`)
+      const text = draw(s)
+      if (opts.output) write(opts.output, text)
+      else process.stdout.write(text)
+    })
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of scenario files (for editors)')
+    .action(() => {
+      process.stdout.write(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n')
+    })
+}

@@ -1,0 +1,183 @@
+/**
+ * The scenario parser: every problem is reported with file, line and column
+ * and one actionable sentence, before anything touches the kernel; garbage
+ * in gives a ScenarioError, never a crash.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { ScenarioError, parseScenario } from '../../harness/scenario/index.js'
+
+function problems(text: string): string[] {
+  try {
+    parseScenario(text, 'x.yaml')
+  } catch (err) {
+    if (err instanceof ScenarioError) return err.message.split('\n')
+    throw err
+  }
+  return []
+}
+
+describe('parseScenario', () => {
+  it('accepts every file in scenarios/', () => {
+    const dir = join(import.meta.dirname, '../../scenarios')
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'))
+    expect(files.length).toBeGreaterThanOrEqual(12)
+    for (const f of files) expect(() => parseScenario(readFileSync(join(dir, f), 'utf8'), f)).not.toThrow()
+  })
+
+  it('takes short and long forms to the same topology', () => {
+    const s = parseScenario('topology:\n  hosts: [a, b]\n  links: [[a, b], { between: [b, a], mtu: 1400 }]\n')
+    expect(s.name).toBe('<scenario>')
+    expect(s.scenario.topology.links).toHaveLength(2)
+  })
+
+  it('places a misspelt key at its line and column and names the nearest valid key', () => {
+    expect(problems('topology:\n  hosts: [a]\n  linkz: []\n')).toEqual([
+      'x.yaml:3:3: topology: unknown key "linkz" (did you mean "links"?)',
+    ])
+    expect(
+      problems('topology: { hosts: [a, b] }\nsteps:\n  - lnk: { between: [a, b], state: down }\n'),
+    ).toEqual(['x.yaml:3:5: steps[0]: unknown key "lnk" (did you mean "link"?)'])
+  })
+
+  it('lists the valid keys when nothing is close', () => {
+    expect(problems('topology: { hosts: [a] }\nexpect:\n  - zzzzzzzz: {}\n')[0]).toMatch(
+      /unknown key "zzzzzzzz"; expected one of: reach, notReach, ping, tcp/,
+    )
+  })
+
+  it('says what was expected for a wrong value, following the union branch that fits', () => {
+    const out = problems(
+      [
+        'topology: { hosts: [a, b], links: [[a, b]] }',
+        'steps:',
+        '  - link: { between: [a, b], state: sideways }',
+        '  - flap: { between: [a, b], down: 5 parsecs }',
+        '  - mtu: { between: [a, b] }',
+      ].join('\n'),
+    )
+    expect(out).toEqual([
+      'x.yaml:3:37: steps[0].link.state: expected one of "up", "down", got string "sideways"',
+      'x.yaml:4:36: steps[1].flap.down: expected a duration such as 500ms, 2s or 1m',
+      'x.yaml:5:10: steps[2].mtu.mtu: missing "mtu": expected number',
+    ])
+  })
+
+  it('wants exactly one kind per step', () => {
+    expect(problems('topology: { hosts: [a] }\nsteps:\n  - { heal: true, sleep: 1s }\n')).toEqual([
+      'x.yaml:3:5: steps[0]: a step has exactly one kind, got heal and sleep (split it into several steps)',
+    ])
+  })
+
+  it('catches duplicate names, unknown nodes, bad links and address clashes before building', () => {
+    const out = problems(
+      [
+        'topology:',
+        '  hosts: [a, b, a]',
+        '  switches: [s1, s2]',
+        '  links:',
+        '    - [a, c]',
+        '    - [s1, s2]',
+        '    - { between: [a, b], subnet: 10.0.0.0/30, addresses: { a: 10.0.0.9 } }',
+        '    - { between: [a, b], subnet: 10.0.1.0/30, addresses: { a: 10.0.1.1, b: 10.0.1.1 } }',
+      ].join('\n'),
+    )
+    expect(out).toEqual([
+      'x.yaml:2:17: topology.hosts[2]: duplicate node name "a" (already a host)',
+      'x.yaml:5:11: topology.links[0][1]: unknown node "c"; the topology has: a, b, s1, s2',
+      'x.yaml:6:7: topology.links[1]: cannot link switch s1 to switch s2: put a router between them',
+      'x.yaml:7:7: topology.links[2]: address 10.0.0.9 for a is outside 10.0.0.0/30 of link a--b',
+      'x.yaml:8:7: topology.links[3]: address clash: 10.0.1.1 is given twice on link a--b',
+    ])
+  })
+
+  it('refuses a plan that runs out, a name too long, and two links reusing a subnet on one node', () => {
+    const hosts = Array.from({ length: 7 }, (_, i) => `h${i}`)
+    expect(
+      problems(
+        `topology:\n  hosts: [${hosts.join(', ')}]\n  switches: { sw: { subnet: 10.0.0.0/29 } }\n  links: [${hosts.map((h) => `[${h}, sw]`).join(', ')}]\n`,
+      ).some((l) => /ran out|no free|full|outside/.test(l)),
+    ).toBe(true)
+    expect(problems(`topology:\n  hosts: [${'x'.repeat(65)}]\n`)[0]).toMatch(/at most 64 characters/)
+    expect(
+      problems(
+        'topology:\n  hosts: [a, b, c]\n  links:\n    - { between: [a, b], subnet: 10.9.0.0/30 }\n    - { between: [a, c], subnet: 10.9.0.0/30 }\n',
+      ),
+    ).toEqual([
+      'x.yaml:5:7: topology.links[1]: address clash on a: link a--c would reuse 10.9.0.0/30, already on link a--b; give one of them another subnet',
+    ])
+  })
+
+  it('checks references in steps and expectations, ${...} included', () => {
+    const out = problems(
+      [
+        'topology: { hosts: [a, b], links: [[a, b]] }',
+        'steps:',
+        '  - stop: { name: web }',
+        '  - run: { host: a, cmd: [ping, "${b.addr.zz}", "${a.ip}"] }',
+        '  - link: { between: [a, a], state: down }',
+        'expect:',
+        '  - session: { name: s1, alive: true }',
+        '  - reach: { from: a, to: q }',
+      ].join('\n'),
+    )
+    expect(out.join('\n')).toMatchInlineSnapshot(`
+      "x.yaml:3:19: steps[0].stop.name: no process named web was started before this step
+      x.yaml:4:33: steps[1].run.cmd[1]: unknown node "zz"; the topology has: a, b
+      x.yaml:4:49: steps[1].run.cmd[2]: unknown reference \${a.ip}: write \${node.netns}, \${node.addr.peer}, \${node.addr6.peer} or \${node.dev.peer}
+      x.yaml:5:22: steps[2].link.between: there is no link between a and a in the topology
+      x.yaml:7:22: expect[0].session.name: no session named s1 was opened before this point
+      x.yaml:8:27: expect[1].reach.to: unknown node "q"; the topology has: a, b"
+    `)
+  })
+
+  it('reports YAML syntax errors and duplicate keys at their place', () => {
+    expect(problems('topology:\n  hosts: [a\n')[0]).toMatch(/^x\.yaml:\d+:\d+: /)
+    expect(problems('topology:\n  hosts: [a]\n  hosts: [b]\n')[0]).toMatch(/^x\.yaml:3:3: .*unique/)
+    expect(problems('- a\n- b\n')).toEqual(['x.yaml:1:1: a scenario file is a map with at least `topology:`'])
+  })
+
+  it('never crashes on random or mutated input (fuzz)', () => {
+    const seed = readFileSync(join(import.meta.dirname, '../../scenarios/link-flap-survived.yaml'), 'utf8')
+    const mutate = fc
+      .tuple(fc.nat(seed.length), fc.nat(40), fc.string({ maxLength: 12 }))
+      .map(([at, cut, ins]) => seed.slice(0, at) + ins + seed.slice(Math.min(seed.length, at + cut)))
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          mutate,
+          fc.string({ maxLength: 300 }),
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+        ),
+        (text) => {
+          try {
+            parseScenario(text, 'f.yaml')
+          } catch (err) {
+            if (!(err instanceof ScenarioError)) throw err
+            for (const d of err.diagnostics) {
+              expect(d.message.length).toBeGreaterThan(0)
+              expect(d.line).toBeGreaterThanOrEqual(1)
+            }
+          }
+        },
+      ),
+      { numRuns: 1500 },
+    )
+  })
+
+  it('refuses alias bombs instead of expanding them', () => {
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      ...'bcdefghij'.split('').map(
+        (c, i) =>
+          `${c}: &${c} [${Array(9)
+            .fill(`*${String.fromCharCode(97 + i)}`)
+            .join(', ')}]`,
+      ),
+      'topology: { hosts: *j }',
+    ].join('\n')
+    expect(problems(bomb)[0]).toMatch(/alias|Excessive/i)
+  })
+})
