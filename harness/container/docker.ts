@@ -1,0 +1,88 @@
+/**
+ * Make sure a Docker daemon answers: ping its socket, and when none answers
+ * but `dockerd` is installed, start it (detached, with no bridge and no
+ * iptables rules, so the host's network is left as it was) and wait for the
+ * socket. Docker missing altogether is one clear error naming the package.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
+import { request } from 'node:http'
+import { dirname } from 'node:path'
+import { ContainerError } from './errors.js'
+
+export const DEFAULT_SOCKET = '/var/run/docker.sock'
+const DOCKERD_LOG = '/var/log/nslab-dockerd.log'
+
+/** The daemon's unix socket from DOCKER_HOST (unix://PATH), the default socket, or undefined for tcp:// hosts. */
+export function dockerSocket(dockerHost = process.env.DOCKER_HOST): string | undefined {
+  if (!dockerHost) return DEFAULT_SOCKET
+  if (dockerHost.startsWith('unix://')) return dockerHost.slice('unix://'.length)
+  return undefined
+}
+
+/** True when a daemon answers GET /_ping on the socket within the timeout. */
+export function pingDocker(socketPath: string, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: timeoutMs }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(false))
+    req.end()
+  })
+}
+
+function which(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' })
+  return r.status === 0 ? r.stdout.trim() : undefined
+}
+
+export interface DockerStatus {
+  socket: string | undefined
+  /** Pid of the dockerd this call started, or undefined when a daemon already answered. */
+  startedPid?: number
+}
+
+/**
+ * Ping the daemon; start `dockerd` when none answers (unless `start` is false)
+ * and wait up to `timeoutMs` for its socket. Throws ContainerError (exit 3)
+ * when Docker is not installed or does not come up.
+ */
+export async function ensureDocker(
+  options: { start?: boolean; timeoutMs?: number; log?: (line: string) => void } = {},
+): Promise<DockerStatus> {
+  const socket = dockerSocket()
+  if (socket === undefined) return { socket } // a remote daemon: testcontainers reaches it, or says why not
+  if (await pingDocker(socket)) return { socket }
+  const dockerd = which('dockerd')
+  if (!dockerd)
+    throw new ContainerError(
+      `Docker is missing: no daemon answers on ${socket} and dockerd is not installed; install it with: apt-get install -y docker.io`,
+      3,
+    )
+  if (options.start === false)
+    throw new ContainerError(`no Docker daemon answers on ${socket}; start it: dockerd &`, 3)
+  if (process.getuid?.() !== 0)
+    throw new ContainerError(`no Docker daemon answers on ${socket}, and starting dockerd needs root`, 3)
+  mkdirSync(dirname(DOCKERD_LOG), { recursive: true })
+  const out = openSync(DOCKERD_LOG, 'a')
+  const args = ['--host', `unix://${socket}`, '--bridge=none', '--iptables=false']
+  const child = spawn(dockerd, args, { detached: true, stdio: ['ignore', out, out] })
+  closeSync(out)
+  child.unref()
+  let exited: number | null | undefined
+  child.on('exit', (code) => (exited = code))
+  options.log?.(`started ${dockerd} ${args.join(' ')} (pid ${child.pid}, log ${DOCKERD_LOG})`)
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000)
+  while (Date.now() < deadline) {
+    if (exited !== undefined)
+      throw new ContainerError(`dockerd exited with code ${exited} before answering; see ${DOCKERD_LOG}`, 3)
+    if (await pingDocker(socket, 1000)) return { socket, startedPid: child.pid }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  throw new ContainerError(
+    `dockerd (pid ${child.pid}) did not answer on ${socket} within ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s; see ${DOCKERD_LOG}`,
+    3,
+  )
+}
