@@ -9,6 +9,13 @@ import { ContainerError } from './errors.js'
 /** The capabilities the suite needs, no more: namespaces and mounts, links and routes, raw ICMP. */
 export const CAPABILITIES = ['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW'] as const
 
+/**
+ * Docker's default read-only /proc paths, less /proc/sys: the suite writes
+ * net.* sysctls of the namespaces it makes (a thread sees its own network
+ * namespace's values there), which a read-only /proc/sys forbids.
+ */
+export const READONLY_PATHS = ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sysrq-trigger']
+
 export const LABEL_OWNER_PID = 'nslab.owner.pid'
 export const LABEL_OWNER_START = 'nslab.owner.start'
 export const LABEL_OWNER_BOOT = 'nslab.owner.boot'
@@ -36,6 +43,8 @@ export interface RunOptions {
   mounts?: string[]
   /** True when the host runs AppArmor (Docker's default profile then forbids mount). */
   apparmor?: boolean
+  /** True when the host has /dev/net/tun, passed through for tun/tap tests. */
+  tun?: boolean
 }
 
 export interface BindMount {
@@ -52,6 +61,8 @@ export interface ContainerSpec {
   capabilities: string[]
   securityOpt: string[]
   networkMode: 'none'
+  readonlyPaths: string[]
+  devices: string[]
   binds: BindMount[]
   labels: Record<string, string>
   env: Record<string, string>
@@ -126,6 +137,8 @@ export function containerSpec(
     capabilities: [...CAPABILITIES],
     securityOpt: ['seccomp=unconfined', ...(options.apparmor ? ['apparmor=unconfined'] : [])],
     networkMode: 'none',
+    readonlyPaths: [...READONLY_PATHS],
+    devices: options.tun ? ['/dev/net/tun'] : [],
     binds: [
       { source: options.projectDir, target: options.projectDir, mode: 'rw' },
       ...(options.mounts ?? []).map(parseMount),

@@ -1,7 +1,8 @@
 /**
  * Make sure a Docker daemon answers: ping its socket, and when none answers
- * but `dockerd` is installed, start it (detached, with no bridge and no
- * iptables rules, so the host's network is left as it was) and wait for the
+ * but `dockerd` is installed, start it (detached, with no bridge, no
+ * iptables rules and no forwarding, so the host's network is left as it
+ * was) and wait for the
  * socket. Docker missing altogether is one clear error naming the package.
  */
 import { spawn, spawnSync } from 'node:child_process'
@@ -12,6 +13,13 @@ import { ContainerError } from './errors.js'
 
 export const DEFAULT_SOCKET = '/var/run/docker.sock'
 const DOCKERD_LOG = '/var/log/nslab-dockerd.log'
+
+/**
+ * How nslab starts dockerd: no docker0 bridge, no iptables rules, and no
+ * ip_forward=1 on the host (dockerd sets it by default, and new network
+ * namespaces inherit it, which would change what every lab sees).
+ */
+export const DOCKERD_FLAGS = ['--bridge=none', '--iptables=false', '--ip-forward=false']
 
 /** The daemon's unix socket from DOCKER_HOST (unix://PATH), the default socket, or undefined for tcp:// hosts. */
 export function dockerSocket(dockerHost = process.env.DOCKER_HOST): string | undefined {
@@ -67,7 +75,7 @@ export async function ensureDocker(
     throw new ContainerError(`no Docker daemon answers on ${socket}, and starting dockerd needs root`, 3)
   mkdirSync(dirname(DOCKERD_LOG), { recursive: true })
   const out = openSync(DOCKERD_LOG, 'a')
-  const args = ['--host', `unix://${socket}`, '--bridge=none', '--iptables=false']
+  const args = ['--host', `unix://${socket}`, ...DOCKERD_FLAGS]
   const child = spawn(dockerd, args, { detached: true, stdio: ['ignore', out, out] })
   closeSync(out)
   child.unref()

@@ -56,7 +56,19 @@ function apparmorEnabled(): boolean {
 
 async function startContainer(spec: ContainerSpec) {
   const tc = await loadTestcontainers()
-  return new tc.GenericContainer(spec.image)
+  // testcontainers has no builder for these two host settings: set them on its host config.
+  class RunnerContainer extends tc.GenericContainer {
+    constructor() {
+      super(spec.image)
+      this.hostConfig.ReadonlyPaths = spec.readonlyPaths
+      this.hostConfig.Devices = spec.devices.map((d) => ({
+        PathOnHost: d,
+        PathInContainer: d,
+        CgroupPermissions: 'rwm',
+      }))
+    }
+  }
+  return new RunnerContainer()
     .withCommand(spec.init)
     .withNetworkMode(spec.networkMode)
     .withAddedCapabilities(...spec.capabilities)
@@ -137,7 +149,15 @@ export async function runInContainer(o: ContainerRunOptions): Promise<ContainerR
   const image = o.image ?? (await ensureImage({ base: o.base, suite: o.suite, mirror: o.mirror, log })).tag
   const runId = randomUUID()
   const spec = containerSpec(
-    { image, projectDir, command: o.command, env: o.env, mounts: o.mounts, apparmor: apparmorEnabled() },
+    {
+      image,
+      projectDir,
+      command: o.command,
+      env: o.env,
+      mounts: o.mounts,
+      apparmor: apparmorEnabled(),
+      tun: existsSync('/dev/net/tun'),
+    },
     currentOwner(),
     runId,
     process.env,
