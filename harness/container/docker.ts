@@ -5,10 +5,10 @@
  * was) and wait for the
  * socket. Docker missing altogether is one clear error naming the package.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { closeSync, mkdirSync, openSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { accessSync, closeSync, constants as fsConstants, mkdirSync, openSync } from 'node:fs'
 import { request } from 'node:http'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 import { ContainerError } from './errors.js'
 
 export const DEFAULT_SOCKET = '/var/run/docker.sock'
@@ -41,9 +41,18 @@ export function pingDocker(socketPath: string, timeoutMs = 2000): Promise<boolea
   })
 }
 
+/** The first executable `cmd` on PATH. */
 function which(cmd: string): string | undefined {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' })
-  return r.status === 0 ? r.stdout.trim() : undefined
+  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean)
+  for (const dir of dirs) {
+    try {
+      accessSync(join(dir, cmd), fsConstants.X_OK)
+      return join(dir, cmd)
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined
 }
 
 export interface DockerStatus {
@@ -76,11 +85,17 @@ export async function ensureDocker(
   mkdirSync(dirname(DOCKERD_LOG), { recursive: true })
   const out = openSync(DOCKERD_LOG, 'a')
   const args = ['--host', `unix://${socket}`, ...DOCKERD_FLAGS]
-  const child = spawn(dockerd, args, { detached: true, stdio: ['ignore', out, out] })
+  // In the host's network namespace, even when called from a sealed one (the test suite): the
+  // daemon outlives this process and must not live in a namespace that dies with it.
+  const child = spawn('nsenter', ['--net=/proc/1/ns/net', '--', dockerd, ...args], {
+    detached: true,
+    stdio: ['ignore', out, out],
+  })
   closeSync(out)
   child.unref()
   let exited: number | null | undefined
   child.on('exit', (code) => (exited = code))
+  child.on('error', () => (exited = -1)) // nsenter (util-linux) missing
   options.log?.(`started ${dockerd} ${args.join(' ')} (pid ${child.pid}, log ${DOCKERD_LOG})`)
   const deadline = Date.now() + (options.timeoutMs ?? 60_000)
   while (Date.now() < deadline) {

@@ -81,16 +81,31 @@ async function startContainer(spec: ContainerSpec) {
     .start()
 }
 
-/** Remove every container of this run (by its run label): also the Created one a failed start leaves. */
-async function removeRun(runId: string): Promise<void> {
+/**
+ * Remove every container of this run (by its run label): also the Created one a failed start
+ * leaves. Returns once none is left; a removal already under way (an abort) is waited for.
+ */
+async function removeRun(runId: string, timeoutMs = 60_000): Promise<void> {
   const tc = await loadTestcontainers()
   const docker = (await tc.getContainerRuntimeClient()).container.dockerode
-  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_RUN}=${runId}`] } })
-  for (const c of list) {
-    try {
-      await docker.getContainer(c.Id).remove({ force: true, v: true })
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) throw err
+  const filters = { label: [`${LABEL_RUN}=${runId}`] }
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const list = await docker.listContainers({ all: true, filters })
+    if (list.length === 0) return
+    if (Date.now() > deadline)
+      throw new ContainerError(
+        `container ${list[0]!.Id.slice(0, 12)} of this run could not be removed; remove it with: docker rm -f ${list[0]!.Id.slice(0, 12)}`,
+      )
+    for (const c of list) {
+      try {
+        await docker.getContainer(c.Id).remove({ force: true, v: true })
+      } catch (err) {
+        // 404: gone already; 409: a removal is under way (the abort's): look again shortly.
+        const status = (err as { statusCode?: number }).statusCode
+        if (status !== 404 && status !== 409) throw err
+        if (status === 409) await new Promise((r) => setTimeout(r, 100))
+      }
     }
   }
 }

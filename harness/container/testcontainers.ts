@@ -7,9 +7,10 @@
  * testcontainers' lookup of the `bridge` network's gateway: nslab starts
  * dockerd without a bridge, and its containers publish no ports anyway.
  */
+import type * as TestcontainersModule from 'testcontainers'
 import { ContainerError } from './errors.js'
 
-export type Testcontainers = typeof import('testcontainers')
+export type Testcontainers = typeof TestcontainersModule
 
 let loaded: Promise<Testcontainers> | undefined
 
