@@ -55,6 +55,16 @@ function which(cmd: string): string | undefined {
   return undefined
 }
 
+/** /proc/1/ns/net when this process may open it (some sandboxes' init forbids it), else undefined. */
+function hostNetnsPath(): string | undefined {
+  try {
+    closeSync(openSync('/proc/1/ns/net', 'r'))
+    return '/proc/1/ns/net'
+  } catch {
+    return undefined
+  }
+}
+
 export interface DockerStatus {
   socket: string | undefined
   /** Pid of the dockerd this call started, or undefined when a daemon already answered. */
@@ -82,21 +92,24 @@ export async function ensureDocker(
     throw new ContainerError(`no Docker daemon answers on ${socket}; start it: dockerd &`, 3)
   if (process.getuid?.() !== 0)
     throw new ContainerError(`no Docker daemon answers on ${socket}, and starting dockerd needs root`, 3)
+  const hostNet = hostNetnsPath()
+  if (!hostNet && process.env.NSLAB_SEALED === '1')
+    throw new ContainerError(
+      `no Docker daemon answers on ${socket}, and this process runs in nslab's sealed network namespace, where a daemon started now would be cut off from every network; start it first: dockerd ${DOCKERD_FLAGS.join(' ')} & (as .ci/run does)`,
+      3,
+    )
   mkdirSync(dirname(DOCKERD_LOG), { recursive: true })
   const out = openSync(DOCKERD_LOG, 'a')
   const args = ['--host', `unix://${socket}`, ...DOCKERD_FLAGS]
-  // In the host's network namespace, even when called from a sealed one (the test suite): the
-  // daemon outlives this process and must not live in a namespace that dies with it.
-  const child = spawn('nsenter', ['--net=/proc/1/ns/net', '--', dockerd, ...args], {
-    detached: true,
-    stdio: ['ignore', out, out],
-  })
+  // In the host's network namespace when it can be entered: the daemon outlives this process.
+  const argv = hostNet ? ['nsenter', `--net=${hostNet}`, '--', dockerd, ...args] : [dockerd, ...args]
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', out, out] })
   closeSync(out)
   child.unref()
   let exited: number | null | undefined
   child.on('exit', (code) => (exited = code))
   child.on('error', () => (exited = -1)) // nsenter (util-linux) missing
-  options.log?.(`started ${dockerd} ${args.join(' ')} (pid ${child.pid}, log ${DOCKERD_LOG})`)
+  options.log?.(`started ${argv.join(' ')} (pid ${child.pid}, log ${DOCKERD_LOG})`)
   const deadline = Date.now() + (options.timeoutMs ?? 60_000)
   while (Date.now() < deadline) {
     if (exited !== undefined)
