@@ -73,12 +73,15 @@ export function registerContainerCommand(program: Command): void {
           const abort = new AbortController()
           let signalled: NodeJS.Signals | undefined
           const onSignal = (sig: NodeJS.Signals) => {
+            if (signalled) return
             signalled = sig
             info(`${sig}: removing the container`)
             abort.abort()
           }
-          process.once('SIGINT', onSignal)
-          process.once('SIGTERM', onSignal)
+          // `on`, not `once`: signal-exit (in testcontainers' dependencies) re-raises a signal that
+          // no other listener is left to handle, which would kill us before the container is removed.
+          process.on('SIGINT', onSignal)
+          process.on('SIGTERM', onSignal)
           try {
             const r = await runInContainer({
               command,

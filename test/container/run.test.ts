@@ -119,4 +119,25 @@ describe('nslab container run', () => {
     expect(id).toBeDefined()
     expect(await gone(id!)).toBe(true)
   })
+
+  it('SIGTERM to the nslab command removes the container under a running command (exit 143)', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'harness/cli/main.ts', 'container', 'run', '--image', image, '--', 'sleep', '300'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let stderr = ''
+    const id = await new Promise<string>((resolve) =>
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString()
+        const m = /container ([0-9a-f]{12}) from/.exec(stderr)
+        if (m) resolve(m[1]!)
+      }),
+    )
+    child.kill('SIGTERM')
+    const code = await new Promise((r) => child.on('exit', r))
+    expect(code).toBe(143)
+    expect(stderr).toContain('SIGTERM: removing the container')
+    expect(await gone(id)).toBe(true)
+  })
 })
