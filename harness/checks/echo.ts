@@ -32,12 +32,19 @@ export interface EchoResult {
   rtt: number | undefined
   /** What went wrong (ECONNREFUSED, a timeout...), when it did not. */
   error: string | undefined
+  /** TCP: the address the server saw the connection come from (a NAT's, say). */
+  peerAddress?: string
 }
 
 interface CheckOptions {
   port?: number
   family?: 4 | 6
   timeout?: number
+}
+
+interface TcpOptions extends CheckOptions {
+  /** Send this many bytes and expect all of them back (default: one short line). */
+  bytes?: number
 }
 
 function result(
@@ -62,44 +69,64 @@ function result(
   }
 }
 
-/** `client` opens a TCP connection to `server`, sends a payload and expects it echoed back. */
+/**
+ * `client` opens a TCP connection to `server`, sends a payload (a short line,
+ * or `bytes` bytes) and expects it echoed back; the result says which
+ * address the server saw the connection come from.
+ */
 export async function tcpEcho<H extends EchoHost<H>>(
   client: H,
   server: H,
-  options: CheckOptions = {},
+  options: TcpOptions = {},
 ): Promise<EchoResult> {
   const family = options.family ?? 4
+  const timeout = options.timeout ?? 2000
   const address = server.address(client, family)
-  const srv = await server.listen({ port: options.port ?? 0, host: family === 6 ? '::' : '0.0.0.0' }, (s) =>
-    s.pipe(s),
-  )
+  let peerAddress: string | undefined
+  const srv = await server.listen({ port: options.port ?? 0, host: family === 6 ? '::' : '0.0.0.0' }, (s) => {
+    peerAddress = s.remoteAddress?.replace(/^::ffff:/, '')
+    s.pipe(s)
+  })
   const port = (srv.address() as net.AddressInfo).port
   const t0 = performance.now()
+  const label = Buffer.from(`nslab tcp echo ${client.name}->${server.name}\n`)
+  const payload = options.bytes === undefined ? label : Buffer.alloc(options.bytes, label.toString())
   try {
-    const sock = await client.connect({ port, host: address, timeout: options.timeout ?? 2000 })
-    const payload = `nslab tcp echo ${client.name}->${server.name}`
-    const got = await new Promise<string>((resolve, reject) => {
-      let d = ''
-      const timer = setTimeout(
-        () => reject(Object.assign(new Error('no echo'), { code: 'ETIMEDOUT' })),
-        options.timeout ?? 2000,
-      )
-      sock.setEncoding('utf8')
-      sock.on('data', (x: string) => {
-        d += x
-        if (d.length >= payload.length) {
+    const sock = await client.connect({ port, host: address, timeout })
+    try {
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = []
+        let n = 0
+        const timer = setTimeout(
+          () =>
+            reject(
+              Object.assign(new Error(`${n} of ${payload.length} bytes echoed within ${timeout} ms`), {
+                code: 'ETIMEDOUT',
+              }),
+            ),
+          timeout,
+        )
+        sock.on('data', (x: Buffer) => {
+          chunks.push(x)
+          n += x.length
+          if (n >= payload.length) {
+            clearTimeout(timer)
+            resolve(Buffer.concat(chunks))
+          }
+        })
+        sock.on('error', (err) => {
           clearTimeout(timer)
-          resolve(d)
-        }
+          reject(err)
+        })
+        sock.write(payload)
       })
-      sock.on('error', reject)
-      sock.write(payload)
-    })
-    sock.destroy()
-    if (got !== payload) throw new Error(`echo mismatch: ${JSON.stringify(got)}`)
-    return result('tcp', client, server, address, port, t0)
+      if (!got.equals(payload)) throw new Error(`echo mismatch after ${got.length} bytes`)
+    } finally {
+      sock.destroy()
+    }
+    return { ...result('tcp', client, server, address, port, t0), peerAddress }
   } catch (err) {
-    return result('tcp', client, server, address, port, t0, err)
+    return { ...result('tcp', client, server, address, port, t0, err), peerAddress }
   } finally {
     srv.close()
   }

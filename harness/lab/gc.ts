@@ -15,6 +15,8 @@ export interface GcReport {
   reaped: { id: string; pid: number; namespaces: string[]; killed: number[] }[]
   /** Labs left alone because their owner lives. */
   live: { id: string; pid: number }[]
+  /** Labs left up on purpose (`nslab up`); `nslab down ID` removes them. */
+  kept: { id: string }[]
   errors: string[]
 }
 
@@ -36,6 +38,25 @@ export function pidsInNetns(name: string): number[] {
     }
   }
   return pids
+}
+
+/**
+ * Remove one lab whatever its owner's state (`nslab down`): processes,
+ * namespaces, /etc/netns files, record. Throws if there is no such lab.
+ */
+export function removeLab(id: string): GcReport {
+  const record = listOwners().find((r) => r.id === id)
+  if (!record) throw new LabNotFoundError(id)
+  const report: GcReport = { reaped: [], live: [], kept: [], errors: [] }
+  reap(record, report)
+  return report
+}
+
+export class LabNotFoundError extends Error {
+  constructor(readonly id: string) {
+    super(`there is no lab ${JSON.stringify(id)} on this machine (see: nslab ls)`)
+    this.name = 'LabNotFoundError'
+  }
 }
 
 function reap(record: OwnerRecord, report: GcReport): void {
@@ -70,9 +91,10 @@ export const PID_NAMED = /^nslab-t([0-9a-z]+)-/
 
 /** Reap every lab whose owner is dead, and pid-named namespaces whose process is gone. */
 export function gc(): GcReport {
-  const report: GcReport = { reaped: [], live: [], errors: [] }
+  const report: GcReport = { reaped: [], live: [], kept: [], errors: [] }
   for (const r of listOwners()) {
-    if (r.pid > 0 && ownerAlive(r)) report.live.push({ id: r.id, pid: r.pid })
+    if (r.kept) report.kept.push({ id: r.id })
+    else if (r.pid > 0 && ownerAlive(r)) report.live.push({ id: r.id, pid: r.pid })
     else reap(r, report)
   }
   const orphans = new Set<number>()

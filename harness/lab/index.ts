@@ -6,14 +6,15 @@ export {
   type Router,
   type Switch,
   type SwitchOptions,
+  type HostOptions,
 } from './lab.js'
 export { LabNode, type NodeKind, type Port } from './node.js'
 export { TopologyError } from './errors.js'
 export { AddressPlan, PlanError, parseSubnet, overlaps, contains, hostAddress, capacity } from './plan.js'
 export { computeRoutes, type PlannedRoute } from './routes.js'
 export { deviceName, netnsName } from './names.js'
-export { gc, pidsInNetns, type GcReport } from './gc.js'
-export { listOwners, ownerAlive, type OwnerRecord } from './owner.js'
+export { gc, removeLab, LabNotFoundError, pidsInNetns, type GcReport } from './gc.js'
+export { listOwners, ownerAlive, markKept, type OwnerRecord } from './owner.js'
 export { labState, formatLabState, nodeState, type NodeState } from './state.js'
 export { FeatureMissingError, kernelFeatures, type Feature } from './features.js'
 export { type Impairment } from './impair.js'

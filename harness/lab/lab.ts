@@ -9,14 +9,16 @@
  *   await a.ping(b)
  *   await lab.destroy()
  */
-import { addNetns, deleteNetns, listNetns, netnsExists, openNetns } from '../netns/index.js'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { NETNS_ETC_DIR, addNetns, deleteNetns, listNetns, netnsExists, openNetns } from '../netns/index.js'
 import { type EventSubscription, Netlink, setSysctls } from '../netlink/index.js'
 import { TopologyError } from './errors.js'
 import { checkHostName, deviceName, netnsName, newLabId } from './names.js'
 import { LabNode, type NodeKind, type Port } from './node.js'
 import { AddressPlan, type PlanOptions, type Segment, subnetText } from './plan.js'
 import { type PlannedRoute, computeRoutes } from './routes.js'
-import { claimLab, releaseLab } from './owner.js'
+import { claimLab, markKept, releaseLab } from './owner.js'
 import { type Impairment, applyImpairment, clearImpairment } from './impair.js'
 import { heal, partition } from './partition.js'
 import { requireFeature } from './features.js'
@@ -40,6 +42,14 @@ export interface LinkOptions {
   addresses?: Record<string, { v4?: string; v6?: string }>
   /** MTU of both ends. */
   mtu?: number
+}
+
+export interface HostOptions {
+  /**
+   * Leave the namespace as the kernel makes it: `lo` down, no lab sysctls
+   * (a fresh namespace, for showing what the kernel gives).
+   */
+  bare?: boolean
 }
 
 export interface SwitchOptions {
@@ -149,8 +159,36 @@ export class Lab {
     return (await this.addNodes([...names], 'host')) as { [K in keyof N]: Host }
   }
 
-  async addHost(name: string): Promise<Host> {
-    return (await this.addNodes([name], 'host'))[0]!
+  async addHost(name: string, options: HostOptions = {}): Promise<Host> {
+    return (await this.addNodes([name], 'host', options))[0]!
+  }
+
+  /**
+   * Write `/etc/netns/<namespace>/<file>` for a node (`resolv.conf`,
+   * `hosts`...): programs run with `node.exec`/`spawn` (and `ip netns exec`)
+   * see it over `/etc/<file>`. Removed with the lab.
+   */
+  writeEtcFile(node: LabNode | string, file: string, content: string): void {
+    const n = this.resolve(node, 'etc file owner')
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(file))
+      throw new TopologyError(`/etc/netns file name ${JSON.stringify(file)} must be a plain file name`)
+    const dir = join(NETNS_ETC_DIR, n.netns)
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, file), content)
+  }
+
+  /**
+   * Leave this lab up when the process exits (`nslab up`): its record is
+   * marked kept, so gc leaves it alone until `nslab down ID`; this process's
+   * handles, sockets and workers are released. Processes started with
+   * spawn() keep running only if their output does not go to this process.
+   */
+  async keep(): Promise<void> {
+    if (this.destroyed) throw new TopologyError(`lab ${this.id} was destroyed`)
+    markKept(this.id)
+    this.destroyed = true
+    liveLabs.delete(this)
+    for (const n of this.nodes.values()) await n.release()
   }
 
   /** A host that forwards (IPv4 and IPv6); routes are computed so hosts reach each other through it. */
@@ -188,7 +226,7 @@ export class Lab {
     }
   }
 
-  private async addNodes(names: string[], kind: NodeKind): Promise<LabNode[]> {
+  private async addNodes(names: string[], kind: NodeKind, options: HostOptions = {}): Promise<LabNode[]> {
     this.checkNew(names)
     const made: LabNode[] = []
     try {
@@ -211,6 +249,7 @@ export class Lab {
       }
       await Promise.all(
         made.map(async (n) => {
+          if (options.bare) return
           await n.netlink.setLink('lo', { up: true })
           if (n.kind !== 'switch') setSysctls(n.internals.handle, HOST_SYSCTLS)
           if (n.kind === 'router') setSysctls(n.internals.handle, ROUTER_SYSCTLS)
@@ -525,6 +564,7 @@ export class Lab {
     n.internals.nl.close()
     n.internals.handle.close()
     if (netnsExists(n.netns)) deleteNetns(n.netns)
+    rmSync(join(NETNS_ETC_DIR, n.netns), { recursive: true, force: true })
     this.nodes.delete(n.name)
   }
 
@@ -576,6 +616,8 @@ export class Lab {
         // already gone
       }
     }
+    for (const n of this.nodes.values())
+      rmSync(join(NETNS_ETC_DIR, n.netns), { recursive: true, force: true })
     liveLabs.delete(this)
     releaseLab(this.id)
   }

@@ -167,8 +167,7 @@ export class LabNode {
     return this.runtime.run(fn, ...args)
   }
 
-  /** @internal Stop everything this node started: processes, workers, sockets. */
-  async stopAll(): Promise<void> {
+  private closeSockets(): void {
     for (const c of this.closers) {
       try {
         if ('destroy' in c) c.destroy()
@@ -178,6 +177,20 @@ export class LabNode {
       }
     }
     this.closers.clear()
+  }
+
+  /** @internal Close this process's handles to the node (sockets, workers, netlink), leaving the namespace and its processes. */
+  async release(): Promise<void> {
+    this.closeSockets()
+    await this.runtime?.close()
+    this.runtime = undefined
+    this.internals.nl.close()
+    this.internals.handle.close()
+  }
+
+  /** @internal Stop everything this node started: processes, workers, sockets. */
+  async stopAll(): Promise<void> {
+    this.closeSockets()
     const procs = [...this.processes]
     for (const p of procs) p.kill('SIGKILL')
     await Promise.allSettled(procs.map((p) => p.exited))

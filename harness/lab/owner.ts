@@ -11,6 +11,7 @@ import {
   readFileSync,
   readdirSync,
   unlinkSync,
+  writeFileSync,
   writeSync,
   constants as fsc,
 } from 'node:fs'
@@ -28,6 +29,8 @@ export interface OwnerRecord {
   createdAt: string
   /** The owner's command line, for people reading `nslab ls`. */
   command: string
+  /** Left up on purpose (`nslab up`): gc leaves it alone; `nslab down ID` removes it. */
+  kept?: boolean
 }
 
 /** Start time of a process (field 22 of /proc/PID/stat), or undefined if it is gone. */
@@ -74,6 +77,13 @@ export function claimLab(id: string, prefix: string): boolean {
     closeSync(fd)
   }
   return true
+}
+
+/** Mark a lab as left up on purpose: its owner may exit, gc keeps it until `nslab down`. */
+export function markKept(id: string): void {
+  const file = join(OWNER_DIR, `${id}.json`)
+  const record = JSON.parse(readFileSync(file, 'utf8')) as OwnerRecord
+  writeFileSync(file, JSON.stringify({ ...record, kept: true }, null, 2) + '\n')
 }
 
 export function releaseLab(id: string): void {

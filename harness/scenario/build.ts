@@ -1,0 +1,58 @@
+/**
+ * Build a scenario's topology into a Lab: nodes, links (with MTU and
+ * impairments), NAT, /etc/netns files, processes. The Lab rolls back on its
+ * own when destroyed; this only decides the order.
+ */
+import type { Lab } from '../lab/index.js'
+import type { RunContext } from './context.js'
+import { startProcess } from './process.js'
+import type { Scenario } from './schema.js'
+import { linkDecls, nodeDecls } from './topology.js'
+import { impairmentOf } from './impairment.js'
+
+export interface BuildOptions {
+  /** Send processes' output to files instead of this process (they survive `nslab up`). */
+  logDir?: string
+}
+
+export async function buildTopology(ctx: RunContext, s: Scenario, options: BuildOptions = {}): Promise<void> {
+  const lab: Lab = ctx.lab
+  const decls = nodeDecls(s)
+  for (const n of decls) {
+    if (n.kind === 'host') await lab.addHost(n.name, { bare: n.spec.bare })
+    else if (n.kind === 'router') await lab.addRouter(n.name)
+    else
+      await lab.addSwitch(n.name, {
+        hosts: n.switchSpec.members,
+        subnet: n.switchSpec.subnet,
+        subnet6: n.switchSpec.subnet6,
+      })
+  }
+  for (const l of linkDecls(s)) {
+    await lab.connect(l.a, l.b, { subnet: l.subnet, subnet6: l.subnet6, addresses: l.addresses, mtu: l.mtu })
+    if (l.impair) {
+      const { impairment, direction } = impairmentOf(l.impair)
+      await lab.impair(l.a, l.b, impairment, { direction })
+    }
+  }
+  for (const n of s.topology.nat ?? []) await lab.nat(n.router, n.outside)
+  for (const n of decls) {
+    if (n.spec.dns) {
+      const lines = n.spec.dns.nameservers.map((a) => `nameserver ${a}`)
+      if (n.spec.dns.search?.length) lines.push(`search ${n.spec.dns.search.join(' ')}`)
+      lab.writeEtcFile(n.name, 'resolv.conf', lines.join('\n') + '\n')
+    }
+    if (n.spec.hosts) {
+      const hosts = ctx.bind(n.spec.hosts)
+      const lines = [
+        '127.0.0.1 localhost',
+        '::1 localhost',
+        ...Object.entries(hosts).map(([name, a]) => `${a} ${name}`),
+      ]
+      lab.writeEtcFile(n.name, 'hosts', lines.join('\n') + '\n')
+    }
+  }
+  ctx.recordEvents()
+  for (const n of decls)
+    for (const p of n.spec.processes ?? []) await startProcess(ctx, n.name, ctx.bind(p), options.logDir)
+}

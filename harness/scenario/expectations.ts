@@ -1,0 +1,351 @@
+/**
+ * Expectations: each checks one thing against the running lab and returns
+ * data, what was expected and what happened, naming hosts and addresses.
+ */
+import type net from 'node:net'
+import { httpCheck, pathMtu, tcpEcho, tcpThroughput, udpEcho, type EchoResult } from '../checks/index.js'
+import { pidsInNetns } from '../lab/index.js'
+import { netnsExists, socketIn } from '../netns/index.js'
+import { AF_INET, SOCK_STREAM } from '../sys/constants.js'
+import type { RecordedEvent, RunContext } from './context.js'
+import type { EventSpec, Expectation, MatchSpec } from './schema.js'
+import { bitsPerSecond, bytes, durationMs, formatMs, formatRate, percent } from './units.js'
+
+export interface Outcome {
+  ok: boolean
+  /** What was checked, in a few words: `a reaches b (icmp)`. */
+  label: string
+  /** What happened: numbers, addresses, the error. */
+  detail: string
+}
+
+type Spec<K extends keyof Expectation> = NonNullable<Expectation[K]>
+
+function describeMatch(m: MatchSpec): string {
+  return typeof m === 'string' ? `contains ${JSON.stringify(m)}` : JSON.stringify(m)
+}
+
+function matches(text: string, m: MatchSpec): boolean {
+  if (typeof m === 'string') return text.includes(m)
+  if (m.contains !== undefined && !text.includes(m.contains)) return false
+  if (m.notContains !== undefined && text.includes(m.notContains)) return false
+  if (m.matches !== undefined && !new RegExp(m.matches, 'm').test(text)) return false
+  if (m.equals !== undefined && text.trimEnd() !== m.equals.trimEnd()) return false
+  return true
+}
+
+async function reach(ctx: RunContext, e: Spec<'reach'>): Promise<{ ok: boolean; detail: string }> {
+  const from = ctx.node(e.from)
+  const to = ctx.node(e.to)
+  const family = e.family ?? 4
+  const timeout = durationMs(e.timeout ?? '1s')
+  const protocol = e.protocol ?? 'icmp'
+  if (protocol === 'icmp') {
+    const r = await from.ping(to, { count: 3, interval: 50, timeout, family })
+    return {
+      ok: r.received > 0,
+      detail: `${r.received}/${r.sent} echo replies from ${r.to}${r.errors.length ? ` (${r.errors.join(', ')})` : ''}`,
+    }
+  }
+  const options = { port: e.port, family, timeout }
+  const r: EchoResult =
+    protocol === 'tcp'
+      ? await tcpEcho(from, to, options)
+      : protocol === 'udp'
+        ? await udpEcho(from, to, options)
+        : await httpCheck(from, to, options)
+  return { ok: r.ok, detail: echoDetail(r) }
+}
+
+function echoDetail(r: EchoResult): string {
+  const where = `${r.protocol} ${r.from} -> ${r.to} ${r.address}:${r.port}`
+  return r.ok ? `${where} answered in ${formatMs(r.rtt!)}` : `${where} failed: ${r.error}`
+}
+
+function eventMatches(ctx: RunContext, r: RecordedEvent, e: EventSpec): boolean {
+  if (r.node !== e.host) return false
+  const ev = r.event
+  const kind = e.kind === 'address' ? 'addr' : e.kind
+  if (ev.kind !== kind) return false
+  if (e.action && ev.action !== e.action) return false
+  const device =
+    e.device ??
+    (e.link ? ctx.node(e.host).ports.find((p) => p.peer === ctx.node(e.link!))?.device : undefined)
+  if (ev.kind === 'link') {
+    if (device !== undefined && ev.link.name !== device) return false
+    if (e.state && (ev.link.operstate === 'UP') !== (e.state === 'up')) return false
+  }
+  if (ev.kind === 'addr' && e.address !== undefined && ev.addr.address !== e.address.split('/')[0])
+    return false
+  if (ev.kind === 'route' && e.dst !== undefined && ev.route.dst !== e.dst) return false
+  if (ev.kind === 'neigh' && e.address !== undefined && ev.neigh.address !== e.address) return false
+  return true
+}
+
+/** Check one expectation; `e` already has its `${...}` references bound. */
+export async function checkExpectation(ctx: RunContext, e: Expectation): Promise<Outcome> {
+  if (e.reach) {
+    const r = await reach(ctx, e.reach)
+    return { label: `${e.reach.from} reaches ${e.reach.to} (${e.reach.protocol ?? 'icmp'})`, ...r }
+  }
+  if (e.notReach) {
+    const r = await reach(ctx, e.notReach)
+    return {
+      ok: !r.ok,
+      label: `${e.notReach.from} does not reach ${e.notReach.to} (${e.notReach.protocol ?? 'icmp'})`,
+      detail: r.detail,
+    }
+  }
+  if (e.ping) {
+    const p = e.ping
+    const count = p.count ?? 10
+    const r = await ctx.node(p.from).ping(ctx.node(p.to), {
+      count,
+      interval: p.interval === undefined ? 10 : durationMs(p.interval),
+      size: p.size,
+      dontFragment: p.dontFragment,
+      family: p.family ?? 4,
+    })
+    const loss = r.loss * 100
+    const problems: string[] = []
+    if (p.loss?.max !== undefined && loss > percent(p.loss.max))
+      problems.push(`loss above ${percent(p.loss.max)}%`)
+    if (p.loss?.min !== undefined && loss < percent(p.loss.min))
+      problems.push(`loss below ${percent(p.loss.min)}%`)
+    if (p.rtt?.max !== undefined && (!r.rtt || r.rtt.avg > durationMs(p.rtt.max)))
+      problems.push(`average rtt above ${durationMs(p.rtt.max)} ms`)
+    if (p.rtt?.min !== undefined && (!r.rtt || r.rtt.avg < durationMs(p.rtt.min)))
+      problems.push(`average rtt below ${durationMs(p.rtt.min)} ms`)
+    if (!p.loss && !p.rtt && r.received === 0) problems.push('no reply')
+    const rtt = r.rtt
+      ? `rtt min/avg/max ${r.rtt.min.toFixed(2)}/${r.rtt.avg.toFixed(2)}/${r.rtt.max.toFixed(2)} ms`
+      : 'no rtt'
+    return {
+      ok: problems.length === 0,
+      label: `ping ${p.from} -> ${p.to} x${count}`,
+      detail: `${r.received}/${count} replies from ${r.to} (${loss.toFixed(1)}% loss), ${rtt}${r.errors.length ? `, errors ${r.errors.join(', ')}` : ''}${problems.length ? `: ${problems.join('; ')}` : ''}`,
+    }
+  }
+  if (e.tcp) {
+    const t = e.tcp
+    const r = await tcpEcho(ctx.node(t.from), ctx.node(t.to), {
+      port: t.port,
+      family: t.family ?? 4,
+      bytes: t.bytes === undefined ? undefined : bytes(t.bytes),
+      timeout: durationMs(t.timeout ?? '3s'),
+    })
+    const want = t.ok ?? true
+    let ok = r.ok === want
+    let detail = echoDetail(r)
+    if (t.peer !== undefined && r.ok) {
+      const expected = ctx.node(t.peer).address(ctx.node(t.to), t.family ?? 4)
+      if (r.peerAddress !== expected) ok = false
+      detail += `; the server saw ${r.peerAddress} (expected ${expected}, ${t.peer}'s address)`
+    }
+    const size = t.bytes === undefined ? '' : ` ${t.bytes}`
+    return { ok, label: `tcp${size} ${t.from} -> ${t.to} ${want ? 'works' : 'fails'}`, detail }
+  }
+  if (e.udp) {
+    const u = e.udp
+    const r = await udpEcho(ctx.node(u.from), ctx.node(u.to), {
+      port: u.port,
+      family: u.family ?? 4,
+      timeout: durationMs(u.timeout ?? '2s'),
+    })
+    const want = u.ok ?? true
+    return {
+      ok: r.ok === want,
+      label: `udp ${u.from} -> ${u.to} ${want ? 'works' : 'fails'}`,
+      detail: echoDetail(r),
+    }
+  }
+  if (e.exec) {
+    const x = e.exec
+    const r = await ctx.node(x.host).exec(x.cmd, { timeout: durationMs(x.timeout ?? '30s') })
+    const problems: string[] = []
+    const code = x.code ?? 0
+    if (r.code !== code) problems.push(`exit code ${r.code ?? r.signal} (expected ${code})`)
+    if (x.stdout !== undefined && !matches(r.stdout, x.stdout))
+      problems.push(`stdout does not match ${describeMatch(x.stdout)}`)
+    if (x.stderr !== undefined && !matches(r.stderr, x.stderr))
+      problems.push(`stderr does not match ${describeMatch(x.stderr)}`)
+    const out = (s: string): string => JSON.stringify(s.length > 400 ? `${s.slice(0, 400)}...` : s)
+    return {
+      ok: problems.length === 0,
+      label: `${x.host}: ${x.cmd.join(' ')}`,
+      detail: problems.length
+        ? `${problems.join('; ')}; stdout ${out(r.stdout)}, stderr ${out(r.stderr)}`
+        : `exit ${r.code}`,
+    }
+  }
+  if (e.event) {
+    const ev = e.event
+    const hit = ctx.events.find((r) => eventMatches(ctx, r, ev))
+    const seen = ctx.events.filter((r) => r.node === ev.host).length
+    return {
+      ok: hit !== undefined,
+      label: `event in ${ev.host}: ${JSON.stringify({ ...ev, host: undefined })}`,
+      detail: hit
+        ? `seen: ${hit.event.kind} ${hit.event.action}`
+        : `not among the ${seen} event(s) ${ev.host} saw`,
+    }
+  }
+  if (e.session) {
+    const s = ctx.sessions.get(e.session.name)!
+    const alive = await sessionAlive(s)
+    return {
+      ok: alive.ok === e.session.alive,
+      label: `session ${e.session.name} ${e.session.alive ? 'alive' : 'broken'}`,
+      detail: alive.detail,
+    }
+  }
+  if (e.throughput) {
+    const t = e.throughput
+    try {
+      const r = await tcpThroughput(ctx.node(t.from), ctx.node(t.to), {
+        bytes: t.bytes === undefined ? undefined : bytes(t.bytes),
+        timeout: durationMs(t.timeout ?? '60s'),
+      })
+      const problems: string[] = []
+      if (t.min !== undefined && r.bitsPerSecond < bitsPerSecond(t.min))
+        problems.push(`below ${formatRate(bitsPerSecond(t.min))}`)
+      if (t.max !== undefined && r.bitsPerSecond > bitsPerSecond(t.max))
+        problems.push(`above ${formatRate(bitsPerSecond(t.max))}`)
+      return {
+        ok: problems.length === 0,
+        label: `throughput ${t.from} -> ${t.to}`,
+        detail: `${formatRate(r.bitsPerSecond)} (${r.bytes} bytes in ${r.seconds.toFixed(2)} s)${problems.length ? `: ${problems.join('; ')}` : ''}`,
+      }
+    } catch (err) {
+      return { ok: false, label: `throughput ${t.from} -> ${t.to}`, detail: (err as Error).message }
+    }
+  }
+  if (e.pmtu) {
+    const p = e.pmtu
+    const from = ctx.node(p.from)
+    const to = ctx.node(p.to).address(from)
+    const mtu = await pathMtu(from, to, { max: Math.max(p.equals ?? 0, p.max ?? 0, 1500) })
+    const ok =
+      (p.equals === undefined || mtu === p.equals) &&
+      (p.min === undefined || mtu >= p.min) &&
+      (p.max === undefined || mtu <= p.max)
+    return { ok, label: `path MTU ${p.from} -> ${p.to}`, detail: `${mtu} bytes to ${to}` }
+  }
+  if (e.devices) {
+    const d = e.devices
+    const links = await ctx.node(d.host).netlink.listLinks()
+    const names = links.map((l) => l.name)
+    const problems: string[] = []
+    if (d.only && [...d.only].sort().join() !== [...names].sort().join())
+      problems.push(`expected exactly ${d.only.join(', ')}`)
+    for (const n of d.has ?? []) if (!names.includes(n)) problems.push(`no ${n}`)
+    for (const n of d.lacks ?? []) if (names.includes(n)) problems.push(`${n} is there`)
+    for (const n of d.up ?? []) if (!links.find((l) => l.name === n)?.up) problems.push(`${n} is not up`)
+    for (const n of d.down ?? [])
+      if (links.find((l) => l.name === n)?.up !== false) problems.push(`${n} is not down`)
+    return {
+      ok: problems.length === 0,
+      label: `devices of ${d.host}`,
+      detail: `${links.map((l) => `${l.name} ${l.up ? 'up' : 'down'}`).join(', ')}${problems.length ? `: ${problems.join('; ')}` : ''}`,
+    }
+  }
+  if (e.netns) {
+    const n = e.netns
+    const node = ctx.node(n.host)
+    const exists = netnsExists(node.netns)
+    const pids = pidsInNetns(node.netns).filter((p) => p !== process.pid)
+    const ok =
+      (n.exists === undefined || exists === n.exists) &&
+      (n.processes === undefined || pids.length === n.processes)
+    return {
+      ok,
+      label: `namespace ${node.netns}`,
+      detail: `${exists ? 'exists' : 'does not exist'}, ${pids.length} process(es) in it${pids.length ? `: ${pids.join(' ')}` : ''}`,
+    }
+  }
+  if (e.socket) return socketCrossing(ctx, e.socket)
+  throw new TypeError(`no expectation in ${JSON.stringify(e)}`)
+}
+
+async function sessionAlive(s: net.Socket): Promise<{ ok: boolean; detail: string }> {
+  if (s.destroyed) return { ok: false, detail: 'the socket was closed' }
+  const payload = `nslab session ${Date.now()}\n`
+  try {
+    const got = await new Promise<string>((resolve, reject) => {
+      let d = ''
+      const timer = setTimeout(() => cleanup(reject, new Error('no echo within 3 s')), 3000)
+      const onData = (x: Buffer): void => {
+        d += x.toString()
+        if (d.includes(payload)) cleanup(resolve, d)
+      }
+      const onError = (err: Error): void => cleanup(reject, err)
+      function cleanup<T>(fn: (v: T) => void, v: T): void {
+        clearTimeout(timer)
+        s.off('data', onData)
+        s.off('error', onError)
+        fn(v)
+      }
+      s.on('data', onData)
+      s.on('error', onError)
+      s.write(payload)
+    })
+    return { ok: got.includes(payload), detail: 'the session echoed a line' }
+  } catch (err) {
+    return {
+      ok: false,
+      detail: `the session is broken: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    }
+  }
+}
+
+/**
+ * A TCP socket created in `createdIn`'s namespace, connected from a worker
+ * thread living in `usedFrom`'s: the server in `to` must see it come from
+ * createdIn's address, because a socket belongs to the namespace it was born in.
+ */
+async function socketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outcome> {
+  const created = ctx.node(s.createdIn)
+  const user = ctx.node(s.usedFrom)
+  const server = ctx.node(s.to)
+  const label = `socket born in ${s.createdIn}, used from a thread in ${s.usedFrom}, reaches ${s.to} as ${s.createdIn}`
+  let seen: string | undefined
+  const srv = await server.listen({ port: s.port ?? 0, host: '0.0.0.0' }, (c) => {
+    seen = c.remoteAddress?.replace(/^::ffff:/, '')
+    c.end(`${seen}\n`)
+  })
+  const port = (srv.address() as net.AddressInfo).port
+  const host = server.address(created)
+  const fd = socketIn(created.internals.handle, AF_INET, SOCK_STREAM)
+  try {
+    const answer = await user.run(
+      async (fd: number, port: number, host: string) => {
+        const net = await import('node:net')
+        return await new Promise<string>((resolve, reject) => {
+          const sock = new net.Socket({ fd })
+          let d = ''
+          sock.on('data', (x: Buffer) => (d += x.toString()))
+          sock.on('end', () => resolve(d.trim()))
+          sock.on('error', reject)
+          sock.connect(port, host)
+        })
+      },
+      fd,
+      port,
+      host,
+    )
+    const expected = created.address(server)
+    return {
+      ok: seen === expected && answer === expected,
+      label,
+      detail: `the server at ${host}:${port} saw ${seen ?? 'nothing'} (${s.createdIn}'s address is ${expected}, ${s.usedFrom}'s is ${user.address(server)})`,
+    }
+  } catch (err) {
+    return {
+      ok: false,
+      label,
+      detail: `connect from ${s.usedFrom}'s thread failed: ${(err as Error).message}`,
+    }
+  } finally {
+    srv.close()
+  }
+}

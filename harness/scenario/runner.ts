@@ -1,0 +1,213 @@
+/**
+ * Run a scenario: check the kernel has what it needs, build the topology,
+ * run the steps in order, check the final expectations, tear down (unless
+ * asked to keep a failed lab for inspection). The result is data; reporters
+ * turn it into text, JSON or JUnit XML.
+ */
+import { join } from 'node:path'
+import { FeatureMissingError, Lab, kernelFeatures } from '../lab/index.js'
+import { RunContext } from './context.js'
+import { buildTopology } from './build.js'
+import { type Outcome, checkExpectation } from './expectations.js'
+import type { LoadedScenario } from './load.js'
+import { StepFailed, runStep, stepLabel } from './steps.js'
+import { durationMs } from './units.js'
+
+export type ScenarioStatus = 'passed' | 'failed' | 'error' | 'missing-feature'
+
+export interface ItemReport {
+  label: string
+  status: 'passed' | 'failed' | 'skipped'
+  ms: number
+  detail?: string
+  outcomes?: Outcome[]
+}
+
+export interface ScenarioReport {
+  file: string
+  name: string
+  status: ScenarioStatus
+  /** One sentence when the run could not get to its expectations (build failed, a step failed...). */
+  error?: string
+  /** Kernel features the scenario needs and this kernel lacks. */
+  missing?: string[]
+  lab?: { id: string; kept: boolean; enter?: string[] }
+  ms: number
+  build?: ItemReport
+  steps: ItemReport[]
+  expectations: ItemReport[]
+}
+
+export interface RunOptions {
+  /** Leave the lab up when the scenario fails (`--keep`), or always (`nslab up`). */
+  keep?: 'never' | 'on-failure' | 'always'
+  /** Called as the run goes, one line per event. */
+  onProgress?: (item: ItemReport, phase: 'build' | 'step' | 'expect') => void
+  signal?: AbortSignal
+}
+
+const VM_HINT = 'run it on a kernel that has it, e.g. in the VM runner: nslab vm run -- nslab run FILE'
+
+function missingSentence(features: string[]): string {
+  return `needs kernel feature ${features.join(', ')}, which this kernel lacks; ${VM_HINT}`
+}
+
+export async function runScenario(loaded: LoadedScenario, options: RunOptions = {}): Promise<ScenarioReport> {
+  const t0 = performance.now()
+  const s = loaded.scenario
+  const report: ScenarioReport = {
+    file: loaded.file,
+    name: loaded.name,
+    status: 'passed',
+    ms: 0,
+    steps: [],
+    expectations: [],
+  }
+  const finish = (): ScenarioReport => ({ ...report, ms: performance.now() - t0 })
+
+  if (s.needs?.length) {
+    const have = await kernelFeatures()
+    const missing = s.needs.filter((f) => !have[f])
+    if (missing.length) return finishMissing(missing)
+  }
+  function finishMissing(missing: string[], sentence = missingSentence(missing)): ScenarioReport {
+    report.status = 'missing-feature'
+    report.missing = missing
+    report.error = sentence
+    return finish()
+  }
+
+  const lab = await Lab.create()
+  const ctx = new RunContext(lab)
+  report.lab = { id: lab.id, kept: false }
+  const timeout = durationMs(s.timeout ?? '2m')
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new Error(`the scenario did not finish within ${timeout} ms (timeout: ${s.timeout ?? '2m'})`)),
+      timeout,
+    )
+  })
+  const aborted = new Promise<never>((_, reject) => {
+    options.signal?.addEventListener('abort', () => reject(new Error('interrupted')), { once: true })
+  })
+  const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, timedOut, aborted])
+
+  try {
+    const tb = performance.now()
+    try {
+      await guard(
+        buildTopology(ctx, s, options.keep === 'always' ? { logDir: join('/run/nslab/labs', lab.id) } : {}),
+      )
+      report.build = {
+        label: `build ${lab.allNodes.length} node(s)`,
+        status: 'passed',
+        ms: performance.now() - tb,
+      }
+      options.onProgress?.(report.build, 'build')
+    } catch (err) {
+      report.build = {
+        label: 'build the topology',
+        status: 'failed',
+        ms: performance.now() - tb,
+        detail: (err as Error).message,
+      }
+      options.onProgress?.(report.build, 'build')
+      if (err instanceof FeatureMissingError) return finishMissing([err.feature], err.message)
+      report.status = 'error'
+      report.error = `building the topology failed: ${(err as Error).message}`
+      return finish()
+    }
+
+    const steps = s.steps ?? []
+    for (const [i, step] of steps.entries()) {
+      if (report.status !== 'passed') {
+        report.steps.push({ label: stepLabel(step), status: 'skipped', ms: 0 })
+        continue
+      }
+      const ts = performance.now()
+      try {
+        const r = await guard(runStep(ctx, step))
+        report.steps.push({
+          label: r.label,
+          status: 'passed',
+          ms: performance.now() - ts,
+          outcomes: r.outcomes,
+        })
+      } catch (err) {
+        const item: ItemReport = {
+          label: stepLabel(step),
+          status: 'failed',
+          ms: performance.now() - ts,
+          detail: (err as Error).message,
+          outcomes: err instanceof StepFailed ? err.outcomes : undefined,
+        }
+        report.steps.push(item)
+        if (err instanceof FeatureMissingError) {
+          options.onProgress?.(item, 'step')
+          return finishMissing([err.feature], err.message)
+        }
+        report.status = 'failed'
+        report.error = `step ${i + 1} (${item.label}) failed: ${item.detail}`
+      }
+      options.onProgress?.(report.steps.at(-1)!, 'step')
+    }
+
+    for (const e of s.expect ?? []) {
+      if (report.status !== 'passed') {
+        report.expectations.push({ label: Object.keys(e)[0]!, status: 'skipped', ms: 0 })
+        continue
+      }
+      const te = performance.now()
+      let o: Outcome
+      try {
+        o = await guard(checkExpectation(ctx, ctx.bind(e)))
+      } catch (err) {
+        o = { ok: false, label: Object.keys(e)[0]!, detail: (err as Error).message }
+      }
+      const item: ItemReport = {
+        label: o.label,
+        status: o.ok ? 'passed' : 'failed',
+        ms: performance.now() - te,
+        detail: o.detail,
+      }
+      report.expectations.push(item)
+      options.onProgress?.(item, 'expect')
+    }
+    const failedExpect = report.expectations.filter((x) => x.status === 'failed').length
+    if (report.status === 'passed' && failedExpect > 0) {
+      report.status = 'failed'
+      report.error = `${failedExpect} of ${report.expectations.length} expectation(s) failed`
+    }
+    return finish()
+  } catch (err) {
+    report.status = 'error'
+    report.error = (err as Error).message
+    return finish()
+  } finally {
+    clearTimeout(timer)
+    ctx.close()
+    const failed = report.status === 'failed' || report.status === 'error'
+    const keep = options.keep === 'always' || (options.keep === 'on-failure' && failed)
+    if (keep) {
+      await lab.keep()
+      report.lab = {
+        id: lab.id,
+        kept: true,
+        enter: lab.allNodes.map(
+          (n) => `${n.name}: ip netns exec ${n.netns} bash   (or: nslab exec ${lab.id} ${n.name} -- bash)`,
+        ),
+      }
+    } else {
+      await lab.destroy()
+    }
+  }
+}
+
+/** The documented exit code for a set of reports: 0 all held, 1 a failure, 3 only missing features. */
+export function exitCodeOf(reports: readonly ScenarioReport[]): number {
+  if (reports.some((r) => r.status === 'failed' || r.status === 'error')) return 1
+  if (reports.some((r) => r.status === 'missing-feature')) return 3
+  return 0
+}

@@ -1,0 +1,382 @@
+/**
+ * The scenario file format, once: these zod schemas validate files, give
+ * the TypeScript types, and generate the JSON Schema shipped for editors
+ * (`scenario.schema.json`). Values keep the units they were written in
+ * (`500ms`, `8mbit`); the runner converts them (units.ts).
+ *
+ * Steps and expectations are objects with exactly one key naming their kind
+ * (`- link: { between: [a, r1], state: down }`): a strict object whose keys
+ * are all optional, plus a check that exactly one is present. Unknown keys
+ * are errors everywhere.
+ */
+import { z } from 'zod'
+import { DURATION_PATTERN, PERCENT_PATTERN, RATE_PATTERN, SIZE_PATTERN } from './units.js'
+
+const pattern = (source: string, what: string): z.ZodString =>
+  z.string().regex(new RegExp(source, 'i'), { error: `expected ${what}` })
+
+export const NodeName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
+    error: "a node name is letters, digits, '.', '_' or '-', starting with a letter or digit",
+  })
+  .max(64, { error: 'a node name is at most 64 characters' })
+  .meta({ description: 'A node of the topology (host, router or switch).' })
+
+const Duration = z
+  .union([z.number().nonnegative(), pattern(DURATION_PATTERN, 'a duration such as 500ms, 2s or 1m')], {
+    error: 'expected a duration such as 500ms, 2s or 1m (a bare number is milliseconds)',
+  })
+  .meta({ description: 'A duration: 500ms, 2s, 1m, or a number of milliseconds.' })
+const Percent = z
+  .union([z.number().min(0).max(100), pattern(PERCENT_PATTERN, 'a percentage such as 5%')], {
+    error: 'expected a percentage such as 5% (or a number 0-100)',
+  })
+  .meta({ description: 'A percentage: 5% or a number 0-100.' })
+const Rate = z
+  .union([z.number().positive(), pattern(RATE_PATTERN, 'a rate such as 8mbit')], {
+    error: 'expected a rate such as 8mbit, 500kbit or 1gbit (a bare number is bits per second)',
+  })
+  .meta({ description: 'A rate: 8mbit, 500kbit, 1gbit, or bits per second.' })
+const Size = z
+  .union([z.number().int().nonnegative(), pattern(SIZE_PATTERN, 'a size such as 64k')], {
+    error: 'expected a size such as 1500, 64k or 2m (bytes)',
+  })
+  .meta({ description: 'A size in bytes: 1500, 64k, 2m.' })
+const Argv = z
+  .array(z.string())
+  .min(1, { error: 'a command is a non-empty list of arguments, e.g. [ip, -j, addr]' })
+  .meta({
+    description:
+      'A program and its arguments (no shell; use [sh, -c, "..."] for one). ${a.addr.b} and friends are replaced.',
+  })
+const Pair = z.tuple([NodeName, NodeName], { error: 'expected two node names, e.g. [a, r1]' })
+const Cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, { error: 'expected a subnet such as 10.0.0.0/24' })
+const Ip = z.string().regex(/^[0-9a-fA-F:.]+$/, { error: 'expected an IP address such as 10.0.0.1' })
+const Family = z.union([z.literal(4), z.literal(6)], { error: 'expected 4 or 6' })
+
+/** Exactly one of the object's keys: how steps and expectations name their kind. */
+function oneOf<T extends Record<string, z.ZodType>>(shape: T, what: string) {
+  const keys = Object.keys(shape)
+  return z
+    .strictObject(
+      Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as {
+        [K in keyof T]: z.ZodOptional<T[K]>
+      },
+    )
+    .check((ctx) => {
+      const value = ctx.value as Record<string, unknown>
+      const present = Object.keys(value).filter((k) => value[k] !== undefined)
+      if (present.length !== 1)
+        ctx.issues.push({
+          code: 'custom',
+          input: ctx.value,
+          message:
+            present.length === 0
+              ? `a ${what} needs one of: ${keys.join(', ')}`
+              : `a ${what} has exactly one kind, got ${present.join(' and ')} (split it into several ${what}s)`,
+        })
+    })
+    .meta({ minProperties: 1, maxProperties: 1 })
+}
+
+export const Impairment = z.strictObject({
+  delay: Duration.optional(),
+  jitter: Duration.optional(),
+  loss: Percent.optional(),
+  rate: Rate.optional(),
+  duplicate: Percent.optional(),
+  corrupt: Percent.optional(),
+  reorder: Percent.optional(),
+  direction: z
+    .enum(['both', 'forward', 'reverse'])
+    .optional()
+    .meta({ description: 'forward: first->second of `between`; reverse: the other way; both (default).' }),
+})
+
+const Process = z.strictObject({
+  name: NodeName.meta({ description: 'Name to stop it by, and in reports.' }),
+  cmd: Argv,
+  ready: z
+    .strictObject({
+      output: z.string().meta({ description: 'A regular expression its stdout or stderr must match.' }),
+      timeout: Duration.optional(),
+    })
+    .optional()
+    .meta({ description: 'Wait until the process prints this before going on.' }),
+})
+
+const NodeSpec = z.strictObject({
+  bare: z
+    .boolean()
+    .optional()
+    .meta({ description: 'Leave the namespace as the kernel makes it: lo down, no sysctls (hosts only).' }),
+  dns: z
+    .strictObject({
+      nameservers: z.array(Ip).min(1),
+      search: z.array(z.string()).optional(),
+    })
+    .optional()
+    .meta({
+      description: 'Written to /etc/netns/NAME/resolv.conf: what programs in this host resolve with.',
+    }),
+  hosts: z
+    .record(z.string(), z.string())
+    .optional()
+    .meta({ description: 'Written to /etc/netns/NAME/hosts: name -> address, or -> ${node.addr.peer}.' }),
+  processes: z.array(Process).optional().meta({ description: 'Started once the topology is up.' }),
+})
+
+const SwitchSpec = z.strictObject({
+  subnet: Cidr.optional(),
+  subnet6: Cidr.optional(),
+  members: z.number().int().positive().optional().meta({ description: 'Sizes the subnet (default 254).' }),
+})
+
+const Nodes = <S extends z.ZodType>(spec: S) =>
+  z.union([z.array(NodeName), z.record(NodeName, spec.nullable())], {
+    error: 'expected a list of names, or a map of name -> settings',
+  })
+
+export const Link = z.union(
+  [
+    Pair,
+    z.strictObject({
+      between: Pair,
+      subnet: Cidr.optional(),
+      subnet6: Cidr.optional(),
+      addresses: z
+        .record(NodeName, z.union([Ip, z.strictObject({ v4: Ip.optional(), v6: Ip.optional() })]))
+        .optional()
+        .meta({ description: 'Per end: an IPv4 address, or { v4, v6 }.' }),
+      mtu: z.number().int().min(68).max(65535).optional(),
+      impair: Impairment.optional(),
+    }),
+  ],
+  { error: 'a link is [a, b] or { between: [a, b], ... }' },
+)
+
+export const Topology = z.strictObject({
+  hosts: Nodes(NodeSpec).optional(),
+  routers: Nodes(NodeSpec).optional(),
+  switches: Nodes(SwitchSpec).optional(),
+  links: z.array(Link).optional(),
+  nat: z
+    .array(z.strictObject({ router: NodeName, outside: NodeName }))
+    .optional()
+    .meta({ description: 'Masquerade what `router` forwards out towards `outside`.' }),
+})
+
+const Match = z.union(
+  [
+    z.string(),
+    z.strictObject({
+      contains: z.string().optional(),
+      notContains: z.string().optional(),
+      matches: z.string().optional().meta({ description: 'A regular expression.' }),
+      equals: z.string().optional(),
+    }),
+  ],
+  { error: 'expected text it must contain, or { contains | notContains | matches | equals }' },
+)
+
+const Endpoints = { from: NodeName, to: NodeName }
+
+const ReachSpec = z.strictObject({
+  ...Endpoints,
+  protocol: z.enum(['icmp', 'tcp', 'udp', 'http']).optional(),
+  port: z.number().int().min(0).max(65535).optional(),
+  family: Family.optional(),
+  timeout: Duration.optional(),
+})
+
+const EventSpec = z.strictObject({
+  host: NodeName,
+  kind: z.enum(['link', 'address', 'route', 'neigh']),
+  action: z.enum(['new', 'del']).optional(),
+  link: NodeName.optional().meta({ description: 'The device facing this node.' }),
+  device: z.string().optional(),
+  state: z.enum(['up', 'down']).optional().meta({ description: 'Operational state of a link event.' }),
+  address: z.string().optional(),
+  dst: z.string().optional(),
+})
+
+export const ExpectationShape = {
+  reach: ReachSpec,
+  notReach: ReachSpec,
+  ping: z.strictObject({
+    ...Endpoints,
+    count: z.number().int().positive().optional(),
+    interval: Duration.optional(),
+    size: z.number().int().nonnegative().optional(),
+    dontFragment: z.boolean().optional(),
+    family: Family.optional(),
+    loss: z.strictObject({ min: Percent.optional(), max: Percent.optional() }).optional(),
+    rtt: z.strictObject({ min: Duration.optional(), max: Duration.optional() }).optional(),
+  }),
+  tcp: z.strictObject({
+    ...Endpoints,
+    port: z.number().int().min(0).max(65535).optional(),
+    ok: z.boolean().optional().meta({ description: 'false: the transfer must fail (default true).' }),
+    bytes: Size.optional().meta({
+      description: 'Send this much and get it echoed back (default a short line).',
+    }),
+    peer: NodeName.optional().meta({
+      description: "The server must see the connection coming from this node's address (NAT).",
+    }),
+    family: Family.optional(),
+    timeout: Duration.optional(),
+  }),
+  udp: z.strictObject({
+    ...Endpoints,
+    port: z.number().int().min(0).max(65535).optional(),
+    ok: z.boolean().optional(),
+    family: Family.optional(),
+    timeout: Duration.optional(),
+  }),
+  exec: z.strictObject({
+    host: NodeName,
+    cmd: Argv,
+    code: z.number().int().optional().meta({ description: 'Expected exit code (default 0).' }),
+    stdout: Match.optional(),
+    stderr: Match.optional(),
+    timeout: Duration.optional(),
+  }),
+  event: EventSpec,
+  session: z.strictObject({
+    name: NodeName,
+    alive: z.boolean().meta({ description: 'true: the TCP session still echoes data.' }),
+  }),
+  throughput: z.strictObject({
+    ...Endpoints,
+    bytes: Size.optional(),
+    min: Rate.optional(),
+    max: Rate.optional(),
+    timeout: Duration.optional(),
+  }),
+  pmtu: z.strictObject({
+    ...Endpoints,
+    equals: z.number().int().optional(),
+    min: z.number().int().optional(),
+    max: z.number().int().optional(),
+  }),
+  devices: z.strictObject({
+    host: NodeName,
+    only: z.array(z.string()).optional().meta({ description: 'Exactly these devices, no others.' }),
+    has: z.array(z.string()).optional(),
+    lacks: z.array(z.string()).optional(),
+    up: z.array(z.string()).optional(),
+    down: z.array(z.string()).optional(),
+  }),
+  netns: z.strictObject({
+    host: NodeName,
+    exists: z.boolean().optional(),
+    processes: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .meta({ description: 'How many processes live in it.' }),
+  }),
+  socket: z
+    .strictObject({
+      createdIn: NodeName,
+      usedFrom: NodeName.meta({
+        description: 'A worker thread living in this node connects with the socket.',
+      }),
+      to: NodeName,
+      port: z.number().int().min(0).max(65535).optional(),
+    })
+    .meta({
+      description:
+        "A TCP socket created in one namespace, handed to a thread in another, must still leave through the first one's devices.",
+    }),
+}
+
+export const Expectation = oneOf(ExpectationShape, 'expectation')
+
+export const StepShape = {
+  run: z.strictObject({
+    host: NodeName,
+    cmd: Argv,
+    code: z.number().int().optional().meta({ description: 'Required exit code (default 0).' }),
+    timeout: Duration.optional(),
+  }),
+  start: z.strictObject({ host: NodeName, ...Process.shape }),
+  stop: z.strictObject({ name: NodeName }),
+  link: z.strictObject({ between: Pair, state: z.enum(['up', 'down']) }),
+  flap: z.strictObject({
+    between: Pair,
+    down: Duration.optional(),
+    times: z.number().int().positive().optional(),
+  }),
+  mtu: z.strictObject({ between: Pair, mtu: z.number().int().min(68).max(65535) }),
+  impair: z.strictObject({ between: Pair, ...Impairment.shape }),
+  partition: z.tuple([z.array(NodeName).min(1), z.array(NodeName).min(1)], {
+    error: 'a partition is two groups of nodes: [[a, b], [c]]',
+  }),
+  heal: z.literal(true, { error: 'write `heal: true`' }),
+  sysctl: z.strictObject({ host: NodeName, set: z.record(z.string(), z.union([z.string(), z.number()])) }),
+  route: z.strictObject({
+    host: NodeName,
+    to: Cidr,
+    via: z.string().optional().meta({ description: 'A node (its address facing host) or an address.' }),
+    action: z.enum(['add', 'replace', 'delete']).optional(),
+    type: z.enum(['unicast', 'blackhole', 'unreachable']).optional(),
+  }),
+  move: z.strictObject({
+    device: z.string(),
+    from: NodeName,
+    to: NodeName,
+  }),
+  session: z.strictObject({
+    name: NodeName,
+    ...Endpoints,
+    port: z.number().int().min(0).max(65535).optional(),
+  }),
+  wait: z.strictObject({
+    until: Expectation,
+    timeout: Duration.optional().meta({ description: 'Default 10s.' }),
+  }),
+  sleep: Duration,
+  expect: z.array(Expectation).min(1),
+}
+
+export const Step = oneOf(StepShape, 'step')
+
+export const KernelFeature = z.enum(['netem', 'tbf', 'nftables'])
+
+export const Scenario = z.strictObject({
+  name: z.string().optional(),
+  description: z.string().optional(),
+  needs: z
+    .array(KernelFeature)
+    .optional()
+    .meta({ description: 'Kernel features checked before anything is built (missing: exit 3).' }),
+  timeout: Duration.optional().meta({ description: 'The whole scenario (default 2m).' }),
+  topology: Topology,
+  steps: z.array(Step).optional(),
+  expect: z.array(Expectation).optional(),
+})
+
+export type Scenario = z.infer<typeof Scenario>
+export type Step = z.infer<typeof Step>
+export type Expectation = z.infer<typeof Expectation>
+export type Topology = z.infer<typeof Topology>
+export type LinkSpec = z.infer<typeof Link>
+export type NodeSpec = z.infer<typeof NodeSpec>
+export type SwitchSpec = z.infer<typeof SwitchSpec>
+export type ImpairmentSpec = z.infer<typeof Impairment>
+export type MatchSpec = z.infer<typeof Match>
+export type EventSpec = z.infer<typeof EventSpec>
+export type StepKind = keyof typeof StepShape
+export type ExpectationKind = keyof typeof ExpectationShape
+
+/** The JSON Schema editors use (yaml-language-server, VS Code). */
+export function scenarioJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(Scenario, { target: 'draft-2020-12', unrepresentable: 'any' }),
+    $id: 'https://nslab.dev/scenario.schema.json',
+    title: 'nslab scenario',
+  }
+}

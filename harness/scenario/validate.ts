@@ -1,0 +1,161 @@
+/**
+ * The checks a schema cannot make: names that must exist or must be unique,
+ * links between the right kinds of node, the address plan (run dry through
+ * the Lab's own AddressPlan, so what passes here fits when built), processes
+ * and sessions used before they exist, `${...}` references. All before
+ * anything touches the kernel.
+ */
+import { AddressPlan, PlanError, subnetText, type Segment } from '../lab/plan.js'
+import type { DocPath } from './diagnostics.js'
+import type { Problem } from './issues.js'
+import type { Expectation, Scenario, Step } from './schema.js'
+import { type Kind, linkDecls, nodeDecls } from './topology.js'
+import { varsIn } from './vars.js'
+
+/** Keys whose value names a node, wherever they appear in steps and expectations. */
+const NODE_KEYS = new Set(['host', 'from', 'to', 'createdIn', 'usedFrom', 'router', 'outside', 'peer'])
+
+export function validateScenario(s: Scenario): Problem[] {
+  const problems: Problem[] = []
+  const add = (path: DocPath, message: string): void => void problems.push({ path, message })
+  const kinds = new Map<string, Kind>()
+  const decls = nodeDecls(s)
+  for (const n of decls) {
+    const prior = kinds.get(n.name)
+    if (prior) add(n.path, `duplicate node name ${JSON.stringify(n.name)} (already a ${prior})`)
+    else kinds.set(n.name, n.kind)
+    if (n.spec.bare && n.kind !== 'host') add([...n.path, 'bare'], 'only hosts can be bare')
+  }
+  if (decls.length === 0) add(['topology'], 'the topology has no nodes: add hosts, routers or switches')
+  const known = (name: string, path: DocPath): boolean => {
+    if (kinds.has(name)) return true
+    const names = [...kinds.keys()]
+    add(
+      path,
+      `unknown node ${JSON.stringify(name)}${names.length ? `; the topology has: ${names.join(', ')}` : ''}`,
+    )
+    return false
+  }
+
+  // Links and the address plan, dry-run in build order: switches, then links.
+  const plan = new AddressPlan()
+  const segOf = new Map<string, Segment>()
+  const onNode = new Map<string, Segment[]>()
+  for (const n of decls.filter((d) => d.kind === 'switch')) {
+    try {
+      segOf.set(n.name, plan.segment(`switch ${n.name}`, n.switchSpec.members ?? 254, n.switchSpec))
+    } catch (err) {
+      if (err instanceof PlanError) add(n.path, err.message)
+      else throw err
+    }
+  }
+  const pairs = new Set<string>()
+  for (const l of linkDecls(s)) {
+    const ends = [l.a, l.b]
+    if (!ends.map((e, i) => known(e, l.endPaths[i]!)).every(Boolean)) continue
+    pairs.add([l.a, l.b].sort().join('--'))
+    if (l.a === l.b) {
+      add(l.path, `a link from ${l.a} to itself`)
+      continue
+    }
+    const [ka, kb] = [kinds.get(l.a)!, kinds.get(l.b)!]
+    if (ka === 'switch' && kb === 'switch') {
+      add(l.path, `cannot link switch ${l.a} to switch ${l.b}: put a router between them`)
+      continue
+    }
+    for (const n of Object.keys(l.addresses))
+      if (!ends.includes(n)) add([...l.path, 'addresses', n], `${n} is not an end of the link ${l.a}--${l.b}`)
+    const [member, sw] = kb === 'switch' ? [l.a, l.b] : ka === 'switch' ? [l.b, l.a] : [undefined, undefined]
+    try {
+      const seg = sw
+        ? segOf.get(sw)
+        : plan.segment(`link ${l.a}--${l.b}`, 2, { subnet: l.subnet, subnet6: l.subnet6 })
+      if (!seg) continue
+      for (const end of member ? [member] : ends) {
+        plan.assign(seg, end, l.addresses[end])
+        const mine = onNode.get(end) ?? []
+        const clash = mine.find((m) => m !== seg && subnetText(m.v4) === subnetText(seg.v4))
+        if (clash)
+          add(
+            l.path,
+            `address clash on ${end}: ${seg.label} would reuse ${subnetText(seg.v4)}, already on ${clash.label}; give one of them another subnet`,
+          )
+        onNode.set(end, [...mine, seg])
+      }
+    } catch (err) {
+      if (err instanceof PlanError) add(l.path, err.message)
+      else throw err
+    }
+  }
+  const linked = (a: string, b: string, path: DocPath): void => {
+    if (kinds.has(a) && kinds.has(b) && !pairs.has([a, b].sort().join('--')))
+      add(path, `there is no link between ${a} and ${b} in the topology`)
+  }
+  for (const [i, n] of (s.topology.nat ?? []).entries()) {
+    const path: DocPath = ['topology', 'nat', i]
+    if (known(n.router, [...path, 'router']) && kinds.get(n.router) !== 'router')
+      add([...path, 'router'], `${n.router} is a ${kinds.get(n.router)}: only routers can NAT`)
+    if (known(n.outside, [...path, 'outside'])) linked(n.router, n.outside, path)
+  }
+
+  // Processes and sessions, in the order the run meets them.
+  const processes = new Set<string>()
+  const sessions = new Set<string>()
+  for (const n of decls)
+    for (const [i, p] of (n.spec.processes ?? []).entries()) {
+      if (processes.has(p.name)) add([...n.path, 'processes', i, 'name'], `duplicate process name ${p.name}`)
+      processes.add(p.name)
+    }
+
+  const walk = (value: unknown, path: DocPath): void => {
+    if (typeof value === 'string') {
+      for (const ref of varsIn(value)) {
+        if (typeof ref === 'string') add(path, ref)
+        else if (ref.node !== 'lab' && known(ref.node, path) && ref.peer !== undefined) known(ref.peer, path)
+      }
+      return
+    }
+    if (Array.isArray(value)) return value.forEach((v, i) => walk(v, [...path, i]))
+    if (value && typeof value === 'object')
+      for (const [k, v] of Object.entries(value)) {
+        if (NODE_KEYS.has(k) && typeof v === 'string') known(v, [...path, k])
+        else if (k === 'between' && Array.isArray(v)) {
+          const ok = v.map((x, i) => known(x as string, [...path, k, i]))
+          if (ok.every(Boolean)) linked(v[0] as string, v[1] as string, [...path, k])
+        } else walk(v, [...path, k])
+      }
+  }
+  const checkExpectation = (e: Expectation, path: DocPath): void => {
+    walk(e, path)
+    if (e.session && !sessions.has(e.session.name))
+      add([...path, 'session', 'name'], `no session named ${e.session.name} was opened before this point`)
+    if (e.event?.link) linked(e.event.host, e.event.link, [...path, 'event', 'link'])
+  }
+  for (const [i, step] of (s.steps ?? []).entries()) {
+    const path: DocPath = ['steps', i]
+    checkStep(step, path)
+  }
+  function checkStep(step: Step, path: DocPath): void {
+    if (step.partition) {
+      step.partition.forEach((g, gi) => g.forEach((n, ni) => known(n, [...path, 'partition', gi, ni])))
+      return
+    }
+    if (step.expect) return step.expect.forEach((e, j) => checkExpectation(e, [...path, 'expect', j]))
+    if (step.wait) return checkExpectation(step.wait.until, [...path, 'wait', 'until'])
+    walk(step, path)
+    if (step.start) {
+      if (processes.has(step.start.name))
+        add([...path, 'start', 'name'], `duplicate process name ${step.start.name}`)
+      processes.add(step.start.name)
+    }
+    if (step.stop && !processes.has(step.stop.name))
+      add([...path, 'stop', 'name'], `no process named ${step.stop.name} was started before this step`)
+    if (step.session) {
+      if (sessions.has(step.session.name))
+        add([...path, 'session', 'name'], `duplicate session ${step.session.name}`)
+      sessions.add(step.session.name)
+    }
+  }
+  for (const [i, e] of (s.expect ?? []).entries()) checkExpectation(e, ['expect', i])
+  return problems
+}
