@@ -22,6 +22,7 @@ import { LabNotFoundError } from '../lab/gc.js'
 import { ScenarioError } from '../scenario/diagnostics.js'
 import { FeatureMissingError } from '../lab/features.js'
 import { registerScenarioCommands } from './scenario.js'
+import { registerContainerCommand } from './container.js'
 
 /** nslab's own version, from the package.json above this file (source or dist). */
 export function version(): string {
@@ -112,6 +113,7 @@ export function buildProgram(): Command {
       }
     })
   registerScenarioCommands(program)
+  registerContainerCommand(program)
   return program
 }
 
