@@ -130,6 +130,7 @@ Examples:
   program
     .command('down <lab...>')
     .description('remove labs left up by `nslab up` or `nslab run --keep` (ids from nslab ls)')
+    .addHelpText('after', '\nExample:\n  nslab ls && nslab down 3f2a')
     .action((ids: string[]) => {
       for (const id of ids) {
         const r = removeLab(id)
@@ -198,6 +199,10 @@ Examples:
   program
     .command('schema')
     .description('print the JSON Schema of scenario files (for editors)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  nslab schema > scenario.schema.json   # then in a file: # yaml-language-server: $schema=./scenario.schema.json',
+    )
     .action(() => {
       process.stdout.write(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n')
     })
