@@ -42,7 +42,9 @@ mount --move /sys $R/sys
 mount --move /dev $R/dev
 mount -t tmpfs -o mode=0755 tmpfs $R/run
 mount -t tmpfs -o mode=1777 tmpfs $R/tmp
-mkdir -p $R/dev/pts $R/dev/shm $R/run/nslab-vm
+mkdir -p $R/dev/pts $R/dev/shm $R/dev/net $R/run/nslab-vm
+# /dev/net/tun before tun is loaded: opening it autoloads the module (char-major-10-200)
+[ -e $R/dev/net/tun ] || mknod $R/dev/net/tun c 10 200
 mount -t devpts devpts $R/dev/pts
 mount -t tmpfs tmpfs $R/dev/shm
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null

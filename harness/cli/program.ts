@@ -18,6 +18,7 @@ import {
 import { SysError } from '../sys/errors.js'
 import { gc } from '../lab/gc.js'
 import { listOwners, ownerAlive } from '../lab/owner.js'
+import { registerVmCommands } from './vm.js'
 
 /** nslab's own version, from the package.json above this file (source or dist). */
 export function version(): string {
@@ -105,6 +106,7 @@ export function buildProgram(): Command {
         )
       }
     })
+  registerVmCommands(program)
   return program
 }
 
