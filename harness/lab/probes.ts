@@ -17,8 +17,9 @@ export interface FeatureResult {
 interface Ctx {
   ns: string
   nl: Netlink
-  /** Index of a veth end in the namespace, a parent for vlan, macvlan, ipvlan. */
-  parent(): Promise<number>
+  /** Index of veth end pv<n> (its peer is pw<n>), a parent for vlan, macvlan, ipvlan; one each, as
+   * macvlan and ipvlan cannot share a parent. */
+  parent(n?: number): Promise<number>
   run(argv: string[]): Promise<void>
 }
 
@@ -42,8 +43,8 @@ export const FEATURE_PROBES: Record<string, FeatureProbe> = {
   ipvlan: {
     modules: ['ipvlan'],
     probe: async (c) => {
-      await c.parent()
-      await c.run(['ip', 'link', 'add', 'link', 'pv0', 'name', 'pipv0', 'type', 'ipvlan', 'mode', 'l2'])
+      await c.parent(1)
+      await c.run(['ip', 'link', 'add', 'link', 'pv1', 'name', 'pipv0', 'type', 'ipvlan', 'mode', 'l2'])
     },
   },
   vlan: {
@@ -56,7 +57,12 @@ export const FEATURE_PROBES: Record<string, FeatureProbe> = {
   dummy: { modules: ['dummy'], probe: (c) => c.nl.createLink('pdum0', 'dummy') },
   ifb: { modules: ['ifb'], probe: (c) => c.nl.createLink('pifb0', 'ifb') },
   bond: { modules: ['bonding'], probe: (c) => c.nl.createLink('pbond0', 'bond') },
-  gre: { modules: ['ip_gre'], probe: (c) => c.nl.createLink('pgre0', 'gre') },
+  gre: {
+    modules: ['ip_gre'],
+    // With no endpoints it would clash with the fallback device gre0 (EEXIST).
+    probe: (c) =>
+      c.run(['ip', 'link', 'add', 'pgre0', 'type', 'gre', 'local', '198.18.0.1', 'remote', '198.18.0.2']),
+  },
   wireguard: { modules: ['wireguard'], probe: (c) => c.nl.createLink('pwg0', 'wireguard') },
   vrf: {
     modules: ['vrf'],
@@ -71,7 +77,7 @@ export const FEATURE_PROBES: Record<string, FeatureProbe> = {
     modules: ['sch_tbf'],
     probe: async (c) => {
       await c.parent()
-      await c.run(['tc', 'qdisc', 'add', 'dev', 'pv1', 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '50ms'])
+      await c.run(['tc', 'qdisc', 'add', 'dev', 'pw0', 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '50ms'])
     },
   },
   nftables: { modules: ['nf_tables'], probe: (c) => c.run(['nft', 'add', 'table', 'inet', 'nslab_probe']) },
@@ -105,16 +111,18 @@ export async function probeFeatures(
   const ns = `nslab-t${process.pid.toString(36)}-probe${randomBytes(2).toString('hex')}`
   addNetns(ns)
   const nl = Netlink.open(ns)
-  let parentIndex: number | undefined
+  const parents = new Map<number, number>()
   const ctx: Ctx = {
     ns,
     nl,
-    async parent() {
-      if (parentIndex === undefined) {
-        await nl.createVeth({ name: 'pv0', peer: { name: 'pv1' } })
-        parentIndex = (await nl.getLink('pv0')).index
+    async parent(n = 0) {
+      let index = parents.get(n)
+      if (index === undefined) {
+        await nl.createVeth({ name: `pv${n}`, peer: { name: `pw${n}` } })
+        index = (await nl.getLink(`pv${n}`)).index
+        parents.set(n, index)
       }
-      return parentIndex
+      return index
     },
     async run(argv) {
       const r = await exec(ns, argv, { timeout: 10_000 })
