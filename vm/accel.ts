@@ -25,7 +25,11 @@ function bootId(): string {
 }
 
 /** Boot `kernel` under KVM with no root filesystem; usable when it panics about that in time. */
-export function probeKvm(qemu: string, kernel: string, timeoutMs = 5000): Promise<{ ok: boolean; why: string }> {
+export function probeKvm(
+  qemu: string,
+  kernel: string,
+  timeoutMs = 5000,
+): Promise<{ ok: boolean; why: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       qemu,
@@ -52,7 +56,8 @@ export function probeKvm(qemu: string, kernel: string, timeoutMs = 5000): Promis
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       if (out.includes('Kernel panic')) resolve({ ok: true, why: 'KVM boots kernels' })
-      else if (late) resolve({ ok: false, why: `a kernel under KVM made no progress in ${timeoutMs / 1000} s` })
+      else if (late)
+        resolve({ ok: false, why: `a kernel under KVM made no progress in ${timeoutMs / 1000} s` })
       else
         resolve({
           ok: false,

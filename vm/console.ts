@@ -101,5 +101,7 @@ export class ConsoleWatch {
 
 /** One paragraph describing what the kernel reported, for an error message. */
 export function describeProblems(problems: KernelProblem[]): string {
-  return problems.map((p) => `kernel ${p.kind}: ${p.line}\n  ${p.excerpt.slice(1, 12).join('\n  ')}`).join('\n')
+  return problems
+    .map((p) => `kernel ${p.kind}: ${p.line}\n  ${p.excerpt.slice(1, 12).join('\n  ')}`)
+    .join('\n')
 }

@@ -25,10 +25,7 @@ function pad4(n: number): number {
 
 function header(ino: number, mode: number, size: number, nameLen: number): string {
   // magic, ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize, check
-  return (
-    '070701' +
-    [ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, nameLen, 0].map(hex8).join('')
-  )
+  return '070701' + [ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, nameLen, 0].map(hex8).join('')
 }
 
 function record(ino: number, name: string, mode: number, data: Buffer): Buffer[] {

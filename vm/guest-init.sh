@@ -20,8 +20,11 @@ if [ "$1" = stage2 ]; then
   $BB stty -F /dev/ttyS1 raw -echo
   $BB stty -F /dev/ttyS2 raw -echo
   echo 'nslab-vm: start'
-  /bin/sh /run/nslab-vm/run.sh </dev/null >/dev/ttyS1 2>/dev/ttyS2
-  code=$?
+  # stdout and stderr reach their ports through pipes, as when the host pipes a
+  # command's output: programs see no terminal and print plain lines.
+  { { /bin/sh /run/nslab-vm/run.sh </dev/null; echo $? >/run/nslab-init/code; } 2>&1 1>&3 |
+    $BB cat >/dev/ttyS2; } 3>&1 | $BB cat >/dev/ttyS1
+  code=$($BB cat /run/nslab-init/code 2>/dev/null || echo 255)
   $BB sync
   echo "nslab-vm: exit $code"
   $BB poweroff -f

@@ -19,7 +19,13 @@ import { buildInitramfs, cacheDir } from './initramfs.js'
 import { type Kernel, resolveKernel } from './kernel.js'
 import { type Accel, SERIAL_PORTS, type SerialPort, type Share, findQemu, qemuArgv } from './qemu.js'
 
-export { KernelNotFoundError, bzImageVersion, installedKernels, resolveKernel, type Kernel } from './kernel.js'
+export {
+  KernelNotFoundError,
+  bzImageVersion,
+  installedKernels,
+  resolveKernel,
+  type Kernel,
+} from './kernel.js'
 export { VmPrerequisiteError, buildInitramfs, findBusybox, isStaticElf } from './initramfs.js'
 export { ConsoleWatch, classifyLine, describeProblems, type KernelProblem } from './console.js'
 export { qemuArgv, kernelCmdline, findQemu, type Accel, type QemuConfig } from './qemu.js'
@@ -66,6 +72,8 @@ export interface VmResult {
   totalMs: number
   /** The last console lines, for diagnosis. */
   consoleTail: string[]
+  /** QEMU's pid (gone by the time the result is returned). */
+  pid: number | undefined
 }
 
 /** True when the run counts as a success: exit 0 and no kernel problem. */
@@ -78,10 +86,15 @@ export function vmFailure(r: VmResult, timeout: number): string | undefined {
   const parts: string[] = []
   if (r.timedOut) parts.push(`the VM did not finish within ${timeout} s and was killed`)
   else if (r.initFailure) parts.push(`the guest's init failed: ${r.initFailure}`)
+  else if (r.code === null && r.problems.some((p) => p.kind === 'panic'))
+    parts.push('the guest kernel panicked before the command finished')
   else if (r.code === null)
-    parts.push(`the VM stopped before the command finished; console ended with:\n  ${r.consoleTail.slice(-10).join('\n  ')}`)
+    parts.push(
+      `the VM stopped before the command finished; console ended with:\n  ${r.consoleTail.slice(-10).join('\n  ')}`,
+    )
   else if (r.code !== 0) parts.push(`the command exited with ${r.code} in the VM`)
-  if (r.problems.length) parts.push(`the guest kernel reported ${r.problems.length} problem(s):\n${describeProblems(r.problems)}`)
+  if (r.problems.length)
+    parts.push(`the guest kernel reported ${r.problems.length} problem(s):\n${describeProblems(r.problems)}`)
   return parts.length ? parts.join('; ') : undefined
 }
 
@@ -130,10 +143,9 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   ]
   if (results) shares.push({ tag: 'nslabout', path: realpathSync(results), readonly: false })
   // QEMU connects each serial port to a Unix socket we listen on; each ends when QEMU is gone.
-  const serial = Object.fromEntries(SERIAL_PORTS.map((p) => [p, join(realpathSync(ctl), `${p}.sock`)])) as Record<
-    SerialPort,
-    string
-  >
+  const serial = Object.fromEntries(
+    SERIAL_PORTS.map((p) => [p, join(realpathSync(ctl), `${p}.sock`)]),
+  ) as Record<SerialPort, string>
   const sink: Record<SerialPort, (d: Buffer) => void> = {
     console: (d) => {
       watch.write(d)
@@ -202,7 +214,14 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
     await Promise.all(drained)
     watch.end()
     if (exit.spawnError) throw new Error(`could not start QEMU (${qemu}): ${exit.spawnError.message}`)
-    if (!timedOut && !o.signal?.aborted && watch.exitCode === undefined && !watch.started && !watch.failure && exit.code !== 0)
+    if (
+      !timedOut &&
+      !o.signal?.aborted &&
+      watch.exitCode === undefined &&
+      !watch.started &&
+      !watch.failure &&
+      exit.code !== 0
+    )
       throw new Error(
         `QEMU failed before the guest started (exit ${exit.code}): ${qemuErr.trim() || watch.tail.slice(-5).join(' | ')}`,
       )
@@ -216,12 +235,12 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
       bootMs,
       totalMs: performance.now() - t0,
       consoleTail: [...watch.tail],
+      pid: child.pid,
     }
-    progress(
-      r.timedOut
-        ? `killed after ${timeout} s`
-        : `done after ${(r.totalMs / 1000).toFixed(1)} s: exit ${r.code ?? '(none)'}${r.problems.length ? `, ${r.problems.length} kernel problem(s)` : ''}`,
-    )
+    if (!r.timedOut)
+      progress(
+        `done after ${(r.totalMs / 1000).toFixed(1)} s: exit ${r.code ?? '(none)'}${r.problems.length ? `, ${r.problems.length} kernel problem(s)` : ''}`,
+      )
     return r
   } finally {
     clearTimeout(timer)

@@ -93,7 +93,9 @@ export function buildInitramfs(kernel: Kernel, dir = cacheDir()): Initramfs {
   const init = readFileSync(guestInitPath())
   const deps = parseModulesDep(readFileSync(join(kernel.modulesDir, 'modules.dep'), 'utf8'))
   const builtinFile = join(kernel.modulesDir, 'modules.builtin')
-  const builtin = existsSync(builtinFile) ? parseModulesBuiltin(readFileSync(builtinFile, 'utf8')) : new Set<string>()
+  const builtin = existsSync(builtinFile)
+    ? parseModulesBuiltin(readFileSync(builtinFile, 'utf8'))
+    : new Set<string>()
   const order = loadOrder(deps, BOOT_MODULES, builtin, join(kernel.modulesDir, 'modules.dep'))
 
   const hash = createHash('sha256').update(init).update(kernel.version)
@@ -115,14 +117,12 @@ export function buildInitramfs(kernel: Kernel, dir = cacheDir()): Initramfs {
     { path: 'sys', type: 'dir', mode: 0o755 },
     { path: 'modules', type: 'dir', mode: 0o755 },
     { path: 'modules/order', type: 'file', mode: 0o644, data: files.join('\n') + '\n' },
-    ...order.map(
-      (m, i): CpioEntry => ({
-        path: `modules/${files[i]}`,
-        type: 'file',
-        mode: 0o644,
-        data: moduleBytes(join(kernel.modulesDir, m)),
-      }),
-    ),
+    ...order.map((m, i): CpioEntry => ({
+      path: `modules/${files[i]}`,
+      type: 'file',
+      mode: 0o644,
+      data: moduleBytes(join(kernel.modulesDir, m)),
+    })),
   ]
   mkdirSync(dir, { recursive: true })
   const tmp = `${path}.${process.pid}.tmp`

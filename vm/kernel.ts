@@ -83,13 +83,17 @@ export function resolveKernel(spec?: string, dirs: KernelDirs = DEFAULT_DIRS): K
   if (spec === undefined || spec === '') {
     const found = installedKernels(dirs)
     if (found.length === 0)
-      throw new KernelNotFoundError(`no kernel found in ${dirs.boot} (vmlinuz-*) to boot in the VM; ${INSTALL}`)
+      throw new KernelNotFoundError(
+        `no kernel found in ${dirs.boot} (vmlinuz-*) to boot in the VM; ${INSTALL}`,
+      )
     version = found[0]!
     image = join(dirs.boot, `vmlinuz-${version}`)
   } else if (spec.includes('/')) {
     image = spec
     if (!existsSync(image))
-      throw new KernelNotFoundError(`kernel image ${image} does not exist; give a path to a bzImage or ${INSTALL}`)
+      throw new KernelNotFoundError(
+        `kernel image ${image} does not exist; give a path to a bzImage or ${INSTALL}`,
+      )
     const v = bzImageVersion(readHead(image))
     if (!v)
       throw new KernelNotFoundError(

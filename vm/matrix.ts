@@ -42,7 +42,9 @@ export function readKernelReports(dir: string): KernelReport[] {
   } catch {
     throw new TypeError(`no kernel reports in ${dir}: run the kernel suite first (npm test, npm run test:vm)`)
   }
-  return files.sort().map((f) => parseKernelReport(JSON.parse(readFileSync(join(dir, f), 'utf8')), join(dir, f)))
+  return files
+    .sort()
+    .map((f) => parseKernelReport(JSON.parse(readFileSync(join(dir, f), 'utf8')), join(dir, f)))
 }
 
 /** Merge reports into a matrix; a claim or feature a kernel did not report is null there. */
@@ -79,13 +81,15 @@ export function matrixMarkdown(m: KernelMatrix): string {
   ]
   const out = ['# Kernel matrix', '', ...head('claim')]
   for (const [c, row] of Object.entries(m.claims))
-    out.push(`| ${escape(c)} | ${m.kernels.map((k) => cell(row[k] ?? null, 'pass', '**FAIL**')).join(' | ')} |`)
+    out.push(
+      `| ${escape(c)} | ${m.kernels.map((k) => cell(row[k] ?? null, 'pass', '**FAIL**')).join(' | ')} |`,
+    )
   out.push('', ...head('feature'))
   for (const [f, row] of Object.entries(m.features))
     out.push(`| ${escape(f)} | ${m.kernels.map((k) => cell(row[k] ?? null, 'yes', 'no')).join(' | ')} |`)
   const errs = Object.entries(m.errors).flatMap(([f, byKernel]) =>
     Object.entries(byKernel).map(([k, e]) => `- ${f} on ${k}: ${escape(e)}`),
   )
-  if (errs.length) out.push('', 'Missing features, in the kernels\' words:', '', ...errs)
+  if (errs.length) out.push('', "Missing features, in the kernels' words:", '', ...errs)
   return out.join('\n') + '\n'
 }

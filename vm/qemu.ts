@@ -55,7 +55,9 @@ export function kernelCmdline(extra: string[] = []): string {
 
 export function qemuArgv(c: QemuConfig): string[] {
   if (/\s/.test(c.kernel) || /\s/.test(c.initrd))
-    throw new TypeError('kernel and initramfs paths must not contain spaces (QEMU splits its options on them)')
+    throw new TypeError(
+      'kernel and initramfs paths must not contain spaces (QEMU splits its options on them)',
+    )
   const argv = [
     '-nodefaults',
     '-no-user-config',
@@ -84,7 +86,8 @@ export function qemuArgv(c: QemuConfig): string[] {
     argv.push('-chardev', `socket,id=${id},path=${c.serial[id]},server=off`, '-serial', `chardev:${id}`)
   }
   c.shares.forEach((s, i) => {
-    if (s.path.includes(',')) throw new TypeError(`a shared directory must not contain "," (QEMU option syntax): ${s.path}`)
+    if (s.path.includes(','))
+      throw new TypeError(`a shared directory must not contain "," (QEMU option syntax): ${s.path}`)
     argv.push(
       '-fsdev',
       `local,id=fs${i},path=${s.path},security_model=none,multidevs=remap${s.readonly ? ',readonly=on' : ''}`,

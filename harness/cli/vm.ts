@@ -5,13 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
-import {
-  KernelNotFoundError,
-  VmPrerequisiteError,
-  runVm,
-  vmFailure,
-  vmSucceeded,
-} from '../../vm/index.js'
+import { KernelNotFoundError, VmPrerequisiteError, runVm, vmFailure, vmSucceeded } from '../../vm/index.js'
 import { kernelMatrix, matrixMarkdown, readKernelReports } from '../../vm/matrix.js'
 
 function positive(v: string): number {
@@ -38,13 +32,23 @@ interface RunOptions {
 
 /** Register `vm run` and `kernel matrix` on the program. */
 export function registerVmCommands(program: Command): void {
-  const vm = program.command('vm').description('run commands in a QEMU VM booting a chosen kernel over the host root')
+  const vm = program
+    .command('vm')
+    .description('run commands in a QEMU VM booting a chosen kernel over the host root')
   vm.command('run')
-    .description('boot a kernel in QEMU with the host root read-only under a throwaway overlay, run COMMAND inside')
+    .description(
+      'boot a kernel in QEMU with the host root read-only under a throwaway overlay, run COMMAND inside',
+    )
     .argument('<command...>', 'the command and its arguments (after --)')
-    .option('-k, --kernel <kernel>', 'a kernel image path or an installed version (/boot/vmlinuz-<v>); default: the newest')
+    .option(
+      '-k, --kernel <kernel>',
+      'a kernel image path or an installed version (/boot/vmlinuz-<v>); default: the newest',
+    )
     .option('-t, --timeout <seconds>', 'kill the VM after this many seconds', positive, 600)
-    .option('-r, --results <dir>', 'host directory shared writable, at the same path in the guest, for result files')
+    .option(
+      '-r, --results <dir>',
+      'host directory shared writable, at the same path in the guest, for result files',
+    )
     .option('-e, --env <NAME=VALUE>', 'environment for the command (repeatable)', envPair, {})
     .option('--memory <MiB>', 'guest memory', positive)
     .option('--cpus <n>', 'guest CPUs', positive)
@@ -98,7 +102,10 @@ Examples:
     .description('merge reports/kernel/<uname -r>.json into a matrix of claims and features against kernels')
     .option('-d, --dir <dir>', 'where the per-kernel reports are', 'reports/kernel')
     .option('-o, --out <base>', 'write <base>.md and <base>.json', 'reports/kernel-matrix')
-    .addHelpText('after', '\nRun the suite on each kernel first (npm test on the host, npm run test:vm in the VM).')
+    .addHelpText(
+      'after',
+      '\nRun the suite on each kernel first (npm test on the host, npm run test:vm in the VM).',
+    )
     .action((o: { dir: string; out: string }) => {
       let reports
       try {

@@ -77,7 +77,21 @@ export const FEATURE_PROBES: Record<string, FeatureProbe> = {
     modules: ['sch_tbf'],
     probe: async (c) => {
       await c.parent()
-      await c.run(['tc', 'qdisc', 'add', 'dev', 'pw0', 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '50ms'])
+      await c.run([
+        'tc',
+        'qdisc',
+        'add',
+        'dev',
+        'pw0',
+        'root',
+        'tbf',
+        'rate',
+        '1mbit',
+        'burst',
+        '32kbit',
+        'latency',
+        '50ms',
+      ])
     },
   },
   nftables: { modules: ['nf_tables'], probe: (c) => c.run(['nft', 'add', 'table', 'inet', 'nslab_probe']) },
@@ -85,22 +99,46 @@ export const FEATURE_PROBES: Record<string, FeatureProbe> = {
     modules: ['xfrm_user', 'esp4'],
     probe: (c) =>
       c.run(
-        ['ip', 'xfrm', 'state', 'add', 'src', '198.18.0.1', 'dst', '198.18.0.2', 'proto', 'esp', 'spi', '0x100']
-          .concat(['enc', 'cbc(aes)', KEY, 'auth', 'hmac(sha256)', KEY + '00112233445566778899aabbccddeeff']),
+        [
+          'ip',
+          'xfrm',
+          'state',
+          'add',
+          'src',
+          '198.18.0.1',
+          'dst',
+          '198.18.0.2',
+          'proto',
+          'esp',
+          'spi',
+          '0x100',
+        ].concat(['enc', 'cbc(aes)', KEY, 'auth', 'hmac(sha256)', KEY + '00112233445566778899aabbccddeeff']),
       ),
   },
   'xfrm-policy': {
     modules: ['xfrm_user'],
     probe: (c) =>
       c.run(
-        ['ip', 'xfrm', 'policy', 'add', 'src', '198.18.0.1', 'dst', '198.18.0.2', 'dir', 'out', 'tmpl']
-          .concat(['src', '198.18.0.1', 'dst', '198.18.0.2', 'proto', 'esp', 'mode', 'transport']),
+        [
+          'ip',
+          'xfrm',
+          'policy',
+          'add',
+          'src',
+          '198.18.0.1',
+          'dst',
+          '198.18.0.2',
+          'dir',
+          'out',
+          'tmpl',
+        ].concat(['src', '198.18.0.1', 'dst', '198.18.0.2', 'proto', 'esp', 'mode', 'transport']),
       ),
   },
 }
 
 function kernelWords(err: unknown): string {
-  if (err instanceof NetlinkError) return err.kernelMessage ? `${err.code}: ${err.kernelMessage}` : err.message
+  if (err instanceof NetlinkError)
+    return err.kernelMessage ? `${err.code}: ${err.kernelMessage}` : err.message
   return (err as Error).message
 }
 
@@ -126,7 +164,8 @@ export async function probeFeatures(
     },
     async run(argv) {
       const r = await exec(ns, argv, { timeout: 10_000 })
-      if (r.code !== 0) throw new Error((r.stderr.trim() || `${argv[0]} exited with ${r.code}`).split('\n')[0])
+      if (r.code !== 0)
+        throw new Error((r.stderr.trim() || `${argv[0]} exited with ${r.code}`).split('\n')[0])
     },
   }
   const out: Record<string, FeatureResult> = {}

@@ -97,7 +97,12 @@ describe('claims about network namespaces (seeds 000, 002, 004)', () => {
   })
 
   it('a namespace lives while a process, an open fd or a bind mount holds it, and disappears after', async () => {
-    await using here = { nl: Netlink.open(), async [Symbol.asyncDispose]() { this.nl.close() } }
+    await using here = {
+      nl: Netlink.open(),
+      async [Symbol.asyncDispose]() {
+        this.nl.close()
+      },
+    }
     // A veth with one end in the namespace and the other here: the kernel deletes
     // both when the namespace dies, so the end here shows whether it lives.
     const alive = async (peer: string) => (await here.nl.listLinks()).some((l) => l.name === peer)

@@ -23,7 +23,9 @@ kernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko kernel/drivers/virtio/virt
 
 describe('module load order', () => {
   it('loads every module after what it depends on, each once', () => {
-    const order = loadOrder(parseModulesDep(DEP), ['virtio_pci', '9pnet_virtio', '9p', 'overlay']).map(moduleName)
+    const order = loadOrder(parseModulesDep(DEP), ['virtio_pci', '9pnet_virtio', '9p', 'overlay']).map(
+      moduleName,
+    )
     expect(order).toEqual([
       'virtio_ring',
       'virtio',
@@ -44,7 +46,9 @@ describe('module load order', () => {
     const builtin = parseModulesBuiltin('kernel/drivers/net/veth.ko\nkernel/net/bridge/bridge.ko\n')
     expect(loadOrder(deps, ['veth', 'overlay'], builtin).map(moduleName)).toEqual(['overlay'])
     expect(() => loadOrder(deps, ['wireguard'], builtin)).toThrow(ModuleNotFoundError)
-    expect(() => loadOrder(deps, ['wireguard'], builtin)).toThrow('kernel module wireguard is neither in modules.dep')
+    expect(() => loadOrder(deps, ['wireguard'], builtin)).toThrow(
+      'kernel module wireguard is neither in modules.dep',
+    )
   })
 
   it('names modules like modprobe: no directory, no .ko(.xz), dashes as underscores', () => {

@@ -62,7 +62,9 @@ describe('QEMU argv', () => {
   it('passes a kernel command line without the command (it travels as a script), panics ending the VM', () => {
     const line = values(qemuArgv({ ...base, append: ['loglevel=7'] }), '-append')[0]!
     expect(line).toBe(kernelCmdline(['loglevel=7']))
-    expect(line.split(' ')).toEqual(expect.arrayContaining(['console=ttyS0', 'panic=-1', 'rdinit=/init', 'loglevel=7']))
+    expect(line.split(' ')).toEqual(
+      expect.arrayContaining(['console=ttyS0', 'panic=-1', 'rdinit=/init', 'loglevel=7']),
+    )
   })
 })
 
@@ -91,7 +93,7 @@ describe('initramfs pieces', () => {
     ])
     expect(a.length % 4).toBe(0)
     const names: string[] = []
-    for (let at = 0; at < a.length; ) {
+    for (let at = 0; at < a.length;) {
       expect(a.toString('ascii', at, at + 6)).toBe('070701')
       const field = (i: number) => parseInt(a.toString('ascii', at + 6 + i * 8, at + 14 + i * 8), 16)
       const [mode, size, nameLen] = [field(1), field(6), field(11)]
