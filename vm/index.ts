@@ -29,6 +29,14 @@ export {
 export { VmPrerequisiteError, buildInitramfs, findBusybox, isStaticElf } from './initramfs.js'
 export { ConsoleWatch, classifyLine, describeProblems, type KernelProblem } from './console.js'
 export { qemuArgv, kernelCmdline, findQemu, type Accel, type QemuConfig } from './qemu.js'
+export {
+  type KernelReport,
+  type KernelMatrix,
+  kernelMatrix,
+  matrixMarkdown,
+  readKernelReports,
+} from './matrix.js'
+export { probeKvm, chooseAccel } from './accel.js'
 
 export interface VmOptions {
   /** argv run inside the guest (no shell). */
