@@ -9,6 +9,7 @@ import { buildInitramfs, cacheDir } from '../vm/initramfs.js'
 import { runVm } from '../vm/index.js'
 import { chooseAccel } from '../vm/accel.js'
 import { findQemu } from '../vm/qemu.js'
+import { StringDecoder } from 'node:string_decoder'
 import { summarize } from './stats.js'
 
 const FIRST = 'a new namespace has only lo, and it is down'
@@ -43,6 +44,7 @@ export function scenarioVmBoot() {
             const t0 = performance.now()
             let first: number | undefined
             let text = ''
+            const utf8 = new StringDecoder('utf8') // a chunk may end inside a multi-byte character
             const r = await runVm({
               command: ['node', 'scripts/sealed.mjs', '--', 'node_modules/.bin/vitest', 'run'].concat([
                 '--reporter=verbose',
@@ -52,7 +54,7 @@ export function scenarioVmBoot() {
               ]),
               timeout: 300,
               onStdout: (d) => {
-                text += d.toString()
+                text += utf8.write(d)
                 if (first === undefined && /✓/.test(text)) first = performance.now() - t0
               },
             })

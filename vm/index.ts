@@ -17,6 +17,7 @@ import { ConsoleWatch, type KernelProblem, describeProblems } from './console.js
 import { GUEST_PATH, envScript, runScript } from './guest-script.js'
 import { buildInitramfs, cacheDir } from './initramfs.js'
 import { type Kernel, resolveKernel } from './kernel.js'
+import { bootImage } from './vmlinux.js'
 import { type Accel, SERIAL_PORTS, type SerialPort, type Share, findQemu, qemuArgv } from './qemu.js'
 
 export {
@@ -119,12 +120,13 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const kernel = resolveKernel(o.kernel)
   const cache = cacheDir()
   const initramfs = buildInitramfs(kernel, cache)
+  const boot = bootImage(kernel.image, kernel.version, cache)
   const { accel, reason } = await chooseAccel(qemu, kernel.image, cache)
   const cwd = resolve(o.cwd ?? process.cwd())
   const results = o.results ? resolve(o.results) : undefined
   if (results) mkdirSync(results, { recursive: true })
   progress(
-    `kernel ${kernel.version} (${kernel.image}), ${accel === 'kvm' ? 'KVM' : `TCG (${reason})`}, initramfs ${initramfs.cached ? 'cached' : 'built'}: booting`,
+    `kernel ${kernel.version} (${kernel.image}), ${accel === 'kvm' ? 'KVM' : `TCG (${reason})`}, initramfs ${initramfs.cached ? 'cached' : 'built'}${boot.pvh ? ', PVH entry' : ''}: booting`,
   )
 
   let bootMs: number | undefined
@@ -177,7 +179,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const argv = qemuArgv({
     serial,
     accel,
-    kernel: kernel.image,
+    kernel: boot.path,
     initrd: initramfs.path,
     memory: o.memory ?? 1536,
     cpus: o.cpus ?? 2,

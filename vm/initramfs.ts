@@ -6,7 +6,16 @@
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
@@ -128,5 +137,9 @@ export function buildInitramfs(kernel: Kernel, dir = cacheDir()): Initramfs {
   const tmp = `${path}.${process.pid}.tmp`
   writeFileSync(tmp, cpioArchive(entries))
   renameSync(tmp, path)
+  // Older builds for this kernel (another init script, busybox or modules) are of no more use.
+  for (const f of readdirSync(dir))
+    if (f.startsWith(`initramfs-${kernel.version}-`) && join(dir, f) !== path)
+      rmSync(join(dir, f), { force: true })
   return { path, cached: false, modules: order }
 }
