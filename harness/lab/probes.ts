@@ -163,9 +163,11 @@ export async function probeFeatures(
       return index
     },
     async run(argv) {
-      const r = await exec(ns, argv, { timeout: 10_000 })
+      // Generous: loading a module and self-testing its crypto takes seconds under TCG.
+      const r = await exec(ns, argv, { timeout: 120_000 })
+      if (r.timedOut) throw new Error(`${argv.join(' ')} did not finish within 120 s`)
       if (r.code !== 0)
-        throw new Error((r.stderr.trim() || `${argv[0]} exited with ${r.code}`).split('\n')[0])
+        throw new Error((r.stderr.trim() || `${argv[0]} exited with ${r.code ?? r.signal}`).split('\n')[0])
     },
   }
   const out: Record<string, FeatureResult> = {}
