@@ -9,7 +9,16 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { chooseAccel } from './accel.js'
@@ -111,6 +120,19 @@ function setprivAvailable(): boolean {
   return spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0
 }
 
+/** Remove control directories of runs whose owner died without cleaning up (SIGKILL). */
+function sweepStaleControlDirs(): void {
+  for (const d of readdirSync(tmpdir()).filter((f) => f.startsWith('nslab-vm-'))) {
+    const dir = join(tmpdir(), d)
+    try {
+      const pid = Number(readFileSync(join(dir, 'owner'), 'utf8'))
+      if (pid > 0 && !existsSync(`/proc/${pid}`)) rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // not ours, or being set up right now
+    }
+  }
+}
+
 /** Boot the VM, run the command, and return once QEMU is gone. */
 export async function runVm(o: VmOptions): Promise<VmResult> {
   const t0 = performance.now()
@@ -136,130 +158,142 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
       progress(`guest up after ${(bootMs / 1000).toFixed(1)} s: ${o.command.join(' ')}`)
     }
   })
+  sweepStaleControlDirs()
   const ctl = mkdtempSync(join(tmpdir(), 'nslab-vm-'))
-  const env = {
-    PATH: GUEST_PATH,
-    HOME: '/root',
-    TERM: 'dumb',
-    ...o.env,
-    NSLAB_VM: '1',
-    NSLAB_VM_RESULTS: results ?? '',
-  }
-  writeFileSync(join(ctl, 'env.sh'), envScript(results))
-  writeFileSync(join(ctl, 'run.sh'), runScript(o.command, cwd, env))
-  const shares: Share[] = [
-    { tag: 'hostroot', path: '/', readonly: true },
-    { tag: 'nslabctl', path: realpathSync(ctl), readonly: false },
-  ]
-  if (results) shares.push({ tag: 'nslabout', path: realpathSync(results), readonly: false })
-  // QEMU connects each serial port to a Unix socket we listen on; each ends when QEMU is gone.
-  const serial = Object.fromEntries(
-    SERIAL_PORTS.map((p) => [p, join(realpathSync(ctl), `${p}.sock`)]),
-  ) as Record<SerialPort, string>
-  const sink: Record<SerialPort, (d: Buffer) => void> = {
-    console: (d) => {
-      watch.write(d)
-      o.onConsole?.(d)
-    },
-    stdout: (d) => o.onStdout?.(d),
-    stderr: (d) => o.onStderr?.(d),
-  }
-  const drained: Promise<void>[] = []
-  const servers = await Promise.all(
-    SERIAL_PORTS.map(async (p) => {
-      const server = net.createServer({ pauseOnConnect: false }, (sock) => {
-        sock.on('data', sink[p])
-        drained.push(once(sock, 'close').then(() => {}))
-      })
-      server.listen(serial[p])
-      await once(server, 'listening')
-      return server
-    }),
-  )
-  const argv = qemuArgv({
-    serial,
-    accel,
-    kernel: boot.path,
-    initrd: initramfs.path,
-    memory: o.memory ?? 1536,
-    cpus: o.cpus ?? 2,
-    shares,
-    append: o.append,
-  })
-  // setpriv --pdeathsig: QEMU dies with us even when we are SIGKILLed.
-  const [file, args] = setprivAvailable()
-    ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', qemu, ...argv]]
-    : [qemu, argv]
-
-  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-  let qemuErr = ''
-  child.stderr.on('data', (d: Buffer) => (qemuErr += d.toString()))
-
-  let timedOut = false
-  const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  }
-  const timer = setTimeout(() => {
-    timedOut = true
-    progress(`the VM did not finish within ${timeout} s: killing it`)
-    kill()
-  }, timeout * 1000)
-  const onSignal = (sig: NodeJS.Signals) => {
-    kill()
-    rmSync(ctl, { recursive: true, force: true })
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-    process.kill(process.pid, sig)
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
-  const onAbort = () => kill()
-  o.signal?.addEventListener('abort', onAbort)
-
+  writeFileSync(join(ctl, 'owner'), String(process.pid))
+  const servers: net.Server[] = []
   try {
-    const exit = await new Promise<{ code: number | null; spawnError?: Error }>((resolveExit) => {
-      child.on('error', (e) => resolveExit({ code: null, spawnError: e }))
-      child.on('close', (code) => resolveExit({ code }))
-    })
-    await Promise.all(drained)
-    watch.end()
-    if (exit.spawnError) throw new Error(`could not start QEMU (${qemu}): ${exit.spawnError.message}`)
-    if (
-      !timedOut &&
-      !o.signal?.aborted &&
-      watch.exitCode === undefined &&
-      !watch.started &&
-      !watch.failure &&
-      exit.code !== 0
-    )
-      throw new Error(
-        `QEMU failed before the guest started (exit ${exit.code}): ${qemuErr.trim() || watch.tail.slice(-5).join(' | ')}`,
-      )
-    const r: VmResult = {
-      code: timedOut ? null : (watch.exitCode ?? null),
-      timedOut,
-      kernel,
-      accel,
-      problems: watch.problems,
-      initFailure: watch.failure,
-      bootMs,
-      totalMs: performance.now() - t0,
-      consoleTail: [...watch.tail],
-      pid: child.pid,
-    }
-    if (!r.timedOut)
-      progress(
-        `done after ${(r.totalMs / 1000).toFixed(1)} s: exit ${r.code ?? '(none)'}${r.problems.length ? `, ${r.problems.length} kernel problem(s)` : ''}`,
-      )
-    return r
+    return await launch(ctl, servers)
   } finally {
-    clearTimeout(timer)
-    kill()
     for (const s of servers) s.close()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-    o.signal?.removeEventListener('abort', onAbort)
     rmSync(ctl, { recursive: true, force: true })
     if (existsSync(ctl)) progress(`could not remove ${ctl}`)
+  }
+
+  async function launch(ctl: string, servers: net.Server[]): Promise<VmResult> {
+    const env = {
+      PATH: GUEST_PATH,
+      HOME: '/root',
+      TERM: 'dumb',
+      ...o.env,
+      NSLAB_VM: '1',
+      NSLAB_VM_RESULTS: results ?? '',
+    }
+    writeFileSync(join(ctl, 'env.sh'), envScript(results))
+    writeFileSync(join(ctl, 'run.sh'), runScript(o.command, cwd, env))
+    const shares: Share[] = [
+      { tag: 'hostroot', path: '/', readonly: true },
+      { tag: 'nslabctl', path: realpathSync(ctl), readonly: false },
+    ]
+    if (results) shares.push({ tag: 'nslabout', path: realpathSync(results), readonly: false })
+    // QEMU connects each serial port to a Unix socket we listen on; each ends when QEMU is gone.
+    const serial = Object.fromEntries(
+      SERIAL_PORTS.map((p) => [p, join(realpathSync(ctl), `${p}.sock`)]),
+    ) as Record<SerialPort, string>
+    const sink: Record<SerialPort, (d: Buffer) => void> = {
+      console: (d) => {
+        watch.write(d)
+        o.onConsole?.(d)
+      },
+      stdout: (d) => o.onStdout?.(d),
+      stderr: (d) => o.onStderr?.(d),
+    }
+    const drained: Promise<void>[] = []
+    servers.push(
+      ...(await Promise.all(
+        SERIAL_PORTS.map(async (p) => {
+          const server = net.createServer({ pauseOnConnect: false }, (sock) => {
+            sock.on('data', sink[p])
+            drained.push(once(sock, 'close').then(() => {}))
+          })
+          server.listen(serial[p])
+          await once(server, 'listening')
+          return server
+        }),
+      )),
+    )
+    const argv = qemuArgv({
+      serial,
+      accel,
+      kernel: boot.path,
+      initrd: initramfs.path,
+      memory: o.memory ?? 1536,
+      cpus: o.cpus ?? 2,
+      shares,
+      append: o.append,
+    })
+    // setpriv --pdeathsig: QEMU dies with us even when we are SIGKILLed.
+    const [file, args] = setprivAvailable()
+      ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', qemu, ...argv]]
+      : [qemu, argv]
+
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    let qemuErr = ''
+    child.stderr.on('data', (d: Buffer) => (qemuErr += d.toString()))
+
+    let timedOut = false
+    const kill = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    }
+    const timer = setTimeout(() => {
+      timedOut = true
+      progress(`the VM did not finish within ${timeout} s: killing it`)
+      kill()
+    }, timeout * 1000)
+    const onSignal = (sig: NodeJS.Signals) => {
+      kill()
+      rmSync(ctl, { recursive: true, force: true })
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      process.kill(process.pid, sig)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    const onAbort = () => kill()
+    o.signal?.addEventListener('abort', onAbort)
+
+    try {
+      const exit = await new Promise<{ code: number | null; spawnError?: Error }>((resolveExit) => {
+        child.on('error', (e) => resolveExit({ code: null, spawnError: e }))
+        child.on('close', (code) => resolveExit({ code }))
+      })
+      await Promise.all(drained)
+      watch.end()
+      if (exit.spawnError) throw new Error(`could not start QEMU (${qemu}): ${exit.spawnError.message}`)
+      if (
+        !timedOut &&
+        !o.signal?.aborted &&
+        watch.exitCode === undefined &&
+        !watch.started &&
+        !watch.failure &&
+        exit.code !== 0
+      )
+        throw new Error(
+          `QEMU failed before the guest started (exit ${exit.code}): ${qemuErr.trim() || watch.tail.slice(-5).join(' | ')}`,
+        )
+      const r: VmResult = {
+        code: timedOut ? null : (watch.exitCode ?? null),
+        timedOut,
+        kernel,
+        accel,
+        problems: watch.problems,
+        initFailure: watch.failure,
+        bootMs,
+        totalMs: performance.now() - t0,
+        consoleTail: [...watch.tail],
+        pid: child.pid,
+      }
+      if (!r.timedOut)
+        progress(
+          `done after ${(r.totalMs / 1000).toFixed(1)} s: exit ${r.code ?? '(none)'}${r.problems.length ? `, ${r.problems.length} kernel problem(s)` : ''}`,
+        )
+      return r
+    } finally {
+      clearTimeout(timer)
+      kill()
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      o.signal?.removeEventListener('abort', onAbort)
+    }
   }
 }
