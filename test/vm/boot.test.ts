@@ -11,6 +11,9 @@ import { runVm, vmFailure } from '../../vm/index.js'
 const results = mkdtempSync(join(process.cwd(), 'reports', '.vm-test-'))
 afterAll(() => rmSync(results, { recursive: true, force: true }))
 
+/** One vCPU and little memory: the rest of the suite runs beside these boots and needs the other core. */
+const small = { cpus: 1, memory: 512 }
+
 /** True while a process with this pid exists. */
 const running = (pid: number | undefined) => pid !== undefined && existsSync(`/proc/${pid}`)
 
@@ -24,6 +27,7 @@ describe('VM runner', { timeout: 180_000 }, () => {
         '-c',
         'uname -r; echo to-stderr >&2; echo "$NSLAB_VM" > "$NSLAB_VM_RESULTS/r.txt"; true',
       ],
+      ...small,
       results,
       timeout: 150,
       onStdout: (d) => (out += d),
@@ -39,13 +43,13 @@ describe('VM runner', { timeout: 180_000 }, () => {
   })
 
   it("returns the command's exit code", async () => {
-    const r = await runVm({ command: ['false'], timeout: 150 })
+    const r = await runVm({ ...small, command: ['false'], timeout: 150 })
     expect(r.code).toBe(1)
     expect(vmFailure(r, 150)).toBe('the command exited with 1 in the VM')
   })
 
   it('kills the VM when the timeout expires, and says so', async () => {
-    const r = await runVm({ command: ['sleep', '600'], timeout: 3 })
+    const r = await runVm({ ...small, command: ['sleep', '600'], timeout: 3 })
     expect(r.timedOut).toBe(true)
     expect(r.code).toBeNull()
     expect(vmFailure(r, 3)).toBe('the VM did not finish within 3 s and was killed')
@@ -53,7 +57,11 @@ describe('VM runner', { timeout: 180_000 }, () => {
   })
 
   it("reports the guest kernel's panic as a failure", async () => {
-    const r = await runVm({ command: ['sh', '-c', 'echo c > /proc/sysrq-trigger; sleep 600'], timeout: 150 })
+    const r = await runVm({
+      ...small,
+      command: ['sh', '-c', 'echo c > /proc/sysrq-trigger; sleep 600'],
+      timeout: 150,
+    })
     expect(r.timedOut).toBe(false)
     expect(r.code).toBeNull()
     expect(r.problems.map((p) => p.line)).toContain('Kernel panic - not syncing: sysrq triggered crash')
