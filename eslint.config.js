@@ -27,4 +27,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The VM runner sits beside the library: it may use the lower layers, never the CLI or Vitest layers.
+    files: ['vm/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'koffi', message: 'Only harness/sys imports koffi.' }],
+          patterns: [
+            {
+              group: ['**/harness/cli/**', '**/harness/vitest/**'],
+              message: 'vm/ must not import from harness/cli or harness/vitest.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 )

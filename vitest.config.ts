@@ -9,7 +9,8 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    reporters: process.env.CI ? ['default', 'junit'] : ['default'],
+    // test/kernel/reporter.ts writes reports/kernel/<uname -r>.json when the kernel suite ran.
+    reporters: [...(process.env.CI ? ['default', 'junit'] : ['default']), './test/kernel/reporter.ts'],
     outputFile: { junit: 'reports/junit.xml' },
   },
 })

@@ -19,6 +19,7 @@ import { NETNS_RUN_DIR, addNetns, deleteNetns, listNetns, openNetns } from '../h
 import { type Floor, buildFloor, runFloor } from './floor.js'
 import { checkVethEnd, ip, ipNetnsList, ipVersion } from './iproute2.js'
 import { type Summary, fmtMs, fmtRatio, ratio, summarize } from './stats.js'
+import { scenarioVmBoot } from './vm-boot.js'
 
 const PREFIX = `nslab-bench-${process.pid}-`
 const WARMUP = 1
@@ -956,6 +957,7 @@ async function main(): Promise<number> {
     scenarioLabPair(),
     ...STARS.map((x) => scenarioLabStar(x.n, x.iterations, x.warmup)),
     scenarioLabMatrix(),
+    ...(only?.split(',').includes('vm-boot') ? [scenarioVmBoot()] : []), // only when asked: ~10 s per boot
   ].filter((s) => !only || only.split(',').some((o) => s.id.startsWith(o)))
   const results: ScenarioResult[] = []
   await sleep(SETTLE_MS.block) // let whatever ran before settle, as between blocks

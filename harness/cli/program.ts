@@ -23,6 +23,7 @@ import { ScenarioError } from '../scenario/diagnostics.js'
 import { FeatureMissingError } from '../lab/features.js'
 import { registerScenarioCommands } from './scenario.js'
 import { registerContainerCommand } from './container.js'
+import { registerVmCommands } from './vm.js'
 
 /** nslab's own version, from the package.json above this file (source or dist). */
 export function version(): string {
@@ -114,6 +115,7 @@ export function buildProgram(): Command {
     })
   registerScenarioCommands(program)
   registerContainerCommand(program)
+  registerVmCommands(program)
   return program
 }
 

@@ -1,10 +1,10 @@
 /**
  * Kernel features a lab may need, detected once per process (in a throwaway
  * namespace, never in the host's) and cached. Each missing feature comes
- * with one sentence naming it and the way out.
+ * with one sentence naming it and the way out. The probes themselves are in
+ * probes.ts (shared with the kernel-behaviour suite's report).
  */
-import { randomBytes } from 'node:crypto'
-import { addNetns, deleteNetns, exec } from '../netns/index.js'
+import { probeFeatures } from './probes.js'
 
 export type Feature = 'netem' | 'tbf' | 'nftables'
 
@@ -35,50 +35,8 @@ export function kernelFeatures(): Promise<Record<Feature, boolean>> {
 }
 
 async function probe(): Promise<Record<Feature, boolean>> {
-  const ns = `nslab-t${process.pid.toString(36)}-probe${randomBytes(2).toString('hex')}`
-  addNetns(ns)
-  try {
-    const ok = async (argv: string[]): Promise<boolean> => {
-      try {
-        return (await exec(ns, argv, { timeout: 5000 })).code === 0
-      } catch {
-        return false
-      }
-    }
-    await ok(['ip', 'link', 'set', 'lo', 'up'])
-    const netem = await ok([
-      'tc',
-      'qdisc',
-      'add',
-      'dev',
-      'lo',
-      'root',
-      'handle',
-      '1:',
-      'netem',
-      'delay',
-      '1ms',
-    ])
-    const tbf = await ok([
-      'tc',
-      'qdisc',
-      'replace',
-      'dev',
-      'lo',
-      'root',
-      'tbf',
-      'rate',
-      '1mbit',
-      'burst',
-      '32kbit',
-      'latency',
-      '50ms',
-    ])
-    const nftables = await ok(['nft', 'add', 'table', 'inet', 'nslab_probe'])
-    return { netem, tbf, nftables }
-  } finally {
-    deleteNetns(ns)
-  }
+  const r = await probeFeatures(['netem', 'tbf', 'nftables'])
+  return { netem: !!r.netem?.present, tbf: !!r.tbf?.present, nftables: !!r.nftables?.present }
 }
 
 /** Throw FeatureMissingError unless the kernel has `feature`. */

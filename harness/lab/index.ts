@@ -17,4 +17,5 @@ export { gc, removeLab, LabNotFoundError, pidsInNetns, type GcReport } from './g
 export { listOwners, ownerAlive, markKept, type OwnerRecord } from './owner.js'
 export { labState, formatLabState, nodeState, type NodeState } from './state.js'
 export { FeatureMissingError, kernelFeatures, type Feature } from './features.js'
+export { FEATURE_PROBES, probeFeatures, type FeatureProbe, type FeatureResult } from './probes.js'
 export { type Impairment } from './impair.js'

@@ -46,6 +46,8 @@ describe('the packed tarball', () => {
     expect(files).toContain('package/dist/harness/index.js')
     expect(files).toContain('package/dist/harness/index.d.ts')
     expect(files).toContain('package/dist/harness/netns/exec-worker.js')
+    expect(files).toContain('package/dist/vm/index.js')
+    expect(files).toContain('package/dist/vm/guest-init.sh') // the VM runner's guest init, not TypeScript
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([])
     expect(files.filter((f) => f.includes('.test.'))).toEqual([])
   })

@@ -1,0 +1,72 @@
+/**
+ * Real boots of the VM runner (QEMU, TCG here: about 6-10 s each). Few, with
+ * generous timeouts. With QEMU, a kernel or busybox-static missing they fail
+ * with the runner's error naming the package to install.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { runVm, vmFailure } from '../../vm/index.js'
+
+const results = mkdtempSync(join(process.cwd(), 'reports', '.vm-test-'))
+afterAll(() => rmSync(results, { recursive: true, force: true }))
+
+/** One vCPU and little memory: the rest of the suite runs beside these boots and needs the other core. */
+const small = { cpus: 1, memory: 512 }
+
+/** True while a process with this pid exists. */
+const running = (pid: number | undefined) => pid !== undefined && existsSync(`/proc/${pid}`)
+
+describe('VM runner', { timeout: 180_000 }, () => {
+  it('runs a command in the guest kernel, streams stdout and stderr apart, and brings a result file back', async () => {
+    let out = ''
+    let err = ''
+    const r = await runVm({
+      command: [
+        'sh',
+        '-c',
+        'uname -r; echo to-stderr >&2; echo "$NSLAB_VM" > "$NSLAB_VM_RESULTS/r.txt"; true',
+      ],
+      ...small,
+      results,
+      timeout: 150,
+      onStdout: (d) => (out += d),
+      onStderr: (d) => (err += d),
+    })
+    expect(vmFailure(r, 150)).toBeUndefined()
+    expect(r.code).toBe(0)
+    expect(out).toBe(`${r.kernel.version}\n`) // the guest's kernel, not the host's
+    expect(err).toBe('to-stderr\n')
+    expect(readFileSync(join(results, 'r.txt'), 'utf8')).toBe('1\n')
+    expect(r.problems).toEqual([])
+    expect(running(r.pid)).toBe(false)
+  })
+
+  it("returns the command's exit code", async () => {
+    const r = await runVm({ ...small, command: ['false'], timeout: 150 })
+    expect(r.code).toBe(1)
+    expect(vmFailure(r, 150)).toBe('the command exited with 1 in the VM')
+  })
+
+  it('kills the VM when the timeout expires, and says so', async () => {
+    const r = await runVm({ ...small, command: ['sleep', '600'], timeout: 3 })
+    expect(r.timedOut).toBe(true)
+    expect(r.code).toBeNull()
+    expect(vmFailure(r, 3)).toBe('the VM did not finish within 3 s and was killed')
+    expect(running(r.pid)).toBe(false)
+  })
+
+  it("reports the guest kernel's panic as a failure", async () => {
+    const r = await runVm({
+      ...small,
+      command: ['sh', '-c', 'echo c > /proc/sysrq-trigger; sleep 600'],
+      timeout: 150,
+    })
+    expect(r.timedOut).toBe(false)
+    expect(r.code).toBeNull()
+    expect(r.problems.map((p) => p.line)).toContain('Kernel panic - not syncing: sysrq triggered crash')
+    expect(vmFailure(r, 150)).toMatch(
+      /^the guest kernel panicked before the command finished; the guest kernel reported/,
+    )
+  })
+})

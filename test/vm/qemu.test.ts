@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { cpioArchive } from '../../vm/cpio.js'
+import { runScript, shellQuote } from '../../vm/guest-script.js'
+import { isStaticElf } from '../../vm/initramfs.js'
+import { kernelCmdline, qemuArgv } from '../../vm/qemu.js'
+
+const serial = { console: '/t/console.sock', stdout: '/t/stdout.sock', stderr: '/t/stderr.sock' }
+const base = {
+  accel: 'tcg' as const,
+  kernel: '/boot/vmlinuz-6.1.0-56-amd64',
+  initrd: '/c/initramfs.cpio',
+  memory: 1536,
+  cpus: 2,
+  serial,
+  shares: [
+    { tag: 'hostroot', path: '/', readonly: true },
+    { tag: 'nslabctl', path: '/tmp/nslab-vm-x', readonly: false },
+  ],
+}
+
+/** The value following `flag` each time it occurs. */
+function values(argv: string[], flag: string): string[] {
+  return argv.flatMap((a, i) => (a === flag ? [argv[i + 1]!] : []))
+}
+
+describe('QEMU argv', () => {
+  it('boots the kernel with the initramfs, no devices but ours, never rebooting', () => {
+    const argv = qemuArgv(base)
+    expect(argv).toEqual(expect.arrayContaining(['-nodefaults', '-no-user-config', '-no-reboot']))
+    expect(values(argv, '-accel')).toEqual(['tcg'])
+    expect(values(argv, '-kernel')).toEqual([base.kernel])
+    expect(values(argv, '-initrd')).toEqual([base.initrd])
+    expect(values(argv, '-m')).toEqual(['1536'])
+    expect(values(argv, '-cpu')).toEqual(['max'])
+    expect(values(qemuArgv({ ...base, accel: 'kvm' }), '-cpu')).toEqual(['host'])
+  })
+
+  it('shares the host root read-only and the control directory writable, over virtio-9p with remapped devices', () => {
+    const argv = qemuArgv(base)
+    expect(values(argv, '-fsdev')).toEqual([
+      'local,id=fs0,path=/,security_model=none,multidevs=remap,readonly=on',
+      'local,id=fs1,path=/tmp/nslab-vm-x,security_model=none,multidevs=remap',
+    ])
+    expect(values(argv, '-device')).toEqual([
+      'virtio-9p-pci,fsdev=fs0,mount_tag=hostroot',
+      'virtio-9p-pci,fsdev=fs1,mount_tag=nslabctl',
+    ])
+    expect(() => qemuArgv({ ...base, shares: [{ tag: 'x', path: '/a,b', readonly: true }] })).toThrow('","')
+  })
+
+  it('connects ttyS0, ttyS1, ttyS2 (console, stdout, stderr) to our sockets, in that order', () => {
+    const argv = qemuArgv(base)
+    expect(values(argv, '-serial')).toEqual(['chardev:console', 'chardev:stdout', 'chardev:stderr'])
+    expect(values(argv, '-chardev')).toEqual([
+      'socket,id=console,path=/t/console.sock,server=off',
+      'socket,id=stdout,path=/t/stdout.sock,server=off',
+      'socket,id=stderr,path=/t/stderr.sock,server=off',
+    ])
+  })
+
+  it('passes a kernel command line without the command (it travels as a script), panics ending the VM', () => {
+    const line = values(qemuArgv({ ...base, append: ['loglevel=7'] }), '-append')[0]!
+    expect(line).toBe(kernelCmdline(['loglevel=7']))
+    expect(line.split(' ')).toEqual(
+      expect.arrayContaining(['console=ttyS0', 'panic=-1', 'rdinit=/init', 'loglevel=7']),
+    )
+  })
+})
+
+describe('guest scripts', () => {
+  it('quotes words for the shell, so any argv survives', () => {
+    expect(shellQuote('plain/path-1.0')).toBe('plain/path-1.0')
+    expect(shellQuote("it's $HOME; rm -rf /")).toBe(`'it'\\''s $HOME; rm -rf /'`)
+    expect(shellQuote('')).toBe("''")
+  })
+
+  it('exports the environment, enters the directory and execs the command', () => {
+    expect(runScript(['sh', '-c', 'echo "$A"'], '/work/x y', { A: 'b c' })).toBe(
+      "# written by nslab vm: the command to run in the guest\nexport A='b c'\ncd '/work/x y' || exit 125\nexec sh -c 'echo \"$A\"'\n",
+    )
+    expect(() => runScript([], '/', {})).toThrow('needs a command')
+    expect(() => runScript(['true'], '/', { 'A B': '1' })).toThrow('not an environment variable name')
+  })
+})
+
+describe('initramfs pieces', () => {
+  it('writes newc cpio records the kernel can unpack, padded to 4 bytes, ending with TRAILER!!!', () => {
+    const a = cpioArchive([
+      { path: 'bin', type: 'dir', mode: 0o755 },
+      { path: 'init', type: 'file', mode: 0o755, data: 'abc' },
+      { path: 'bin/sh', type: 'symlink', mode: 0o777, data: 'busybox' },
+    ])
+    expect(a.length % 4).toBe(0)
+    const names: string[] = []
+    for (let at = 0; at < a.length;) {
+      expect(a.toString('ascii', at, at + 6)).toBe('070701')
+      const field = (i: number) => parseInt(a.toString('ascii', at + 6 + i * 8, at + 14 + i * 8), 16)
+      const [mode, size, nameLen] = [field(1), field(6), field(11)]
+      const name = a.toString('ascii', at + 110, at + 110 + nameLen - 1)
+      names.push(`${name}:${(mode >> 12).toString(8)}:${size}`)
+      at += Math.ceil((110 + nameLen) / 4) * 4 + Math.ceil(size / 4) * 4
+      if (name === 'TRAILER!!!') break
+    }
+    expect(names).toEqual(['bin:4:0', 'init:10:3', 'bin/sh:12:7', 'TRAILER!!!:0:0'])
+    expect(() => cpioArchive([{ path: '/abs', type: 'dir', mode: 0 }])).toThrow('relative')
+  })
+
+  it('tells a static busybox (apt-get install -y busybox-static) from a dynamic executable', () => {
+    expect(isStaticElf(readFileSync('/bin/busybox'))).toBe(true)
+    expect(isStaticElf(readFileSync(process.execPath))).toBe(false)
+    expect(isStaticElf(Buffer.from('#!/bin/sh\n'))).toBe(false)
+  })
+})
