@@ -25,6 +25,15 @@ export type LinkRef = number | string
 /** Where a link is born or moved to: an open namespace fd or a pid living there. */
 export type NetnsTarget = { fd: number } | { pid: number }
 
+/**
+ * Devices the kernel adds to every new namespace once a tunnel module is
+ * loaded (ip_gre, ipip, sit, ip6_tunnel, ip_vti...), unless
+ * net.core.fb_tunnels_only_for_init_net says otherwise: not the lab's, not
+ * the user's.
+ */
+export const FALLBACK_TUNNEL_DEVICE =
+  /^(gre0|gretap0|erspan0|ip6gre0|ip6erspan0|tunl0|sit0|ip6tnl0|ip_vti0|ip6_vti0)$/
+
 /** A link as nslab reports it. */
 export interface Link {
   index: number

@@ -6,6 +6,7 @@ import type net from 'node:net'
 import { httpCheck, pathMtu, tcpEcho, tcpThroughput, udpEcho, type EchoResult } from '../checks/index.js'
 import { pidsInNetns } from '../lab/index.js'
 import { netnsExists, socketIn } from '../netns/index.js'
+import { FALLBACK_TUNNEL_DEVICE } from '../netlink/index.js'
 import { AF_INET, SOCK_STREAM } from '../sys/constants.js'
 import type { RecordedEvent, RunContext } from './context.js'
 import type { EventSpec, Expectation, MatchSpec } from './schema.js'
@@ -233,7 +234,11 @@ export async function checkExpectation(ctx: RunContext, e: Expectation): Promise
   }
   if (e.devices) {
     const d = e.devices
-    const links = await ctx.node(d.host).netlink.listLinks()
+    // Fallback tunnel devices (gre0, sit0...) appear in every namespace once
+    // their module is loaded: the kernel's, not the scenario's.
+    const links = (await ctx.node(d.host).netlink.listLinks()).filter(
+      (l) => !FALLBACK_TUNNEL_DEVICE.test(l.name),
+    )
     const names = links.map((l) => l.name)
     const problems: string[] = []
     if (d.only && [...d.only].sort().join() !== [...names].sort().join())

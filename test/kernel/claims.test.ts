@@ -8,7 +8,7 @@ import { once } from 'node:events'
 import dgram from 'node:dgram'
 import { mkdirSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Netlink } from '../../harness/netlink/index.js'
+import { FALLBACK_TUNNEL_DEVICE, Netlink } from '../../harness/netlink/index.js'
 import {
   NetnsRuntime,
   addNetns,
@@ -50,7 +50,7 @@ const hereName = () => `kc${process.pid.toString(36)}x${seq++}`.slice(0, 15)
  * new namespace once loaded, unless net.core.fb_tunnels_only_for_init_net says otherwise: with the
  * feature probes loading them, a "new namespace" is lo plus these.
  */
-const FALLBACK = /^(gre0|gretap0|erspan0|ip6gre0|ip6erspan0|tunl0|sit0|ip6tnl0|ip_vti0|ip6_vti0)$/
+const FALLBACK = FALLBACK_TUNNEL_DEVICE
 const own = (names: string[]) => names.filter((n) => !FALLBACK.test(n))
 
 /** Inode of the network namespace a thread of this process is in. */
