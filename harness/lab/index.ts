@@ -19,3 +19,10 @@ export { labState, formatLabState, nodeState, type NodeState } from './state.js'
 export { FeatureMissingError, kernelFeatures, type Feature } from './features.js'
 export { FEATURE_PROBES, probeFeatures, type FeatureProbe, type FeatureResult } from './probes.js'
 export { type Impairment } from './impair.js'
+export {
+  registerTunnelDriver,
+  tunnelDriver,
+  type Tunnel,
+  type TunnelDriver,
+  type TunnelOptions,
+} from './tunnel.js'

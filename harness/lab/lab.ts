@@ -22,6 +22,7 @@ import { claimLab, markKept, releaseLab } from './owner.js'
 import { type Impairment, applyImpairment, clearImpairment } from './impair.js'
 import { heal, partition } from './partition.js'
 import { requireFeature } from './features.js'
+import { type Tunnel, type TunnelOptions, tunnelDriver } from './tunnel.js'
 import { type MatrixOptions, type ReachabilityMatrix, reachabilityMatrix } from '../checks/matrix.js'
 
 export type Host = LabNode
@@ -109,6 +110,7 @@ export class Lab {
   private installedRoutes: PlannedRoute[] = []
   private readonly natOutside = new Map<LabNode, Segment>()
   private destroyed = false
+  private readonly tunnels: Tunnel[] = []
   private linkCount = new Map<string, number>()
 
   private constructor(options: LabOptions) {
@@ -501,6 +503,27 @@ export class Lab {
     await Promise.all(jobs)
   }
 
+  /**
+   * A tunnel between two nodes that already reach each other (the underlay):
+   * `await lab.tunnel(a, b, { type: 'wireguard' })`. The type names a driver
+   * from harness/vpn (openvpn, wireguard, ipsec...); it is stopped when the
+   * lab is destroyed.
+   */
+  async tunnel(x: LabNode | string, y: LabNode | string, options: TunnelOptions): Promise<Tunnel> {
+    if (this.destroyed) throw new TopologyError(`lab ${this.id} was destroyed`)
+    const a = this.resolve(x, 'tunnel end')
+    const b = this.resolve(y, 'tunnel end')
+    if (a === b) throw new TopologyError(`cannot tunnel from ${a.name} to itself`)
+    const t = await tunnelDriver(options.type).create(a, b, options)
+    this.tunnels.push(t)
+    return t
+  }
+
+  /** The tunnels made with tunnel(), in order. */
+  get tunnelList(): readonly Tunnel[] {
+    return this.tunnels
+  }
+
   /** Cut two groups of hosts off from each other, whatever the path, until heal(). */
   async partition(
     groupA: readonly (LabNode | string)[],
@@ -593,6 +616,8 @@ export class Lab {
     if (this.destroyed) return
     this.destroyed = true
     const errors: unknown[] = []
+    for (const t of this.tunnels.splice(0).reverse())
+      await t.destroy().catch((err: unknown) => errors.push(err))
     await Promise.all(
       [...this.nodes.values()].map((n) => this.removeNode(n).catch((err: unknown) => errors.push(err))),
     )
