@@ -87,12 +87,21 @@ async function create(sock: NetlinkSocket, req: LinkRequest, kind: string): Prom
 export interface VethOptions {
   /** Name of this end. */
   name: string
+  /**
+   * The ifindex this end gets in its namespace (default: the kernel picks).
+   * The kernel honours a free index and fails with EBUSY on a taken one; a
+   * caller that knows its namespace (a fresh one has only lo, index 1) can
+   * then address the link by index without asking which one it got.
+   */
+  index?: number
   /** Namespace this end is born in (default: the socket's). */
   netns?: NetnsTarget
   mtu?: number
   address?: string
   peer: {
     name: string
+    /** The peer's ifindex in its namespace (see `index`). */
+    index?: number
     /** Namespace the peer end is born in (default: the same as this end). */
     netns?: NetnsTarget
     mtu?: number
@@ -109,11 +118,18 @@ export async function createVeth(sock: NetlinkSocket, o: VethOptions): Promise<v
   await create(
     sock,
     {
+      index: o.index,
       name: o.name,
       mtu: o.mtu,
       address: o.address,
       netns: o.netns,
-      info: vethInfo({ name: o.peer.name, netns: o.peer.netns, mtu: o.peer.mtu, address: o.peer.address }),
+      info: vethInfo({
+        index: o.peer.index,
+        name: o.peer.name,
+        netns: o.peer.netns,
+        mtu: o.peer.mtu,
+        address: o.peer.address,
+      }),
     },
     'veth',
   )
@@ -122,10 +138,10 @@ export async function createVeth(sock: NetlinkSocket, o: VethOptions): Promise<v
 export async function createBridge(
   sock: NetlinkSocket,
   name: string,
-  options: BridgeOptions & { mtu?: number; netns?: NetnsTarget } = {},
+  options: BridgeOptions & { mtu?: number; netns?: NetnsTarget; index?: number } = {},
 ): Promise<void> {
-  const { mtu, netns, ...br } = options
-  await create(sock, { name, mtu, netns, info: bridgeInfo(br) }, 'bridge')
+  const { mtu, netns, index, ...br } = options
+  await create(sock, { index, name, mtu, netns, info: bridgeInfo(br) }, 'bridge')
 }
 
 export async function createVxlan(

@@ -223,8 +223,13 @@ export function macToBytes(text: string): Buffer {
  * is accepted (Ethernet has 6, InfiniBand 20, some tunnels 4 or 0).
  */
 export function bytesToMac(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':')
+  let text = ''
+  for (let i = 0; i < bytes.length; i++) text += (i === 0 ? '' : ':') + HEX2[bytes[i]!]
+  return text
 }
+
+/** '00'..'ff' by byte value. */
+const HEX2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
 
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex')

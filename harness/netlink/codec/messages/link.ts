@@ -143,7 +143,13 @@ export function decodeIfInfoHeader(payload: Buffer, baseOffset = 0): IfInfoHeade
   }
 }
 
-const name = (type: number): string => describeConstant(IFLA, type, 'IFLA_')
+/** 'IFLA_MTU (4)', for error messages; memoised, since decoders name every attribute they read. */
+const names = new Map<number, string>()
+const name = (type: number): string => {
+  let n = names.get(type)
+  if (n === undefined) names.set(type, (n = describeConstant(IFLA, type, 'IFLA_')))
+  return n
+}
 
 function decodeVxlan(data: Attribute[]): VxlanInfo {
   const info: VxlanInfo = {}
