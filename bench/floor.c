@@ -130,10 +130,13 @@ static void nest_end(struct nlmsghdr *h, struct rtattr *a) {
 }
 
 // A veth: this end named `name` with index `index` in namespace fd `ns`, the
-// peer likewise (IFLA_NET_NS_FD on both ends).
+// peer likewise (IFLA_NET_NS_FD on both ends). This end is born up (IFF_UP,
+// as `ip link add NAME up type veth ...`); the peer cannot be (the kernel
+// configures it before pairing, and an unpaired veth refuses to open).
 static void add_veth(struct batch *b, const char *name, int ns, int index, const char *peer, int peer_ns,
                      int peer_index) {
-  struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = index};
+  struct ifinfomsg ifi = {
+      .ifi_family = AF_UNSPEC, .ifi_index = index, .ifi_flags = IFF_UP, .ifi_change = IFF_UP};
   struct nlmsghdr *h = msg_begin(b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof ifi);
   attr(h, IFLA_IFNAME, name, strlen(name) + 1);
   attr(h, IFLA_NET_NS_FD, &ns, sizeof ns);
@@ -232,11 +235,10 @@ static void veth_once(const char *na, const char *nb, int batched) {
   int sa = socket_in(fa), sb = socket_in(fb);
   if (setns(home_fd, CLONE_NEWNET) < 0) die("setns back home: %s", strerror(errno));
 
-  // Socket in A: the pair (one end in A, one in B), A's address, A's end and lo up.
+  // Socket in A: the pair (one end in A, born up; one in B), A's address, lo up.
   struct batch a = {.seq = 0}, b = {.seq = 100};
   add_veth(&a, "bench-a", fa, VETH, "bench-b", fb, VETH);
   add_addr4(&a, VETH, "198.18.0.1", 30);
-  link_up(&a, VETH);
   link_up(&a, LO);
   // Socket in B: B's address, B's end and lo up. rtnetlink handles requests
   // inside sendto(), so bench-b exists by the time this batch is sent.

@@ -94,6 +94,13 @@ export interface VethOptions {
    * then address the link by index without asking which one it got.
    */
   index?: number
+  /**
+   * This end is born up (IFF_UP in the request, as `ip link add NAME up type
+   * veth ...`): no separate request to bring it up. The peer cannot be: the
+   * kernel configures it before the two are paired, and opening an unpaired
+   * veth fails (ENOTCONN); bring it up with setLink.
+   */
+  up?: boolean
   /** Namespace this end is born in (default: the socket's). */
   netns?: NetnsTarget
   mtu?: number
@@ -119,6 +126,7 @@ export async function createVeth(sock: NetlinkSocket, o: VethOptions): Promise<v
     sock,
     {
       index: o.index,
+      ...upFlags(o.up),
       name: o.name,
       mtu: o.mtu,
       address: o.address,
@@ -133,6 +141,11 @@ export async function createVeth(sock: NetlinkSocket, o: VethOptions): Promise<v
     },
     'veth',
   )
+}
+
+/** ifi_flags/ifi_change that make a link born up (nothing when `up` is not set). */
+function upFlags(up: boolean | undefined): Pick<LinkRequest, 'flags' | 'change'> {
+  return up ? { flags: IFF.UP, change: IFF.UP } : {}
 }
 
 export async function createBridge(

@@ -121,12 +121,17 @@ export function listen(fd: number, backlog: number): void {
   check(c.listen(fd, backlog) as number, 'listen')
 }
 
+/**
+ * Scratch space for the synchronous calls below: each call fills and reads it
+ * before returning, so one per thread serves all (no allocation per call).
+ */
+const scratch = Buffer.alloc(128)
+
 /** The socket's own address, as raw sockaddr bytes. */
 export function getsockname(fd: number): Buffer {
-  const addr = Buffer.alloc(128)
-  const len = [addr.length]
-  check(c.getsockname(fd, addr, len) as number, 'getsockname')
-  return addr.subarray(0, len[0])
+  const len = [scratch.length]
+  check(c.getsockname(fd, scratch, len) as number, 'getsockname')
+  return Buffer.from(scratch.subarray(0, len[0]))
 }
 
 export function setsockopt(fd: number, level: number, name: number, value: Buffer): void {
@@ -134,9 +139,8 @@ export function setsockopt(fd: number, level: number, name: number, value: Buffe
 }
 
 export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
-  const buf = Buffer.alloc(4)
-  buf.writeInt32LE(value)
-  setsockopt(fd, level, name, buf)
+  scratch.writeInt32LE(value, 0)
+  check(c.setsockopt(fd, level, name, scratch, 4) as number, 'setsockopt')
 }
 
 export function getsockoptInt(fd: number, level: number, name: number): number {

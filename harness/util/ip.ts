@@ -46,7 +46,7 @@ function parseIPv4Into(text: string, original: string, out: Uint8Array, offset: 
 
 /** IPv4 dotted-quad text to 4 bytes. Leading zeros are rejected (`010` is ambiguous). */
 export function ipv4ToBytes(text: string): Buffer {
-  const out = Buffer.alloc(4)
+  const out = Buffer.allocUnsafe(4) // pooled; every byte is written
   parseIPv4Into(text, text, out, 0)
   return out
 }
@@ -94,7 +94,7 @@ export function ipv6ToBytes(text: string): Buffer {
       )
     }
   }
-  const out = Buffer.alloc(16)
+  const out = Buffer.allocUnsafe(16) // pooled; every byte is written
   groups.forEach((group, i) => out.writeUInt16BE(group, i * 2))
   return out
 }

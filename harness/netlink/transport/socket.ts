@@ -10,7 +10,11 @@
  * Requests made in the same synchronous run (`Promise.all([...])`) go out
  * together, several messages in one datagram, at the next microtask, the way
  * iproute2's batch mode and the bench floor send them; the kernel answers
- * each one on its own (an error in one does not stop the others).
+ * each one on its own (an error in one does not stop the others). Sockets
+ * send in the order of their first request in that run, and rtnetlink
+ * handles a datagram inside sendto(): requests on socket B made after
+ * requests on socket A see A's done (a veth made through A, configured
+ * through B, in one go).
  *
  * rtnetlink handles requests inside sendto(): the answers are already queued
  * when sendto() returns. So they are read right away (non-blocking recv)
@@ -43,6 +47,7 @@ import {
 import { type NetnsRef, openCurrentNetns, resolveNetns, withNetns } from '../../netns/index.js'
 import { NETLINK_OPT, NETLINK_ROUTE, NLMSG, NLM_F, SOL_NETLINK } from '../codec/constants.js'
 import { NLMSG_HDRLEN, type RawMessage, parseMessages, writeHeader } from '../codec/header.js'
+import { readHostS32 } from '../codec/hostorder.js'
 import { decodeNlmsgerr } from '../codec/nlmsgerr.js'
 import { NetlinkError, NetlinkTransportError, type RequestContext } from './errors.js'
 
@@ -418,6 +423,12 @@ export class NetlinkSocket {
     if (m.header.flags & NLM_F.DUMP_INTR) p.interrupted = true
     switch (m.header.type) {
       case NLMSG.ERROR: {
+        // A plain ACK (error 0, nothing to explain): skip the full decode.
+        if (m.payload.length >= 4 && readHostS32(m.payload, 0) === 0) {
+          this.settle(p)
+          p.resolve(p.parts)
+          return
+        }
         const e = decodeNlmsgerr(m.payload, m.header.flags)
         this.settle(p)
         if (e.error === 0) p.resolve(p.parts)
@@ -485,7 +496,7 @@ function configure(fd: number, options: NetlinkSocketOptions): void {
       if (!(err instanceof SysError && err.code === 'ENOPROTOOPT')) throw err
     }
   }
-  bind(fd, sockaddrNl(0, 0))
+  bind(fd, KERNEL) // port 0: the kernel picks this socket's port id
   for (const g of options.groups ?? []) setsockoptInt(fd, SOL_NETLINK, NETLINK_OPT.ADD_MEMBERSHIP, g)
 }
 

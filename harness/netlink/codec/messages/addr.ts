@@ -64,7 +64,7 @@ export interface AddrMessage extends IfAddrHeader {
 
 /** Encode `struct ifaddrmsg`. Only the low 8 bits of `flags` fit; see {@link encodeAddr}. */
 export function encodeIfAddrHeader(header: Partial<IfAddrHeader> = {}): Buffer {
-  const buf = Buffer.alloc(IFADDRMSG_LEN)
+  const buf = Buffer.allocUnsafe(IFADDRMSG_LEN).fill(0) // pooled: this runs per request
   buf[0] = checkField(header.family ?? 0, 0, 0xff, 'ifa_family')
   buf[1] = checkField(header.prefixLen ?? 0, 0, 0xff, 'ifa_prefixlen')
   buf[2] = checkField(header.flags ?? 0, 0, 0xff, 'ifa_flags')

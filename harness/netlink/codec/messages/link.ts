@@ -122,7 +122,7 @@ export interface LinkMessage extends IfInfoHeader {
 
 /** Encode `struct ifinfomsg`; omitted fields are 0. */
 export function encodeIfInfoHeader(header: Partial<IfInfoHeader> = {}): Buffer {
-  const buf = Buffer.alloc(IFINFOMSG_LEN)
+  const buf = Buffer.allocUnsafe(IFINFOMSG_LEN).fill(0) // pooled: this runs per request
   buf[0] = checkField(header.family ?? 0, 0, 0xff, 'ifi_family')
   writeHostU16(buf, checkField(header.type ?? 0, 0, 0xffff, 'ifi_type'), 2)
   writeHostS32(buf, checkField(header.index ?? 0, -0x80000000, 0x7fffffff, 'ifi_index'), 4)

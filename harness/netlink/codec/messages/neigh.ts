@@ -60,7 +60,7 @@ export interface NeighMessage extends NdHeader {
 
 /** Encode `struct ndmsg`. */
 export function encodeNdHeader(header: Partial<NdHeader> = {}): Buffer {
-  const buf = Buffer.alloc(NDMSG_LEN)
+  const buf = Buffer.allocUnsafe(NDMSG_LEN).fill(0) // pooled: this runs per request
   buf[0] = checkField(header.family ?? 0, 0, 0xff, 'ndm_family')
   writeHostS32(buf, checkField(header.ifindex ?? 0, -0x80000000, 0x7fffffff, 'ndm_ifindex'), 4)
   writeHostU16(buf, checkField(header.state ?? 0, 0, 0xffff, 'ndm_state'), 8)

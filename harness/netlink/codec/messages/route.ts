@@ -98,7 +98,7 @@ export interface RouteMessage extends RtHeader {
 
 /** Encode `struct rtmsg`. */
 export function encodeRtHeader(header: Partial<RtHeader> = {}): Buffer {
-  const buf = Buffer.alloc(RTMSG_LEN)
+  const buf = Buffer.allocUnsafe(RTMSG_LEN).fill(0) // pooled: this runs per request
   buf[0] = checkField(header.family ?? 0, 0, 0xff, 'rtm_family')
   buf[1] = checkField(header.dstLen ?? 0, 0, 0xff, 'rtm_dst_len')
   buf[2] = checkField(header.srcLen ?? 0, 0, 0xff, 'rtm_src_len')
