@@ -89,9 +89,10 @@ export interface VethOptions {
   name: string
   /**
    * The ifindex this end gets in its namespace (default: the kernel picks).
-   * The kernel honours a free index and fails with EBUSY on a taken one; a
-   * caller that knows its namespace (a fresh one has only lo, index 1) can
-   * then address the link by index without asking which one it got.
+   * The kernel honours a free index and refuses a taken one (EBUSY on older
+   * kernels, EEXIST on 6.18). A caller that knows its namespace (a fresh one
+   * has only lo, index 1) can then address the link by index without asking
+   * which one it got.
    */
   index?: number
   /**
