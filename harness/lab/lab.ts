@@ -10,7 +10,13 @@
  *   await lab.destroy()
  */
 import { addNetns, deleteNetns, listNetns, netnsExists, openNetns } from '../netns/index.js'
-import { type EventSubscription, Netlink, setSysctls } from '../netlink/index.js'
+import {
+  type EventSubscription,
+  Netlink,
+  NetlinkError,
+  type VethOptions,
+  setSysctls,
+} from '../netlink/index.js'
 import { TopologyError } from './errors.js'
 import { checkHostName, deviceName, netnsName, newLabId } from './names.js'
 import { LabNode, type NodeKind, type Port } from './node.js'
@@ -60,6 +66,54 @@ const HOST_SYSCTLS = {
 const ROUTER_SYSCTLS = {
   'net.ipv4.ip_forward': 1,
   'net.ipv6.conf.all.forwarding': 1,
+}
+
+/** Index conflicts: the kernel refuses a requested ifindex that is taken (EBUSY, or EEXIST since 6.x). */
+function indexTaken(err: unknown): boolean {
+  return err instanceof NetlinkError && (err.code === 'EBUSY' || err.code === 'EEXIST')
+}
+
+/**
+ * Make a device on `node` with the index the node counts to; if something
+ * the lab did not make holds that index (or the name), make it without one
+ * and ask the kernel which index it got. Returns the index.
+ */
+async function createWithIndex(
+  node: LabNode,
+  make: (index: number | undefined) => Promise<void>,
+  name: string,
+): Promise<number> {
+  const index = node.internals.nextIndex
+  try {
+    await make(index)
+    node.internals.nextIndex = index + 1
+    return index
+  } catch (err) {
+    if (!indexTaken(err)) throw err
+    await make(undefined)
+    const got = (await node.netlink.getLink(name)).index
+    node.internals.nextIndex = Math.max(node.internals.nextIndex, got + 1)
+    return got
+  }
+}
+
+/** A veth from `a` (born up) to `b`, both ends at the indexes their nodes count to (see createWithIndex). */
+async function createVethPair(a: LabNode, b: LabNode, o: VethOptions): Promise<[number, number]> {
+  const ia = a.internals.nextIndex
+  const ib = b.internals.nextIndex
+  try {
+    await a.netlink.createVeth({ ...o, index: ia, up: true, peer: { ...o.peer, index: ib } })
+    a.internals.nextIndex = ia + 1
+    b.internals.nextIndex = ib + 1
+    return [ia, ib]
+  } catch (err) {
+    if (!indexTaken(err)) throw err
+    await a.netlink.createVeth({ ...o, up: true })
+    const [la, lb] = await Promise.all([a.netlink.getLink(o.name), b.netlink.getLink(o.peer.name)])
+    a.internals.nextIndex = Math.max(a.internals.nextIndex, la.index + 1)
+    b.internals.nextIndex = Math.max(b.internals.nextIndex, lb.index + 1)
+    return [la.index, lb.index]
+  }
 }
 
 /** Resolve once `device` on `node` is operationally up (carrier on, qdisc attached). */
@@ -168,8 +222,14 @@ export class Lab {
     this.switchSegments.set(sw!, segment)
     this.segments.push({ id: `sw:${name}`, segment })
     const bridge = this.bridgeName()
-    await sw!.netlink.createBridge(bridge, { forwardDelay: 0, stpState: 0, mcastSnooping: false })
-    await sw!.netlink.setLink(bridge, { up: true })
+    const index = await createWithIndex(
+      sw!,
+      (index) =>
+        sw!.netlink.createBridge(bridge, { index, forwardDelay: 0, stpState: 0, mcastSnooping: false }),
+      bridge,
+    )
+    sw!.internals.bridgeIndex = index
+    await sw!.netlink.setLink(index, { up: true })
     return sw!
   }
 
@@ -205,13 +265,13 @@ export class Lab {
           deleteNetns(ns)
           throw err
         }
-        const node = new LabNode(name, kind, ns, { handle, nl })
+        const node = new LabNode(name, kind, ns, { handle, nl, nextIndex: 2 })
         this.nodes.set(name, node)
         made.push(node)
       }
       await Promise.all(
         made.map(async (n) => {
-          await n.netlink.setLink('lo', { up: true })
+          await n.netlink.setLink(1, { up: true }) // lo is always ifindex 1 (LOOPBACK_IFINDEX)
           if (n.kind !== 'switch') setSysctls(n.internals.handle, HOST_SYSCTLS)
           if (n.kind === 'router') setSysctls(n.internals.handle, ROUTER_SYSCTLS)
         }),
@@ -280,32 +340,32 @@ export class Lab {
     // a moment after `up`; traffic sent before that is dropped.
     const subs = [nlA.subscribe(['link']), b.netlink.subscribe(['link'])]
     try {
-      await nlA.createVeth({
+      // Both ends get the index their node counts to, and A's end is born up:
+      // nothing to ask the kernel afterwards, and A's and B's remaining
+      // requests go out as one datagram each.
+      const [indexA, indexB] = await createVethPair(a, b, {
         name: devA,
         mtu: options.mtu,
         peer: { name: devB, netns: { fd: b.internals.handle.fd }, mtu: options.mtu },
       })
       try {
-        const [linkA, linkB] = await Promise.all([nlA.getLink(devA), b.netlink.getLink(devB)])
         const jobs: Promise<void>[] = [
-          nlA.addAddress(linkA.index, `${addrA.v4}/${segment.v4.prefixLen}`),
-          nlA.addAddress(linkA.index, `${addrA.v6}/${segment.v6.prefixLen}`),
-          nlA.setLink(linkA.index, { up: true }),
+          nlA.addAddress(indexA, `${addrA.v4}/${segment.v4.prefixLen}`),
+          nlA.addAddress(indexA, `${addrA.v6}/${segment.v6.prefixLen}`),
         ]
         if (b.kind === 'switch') {
-          const bridge = await b.netlink.getLink(this.bridgeName())
-          jobs.push(b.netlink.setLink(linkB.index, { master: bridge.index, up: true }))
+          jobs.push(b.netlink.setLink(indexB, { master: b.internals.bridgeIndex!, up: true }))
         } else {
           jobs.push(
-            b.netlink.addAddress(linkB.index, `${addrB!.v4}/${segment.v4.prefixLen}`),
-            b.netlink.addAddress(linkB.index, `${addrB!.v6}/${segment.v6.prefixLen}`),
-            b.netlink.setLink(linkB.index, { up: true }),
+            b.netlink.addAddress(indexB, `${addrB!.v4}/${segment.v4.prefixLen}`),
+            b.netlink.addAddress(indexB, `${addrB!.v6}/${segment.v6.prefixLen}`),
+            b.netlink.setLink(indexB, { up: true }),
           )
         }
         await Promise.all(jobs)
         await Promise.all([operUp(subs[0]!, a, devA), operUp(subs[1]!, b, devB)])
-        a.ports.push({ device: devA, index: linkA.index, peer: b, segment, v4: addrA.v4, v6: addrA.v6 })
-        b.ports.push({ device: devB, index: linkB.index, peer: a, segment, v4: addrB?.v4, v6: addrB?.v6 })
+        a.ports.push({ device: devA, index: indexA, peer: b, segment, v4: addrA.v4, v6: addrA.v6 })
+        b.ports.push({ device: devB, index: indexB, peer: a, segment, v4: addrB?.v4, v6: addrB?.v6 })
       } catch (err) {
         await nlA.deleteLink(devA).catch(() => undefined)
         segment.members.delete(a.name)

@@ -401,6 +401,19 @@ describe('transport', () => {
     expect(['EBUSY', 'EEXIST']).toContain((taken as NetlinkError).code)
   })
 
+  it('a loop of awaited requests still lets the event loop turn (timers run)', async () => {
+    const a = ns()
+    let fired = false
+    setTimeout(() => (fired = true), 1)
+    let sent = 0
+    // Answers resolve on microtasks; without a yield now and then this loop would starve the timer.
+    while (!fired && sent < 20_000) {
+      await a.nl.setLink(1, { up: true })
+      sent++
+    }
+    expect(fired).toBe(true)
+  })
+
   it('rejects pending requests when the socket closes, and refuses new ones', async () => {
     const a = ns()
     const nl = Netlink.open(a.handle)

@@ -87,6 +87,27 @@ const MAX_BATCH = 64 << 10
  * socket opened per operation does not allocate a megabyte).
  */
 let recvBuffer: Buffer | undefined
+/**
+ * Answers are read inside the send and resolve on microtasks, so a loop of
+ * awaited requests would never give the event loop a turn (timers, I/O,
+ * signal handlers would starve). Once requests have gone out back to back
+ * for YIELD_MS without a turn, the next flush waits for one (setImmediate).
+ */
+const YIELD_MS = 5
+let burstStart = -1
+
+function flushSoon(flush: () => void): void {
+  if (burstStart < 0) {
+    burstStart = performance.now()
+    // Runs at the next turn of the event loop: the burst is over.
+    setImmediate(() => {
+      burstStart = -1
+    }).unref()
+  }
+  if (performance.now() - burstStart > YIELD_MS) setImmediate(flush)
+  else queueMicrotask(flush)
+}
+
 /** sockaddr_nl of the kernel (port 0), the destination of every request. */
 const KERNEL = sockaddrNl(0, 0)
 
@@ -286,7 +307,7 @@ export class NetlinkSocket {
     this.outbox.push(p)
     if (!this.flushQueued) {
       this.flushQueued = true
-      queueMicrotask(() => this.flush())
+      flushSoon(() => this.flush())
     }
   }
 
