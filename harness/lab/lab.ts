@@ -26,6 +26,7 @@ import { claimLab, releaseLab } from './owner.js'
 import { type Impairment, applyImpairment, clearImpairment } from './impair.js'
 import { heal, partition } from './partition.js'
 import { requireFeature } from './features.js'
+import { PIN_ABOVE_PAIRS, type SegmentMember, pinNeighbours } from './neighbours.js'
 import { type MatrixOptions, type ReachabilityMatrix, reachabilityMatrix } from '../checks/matrix.js'
 
 export type Host = LabNode
@@ -554,9 +555,57 @@ export class Lab {
     await heal(this.hosts)
   }
 
-  /** Ping every ordered pair of hosts (or the given ones) and return the matrix. */
-  reachability(options: MatrixOptions & { hosts?: readonly LabNode[] } = {}): Promise<ReachabilityMatrix> {
-    return reachabilityMatrix(options.hosts ?? this.hosts.filter((h) => h.ports.some((p) => p.v4)), options)
+  /**
+   * Ping every ordered pair of hosts (or the given ones) and return the
+   * matrix. Before probing, switch segments of more than 8 members get
+   * permanent neighbour entries (see staticNeighbours: the kernel's ARP and
+   * NDP tables hold about 1,024 fresh entries for the whole machine);
+   * `neighbours: 'dynamic'` leaves resolution to ARP/NDP, `'static'` pins
+   * every switch segment.
+   */
+  async reachability(
+    options: MatrixOptions & { hosts?: readonly LabNode[]; neighbours?: 'auto' | 'static' | 'dynamic' } = {},
+  ): Promise<ReachabilityMatrix> {
+    const family = options.family ?? 4
+    const hosts = options.hosts ?? this.hosts.filter((h) => h.ports.some((p) => (family === 4 ? p.v4 : p.v6)))
+    const mode = options.neighbours ?? 'auto'
+    if (mode !== 'dynamic') {
+      const probed = new Set(hosts)
+      for (const sw of this.switchSegments.keys()) {
+        // Only segments the probe crosses: a probed host sits on them.
+        if (!this.segmentMembers(sw).some((m) => probed.has(m.node))) continue
+        await this.staticNeighbours(sw, { family, above: mode === 'static' ? 0 : PIN_ABOVE_PAIRS })
+      }
+    }
+    return reachabilityMatrix(hosts, options)
+  }
+
+  /** Every node linked to switch `sw`, with its port there. */
+  private segmentMembers(sw: LabNode): SegmentMember[] {
+    return this.allNodes.flatMap((node) =>
+      node.ports.filter((port) => port.peer === sw).map((port) => ({ node, port })),
+    )
+  }
+
+  /**
+   * Give every member of switch `sw`'s segment a permanent (NUD_PERMANENT)
+   * neighbour entry for every other member, from the addresses of the plan
+   * and the members' MACs, when the segment has more than `above` ordered
+   * pairs (default: always). The kernel's neighbour tables are shared by the
+   * whole machine and refuse fresh entries past gc_thresh3 (1024, settable
+   * only in the initial namespace); permanent entries do not count, so all
+   * pairs of a big segment can talk at once. A link going down drops them:
+   * call again after linkDown/linkUp. Returns how many entries were written.
+   */
+  async staticNeighbours(
+    sw: LabNode | string,
+    options: { family?: 4 | 6; above?: number } = {},
+  ): Promise<number> {
+    const node = this.resolve(sw, 'switch')
+    if (node.kind !== 'switch') throw new TopologyError(`${node.name} is not a switch`)
+    const members = this.segmentMembers(node)
+    if (members.length * (members.length - 1) <= (options.above ?? 0)) return 0
+    return pinNeighbours(members, options.family ?? 4)
   }
 
   /**
