@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { Lab, type LabNode } from '../harness/lab/index.js'
 import { Netlink } from '../harness/netlink/index.js'
 import { NETNS_RUN_DIR, addNetns, deleteNetns, listNetns, openNetns } from '../harness/netns/index.js'
-import { type Floor, buildFloor, runFloor } from './floor.js'
+import { type Floor, buildFloor, runFloor, runFloorDetailed } from './floor.js'
 import { checkVethEnd, ip, ipNetnsList, ipVersion } from './iproute2.js'
 import { type Summary, fmtMs, fmtRatio, ratio, summarize } from './stats.js'
 
@@ -493,15 +493,6 @@ function scenarioMany(): Scenario {
 
 // ------------------------------------------------------------ 4-6. the Lab
 
-/** The floor (bench/floor.c) does not build Lab topologies: bridges, sysctls, ICMP echo. */
-const NO_LAB_FLOOR: Variant = {
-  id: 'floor',
-  label: 'floor (C, raw syscalls)',
-  does: '-',
-  skip: 'bench/floor.c was not extended to Lab topologies (bridge, ICMP echo); see the veth-pair floor',
-  run: async () => [],
-}
-
 /** Lab.create, remembering its prefix so that sweep() and the final check cover its namespaces. */
 async function newLab(): Promise<Lab> {
   const lab = await Lab.create()
@@ -597,7 +588,10 @@ function scenarioLabPair(): Scenario {
           return files.map((f) => time(() => bash(f)))
         },
       },
-      NO_LAB_FLOOR,
+      floorVariant(
+        "2 named namespaces (lo up; the Lab's host sysctls: ping_group_range, accept_dad x2), veth across (both ifindexes chosen) with IPv4 + IPv6 nodad on each end, up (one datagram per namespace), carriers waited for (RTM_GETLINK until IF_OPER_UP), one ICMP echo a->b over a ping socket, umount2 + unlink x2",
+        (count) => ['lab-pair', String(count), `${PREFIX}4f-`, NETNS_RUN_DIR],
+      ),
     ],
   }
 }
@@ -680,7 +674,23 @@ function scenarioLabStar(n: number, iterations: number, warmup: number): Scenari
           return ms
         },
       },
-      NO_LAB_FLOOR,
+      {
+        id: 'floor',
+        label: 'floor (C, raw syscalls)',
+        does: `a switch namespace with the Lab's bridge (born up), ${n} hosts as in lab-pair (namespace, sysctls, lo up), each a veth to the switch with IPv4 + IPv6, up, the switch end up + enslaved (one datagram per namespace per host), every carrier waited for, then ${n + 1} namespaces deleted; the same untimed pauses as nslab`,
+        skip: floor.available ? undefined : floor.reason,
+        run: async (count) => {
+          if (!floor.available) return []
+          const ms: number[] = []
+          for (const i of range(count)) {
+            if (i > 0) await sleep(starPause(n))
+            ms.push(
+              ...runFloor(floor.exe, ['lab-star', '1', `${PREFIX}5f${n}-${i}-`, NETNS_RUN_DIR, String(n)]),
+            )
+          }
+          return ms
+        },
+      },
     ],
   }
 }
@@ -712,6 +722,7 @@ function scenarioLabMatrix(): Scenario {
     hosts.flatMap((from) => hosts.filter((to) => to !== from).map((to) => ({ from, to })))
   let labAnswered: number[] = []
   let ipAnswered: number[] = []
+  let floorAnswered: number[] = []
   const answered = (a: number[]): string =>
     `pairs answered per iteration: ${a.map((x) => `${x}/${n * (n - 1)}`).join(', ')}`
   return {
@@ -768,7 +779,25 @@ function scenarioLabMatrix(): Scenario {
           return ms
         },
       },
-      NO_LAB_FLOOR,
+      {
+        id: 'floor',
+        label: 'floor (C, raw syscalls)',
+        does: `its own star of ${n} hosts, built untimed as in lab-star; timed: permanent ARP entries for every pair (one datagram per host), one ping socket per host, one echo per ordered pair (all sent at once), replies collected with poll (1 s at most)`,
+        skip: floor.available ? undefined : floor.reason,
+        note: () => answered(floorAnswered),
+        run: async (count) => {
+          if (!floor.available) return []
+          const r = runFloorDetailed(floor.exe, [
+            'lab-matrix',
+            String(count),
+            `${PREFIX}6f-`,
+            NETNS_RUN_DIR,
+            String(n),
+          ])
+          floorAnswered = r.answered ?? []
+          return r.ms
+        },
+      },
     ],
   }
 }
