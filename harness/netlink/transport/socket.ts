@@ -31,7 +31,6 @@ import {
   SOL_SOCKET,
   SO_RCVBUF,
   SO_RCVBUFFORCE,
-  SO_SNDBUF,
   type FdWatcher,
   SysError,
   bind,
@@ -58,7 +57,11 @@ export interface NetlinkSocketOptions {
   protocol?: number
   /** Multicast groups (RTNLGRP_* numbers) to join, for event sockets. */
   groups?: readonly number[]
-  /** Receive buffer in bytes (SO_RCVBUFFORCE), default 8 MiB. */
+  /**
+   * Receive buffer in bytes (SO_RCVBUFFORCE). Default: 8 MiB for event
+   * sockets (groups), and for request sockets once a datagram carries many
+   * requests; the kernel's default until then.
+   */
   receiveBuffer?: number
 }
 
@@ -79,6 +82,10 @@ interface Pending {
 
 const MAX_DUMP_RETRIES = 10
 const RECV_BUFFER = 1 << 20
+/** SO_RCVBUFFORCE for event sockets and big batches: many answers or events can queue. */
+const RECEIVE_BUFFER = 8 << 20
+/** A datagram with more requests than this raises the receive buffer first (their ACKs queue at once). */
+const MANY_REQUESTS = 64
 /** Most bytes of requests sent in one datagram (the send buffer is 1 MiB). */
 const MAX_BATCH = 64 << 10
 /**
@@ -142,6 +149,8 @@ export class NetlinkSocket {
   private watcher: FdWatcher | undefined
   private keepAlive = 0
   private refd = false
+  /** The receive buffer was raised (configure, join, or a big batch). */
+  private bigBuffer = false
   private draining = false
   private dumpChain: Promise<void> = Promise.resolve()
   private closed = false
@@ -178,8 +187,10 @@ export class NetlinkSocket {
       }
     }
     try {
-      configure(fd, options)
-      return new NetlinkSocket(fd, label)
+      const big = configure(fd, options)
+      const sock = new NetlinkSocket(fd, label)
+      sock.bigBuffer = big
+      return sock
     } catch (err) {
       close(fd)
       throw err
@@ -255,7 +266,14 @@ export class NetlinkSocket {
 
   /** Join a multicast group (RTNLGRP_*) after opening. */
   join(group: number): void {
+    this.raiseBuffer()
     setsockoptInt(this.fd, SOL_NETLINK, NETLINK_OPT.ADD_MEMBERSHIP, group)
+  }
+
+  private raiseBuffer(): void {
+    if (this.bigBuffer) return
+    raiseReceiveBuffer(this.fd, RECEIVE_BUFFER)
+    this.bigBuffer = true
   }
 
   get isClosed(): boolean {
@@ -323,6 +341,18 @@ export class NetlinkSocket {
         bytes += p.message!.length
       }
       this.outbox = this.outbox.slice(batch.length)
+      if (batch.length > MANY_REQUESTS && !this.bigBuffer) {
+        try {
+          this.raiseBuffer()
+        } catch (err) {
+          for (const p of batch) {
+            this.pending.delete(p.seq)
+            p.reject(err as Error)
+          }
+          this.updateRef()
+          continue
+        }
+      }
       const datagram =
         batch.length === 1
           ? batch[0]!.message!
@@ -501,14 +531,26 @@ export class NetlinkSocket {
   }
 }
 
-function configure(fd: number, options: NetlinkSocketOptions): void {
-  const rcvbuf = options.receiveBuffer ?? 8 << 20
+/** Raise the receive buffer (SO_RCVBUFFORCE as root, else SO_RCVBUF up to rmem_max). */
+function raiseReceiveBuffer(fd: number, bytes: number): void {
   try {
-    setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
+    setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes)
   } catch {
-    setsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf)
+    setsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, bytes)
   }
-  setsockoptInt(fd, SOL_SOCKET, SO_SNDBUF, 1 << 20)
+}
+
+/**
+ * Socket options. The receive buffer is raised here only for event sockets
+ * (groups) or when asked: a request socket reads its answers right after each
+ * datagram, and dumps wait for room (the kernel continues a dump when the
+ * reader drains), so the default buffer serves until a datagram carries many
+ * requests (see flush). The default send buffer (about 208 KiB) holds the
+ * largest batch (MAX_BATCH).
+ */
+function configure(fd: number, options: NetlinkSocketOptions): boolean {
+  const big = options.receiveBuffer !== undefined || (options.groups?.length ?? 0) > 0
+  if (big) raiseReceiveBuffer(fd, options.receiveBuffer ?? RECEIVE_BUFFER)
   for (const opt of [NETLINK_OPT.EXT_ACK, NETLINK_OPT.CAP_ACK, NETLINK_OPT.GET_STRICT_CHK]) {
     try {
       setsockoptInt(fd, SOL_NETLINK, opt, 1)
@@ -519,6 +561,7 @@ function configure(fd: number, options: NetlinkSocketOptions): void {
   }
   bind(fd, KERNEL) // port 0: the kernel picks this socket's port id
   for (const g of options.groups ?? []) setsockoptInt(fd, SOL_NETLINK, NETLINK_OPT.ADD_MEMBERSHIP, g)
+  return big
 }
 
 function safe(fn: () => void): void {
