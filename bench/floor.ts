@@ -30,15 +30,26 @@ export function buildFloor(dir: string): Floor {
   return { available: true, exe, compiler: version.stdout.split('\n')[0]?.trim() ?? cc }
 }
 
-/** Run the floor program and return its per-iteration milliseconds. */
-export function runFloor(exe: string, args: readonly string[]): number[] {
+/** What the floor program printed: per-iteration milliseconds (and replies counted, for lab-matrix). */
+export interface FloorRun {
+  ms: number[]
+  answered?: number[]
+}
+
+/** Run the floor program and return what it measured. */
+export function runFloorDetailed(exe: string, args: readonly string[]): FloorRun {
   const r = spawnSync(exe, args, { encoding: 'utf8', maxBuffer: 16 << 20 })
   if (r.error) throw new Error(`could not run the floor program: ${r.error.message}`)
   if (r.status !== 0)
     throw new Error(`floor ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr.trim()}`)
-  const out = JSON.parse(r.stdout) as { scenario: string; ms: number[] }
+  const out = JSON.parse(r.stdout) as { scenario: string } & FloorRun
   const count = Number(args[1])
   if (!Array.isArray(out.ms) || out.ms.length !== count)
     throw new Error(`floor ${args.join(' ')}: expected ${count} times, got ${r.stdout.trim()}`)
-  return out.ms
+  return out
+}
+
+/** Run the floor program and return its per-iteration milliseconds. */
+export function runFloor(exe: string, args: readonly string[]): number[] {
+  return runFloorDetailed(exe, args).ms
 }

@@ -38,11 +38,21 @@ export interface Port {
   /** This node's addresses on the segment (switch ports have none). */
   v4: string | undefined
   v6: string | undefined
+  /** The port's MAC address, once read (see Lab's neighbour entries). */
+  mac?: string
 }
 
 export interface NodeInternals {
   handle: Netns
   nl: Netlink
+  /**
+   * The ifindex the next device made here asks for. A fresh namespace has
+   * only lo (1); the lab makes every other device in it and counts, so it
+   * never has to ask the kernel which index a new link got.
+   */
+  nextIndex: number
+  /** A switch's bridge ifindex. */
+  bridgeIndex?: number
 }
 
 export class LabNode {

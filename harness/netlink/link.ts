@@ -96,12 +96,29 @@ async function create(sock: NetlinkSocket, req: LinkRequest, kind: string): Prom
 export interface VethOptions {
   /** Name of this end. */
   name: string
+  /**
+   * The ifindex this end gets in its namespace (default: the kernel picks).
+   * The kernel honours a free index and refuses a taken one (EBUSY on older
+   * kernels, EEXIST on 6.18). A caller that knows its namespace (a fresh one
+   * has only lo, index 1) can then address the link by index without asking
+   * which one it got.
+   */
+  index?: number
+  /**
+   * This end is born up (IFF_UP in the request, as `ip link add NAME up type
+   * veth ...`): no separate request to bring it up. The peer cannot be: the
+   * kernel configures it before the two are paired, and opening an unpaired
+   * veth fails (ENOTCONN); bring it up with setLink.
+   */
+  up?: boolean
   /** Namespace this end is born in (default: the socket's). */
   netns?: NetnsTarget
   mtu?: number
   address?: string
   peer: {
     name: string
+    /** The peer's ifindex in its namespace (see `index`). */
+    index?: number
     /** Namespace the peer end is born in (default: the same as this end). */
     netns?: NetnsTarget
     mtu?: number
@@ -118,23 +135,36 @@ export async function createVeth(sock: NetlinkSocket, o: VethOptions): Promise<v
   await create(
     sock,
     {
+      index: o.index,
+      ...upFlags(o.up),
       name: o.name,
       mtu: o.mtu,
       address: o.address,
       netns: o.netns,
-      info: vethInfo({ name: o.peer.name, netns: o.peer.netns, mtu: o.peer.mtu, address: o.peer.address }),
+      info: vethInfo({
+        index: o.peer.index,
+        name: o.peer.name,
+        netns: o.peer.netns,
+        mtu: o.peer.mtu,
+        address: o.peer.address,
+      }),
     },
     'veth',
   )
 }
 
+/** ifi_flags/ifi_change that make a link born up (nothing when `up` is not set). */
+function upFlags(up: boolean | undefined): Pick<LinkRequest, 'flags' | 'change'> {
+  return up ? { flags: IFF.UP, change: IFF.UP } : {}
+}
+
 export async function createBridge(
   sock: NetlinkSocket,
   name: string,
-  options: BridgeOptions & { mtu?: number; netns?: NetnsTarget } = {},
+  options: BridgeOptions & { mtu?: number; netns?: NetnsTarget; index?: number } = {},
 ): Promise<void> {
-  const { mtu, netns, ...br } = options
-  await create(sock, { name, mtu, netns, info: bridgeInfo(br) }, 'bridge')
+  const { mtu, netns, index, ...br } = options
+  await create(sock, { index, name, mtu, netns, info: bridgeInfo(br) }, 'bridge')
 }
 
 export async function createVxlan(

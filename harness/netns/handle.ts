@@ -33,14 +33,22 @@ export class Netns {
   readonly path: string
   /** Its name under /run/netns, if opened by name. */
   readonly name: string | undefined
-  readonly id: NetnsId
+  private identity: NetnsId | undefined
 
   constructor(fd: number, path: string, name?: string) {
     this.fd = fd
     this.path = path
     this.name = name
-    const st = fstatSync(fd, { bigint: true })
-    this.id = { dev: st.dev, ino: st.ino }
+  }
+
+  /** Device and inode of the namespace (fstat on first use; an fd opened per operation rarely needs it). */
+  get id(): NetnsId {
+    if (!this.identity) {
+      if (this.fd < 0) throw new TypeError(`namespace handle ${this.label} is closed`)
+      const st = fstatSync(this.fd, { bigint: true })
+      this.identity = { dev: st.dev, ino: st.ino }
+    }
+    return this.identity
   }
 
   /** A label for messages: the name, else the path. */

@@ -1,6 +1,40 @@
 import { CLONE_NEWNET, O_CLOEXEC, O_RDONLY, close, open, setns, unshare } from '../sys/index.js'
 import { type NetnsRef, usingNetns } from './handle.js'
 
+/**
+ * An fd on this thread's own namespace, opened once: module state is per
+ * thread (each worker loads its own copy), and nslab never moves a thread
+ * for good after its first switch (a runtime worker enters its namespace
+ * before anything else runs). Saves an open() of /proc on every switch.
+ * Nested switches (depth > 0) open the current namespace instead, so they
+ * come back to where they were, not to the thread's home.
+ */
+let homeFd = -1
+let depth = 0
+
+function openHome(): { fd: number; owned: boolean } {
+  if (depth > 0) return { fd: open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC), owned: true }
+  if (homeFd < 0) homeFd = open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC)
+  return { fd: homeFd, owned: false }
+}
+
+/** Run `fn` away from home (`leave` switches), then switch back whatever happens. */
+function away<T>(leave: () => void, fn: () => T): T {
+  const home = openHome()
+  try {
+    leave()
+    depth++
+    try {
+      return fn()
+    } finally {
+      depth--
+      restore(home.fd)
+    }
+  } finally {
+    if (home.owned) close(home.fd)
+  }
+}
+
 /** The calling thread could not get back to its own namespace: nothing it does next can be trusted. */
 export class NetnsRestoreError extends Error {
   override readonly name = 'NetnsRestoreError'
@@ -19,11 +53,10 @@ export class NetnsRestoreError extends Error {
  * `server.listen({ fd })`), or use a worker that lives in the namespace.
  */
 export function withNetns<T>(ref: NetnsRef, fn: () => T): T {
-  return usingNetns(ref, (target) => {
-    const home = open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC)
-    try {
-      setns(target.fd, CLONE_NEWNET, target.label)
-      try {
+  return usingNetns(ref, (target) =>
+    away(
+      () => setns(target.fd, CLONE_NEWNET, target.label),
+      () => {
         const result = fn()
         if (result instanceof Promise) {
           result.catch(() => undefined)
@@ -32,13 +65,9 @@ export function withNetns<T>(ref: NetnsRef, fn: () => T): T {
           )
         }
         return result
-      } finally {
-        restore(home)
-      }
-    } finally {
-      close(home)
-    }
-  })
+      },
+    ),
+  )
 }
 
 function restore(home: number): void {
@@ -58,15 +87,5 @@ function restore(home: number): void {
  * leaving the thread in them.
  */
 export function withNewNetns<T>(fn: () => T): T {
-  const home = open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC)
-  try {
-    unshare(CLONE_NEWNET)
-    try {
-      return fn()
-    } finally {
-      restore(home)
-    }
-  } finally {
-    close(home)
-  }
+  return away(() => unshare(CLONE_NEWNET), fn)
 }

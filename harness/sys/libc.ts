@@ -6,6 +6,7 @@
  */
 import koffi from 'koffi'
 import { SysError } from './errors.js'
+import { MSG_TRUNC as MSG_TRUNC_FLAG } from './constants.js'
 
 const libc = koffi.load('libc.so.6')
 
@@ -38,6 +39,7 @@ const c = {
   recvfrom: libc.func(
     'intptr_t recvfrom(int fd, _Out_ void *buf, size_t len, int flags, _Out_ void *addr, _Inout_ uint32_t *addrlen)',
   ),
+  recv: libc.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)'),
 }
 
 function fail(syscall: string, target?: string): never {
@@ -119,12 +121,17 @@ export function listen(fd: number, backlog: number): void {
   check(c.listen(fd, backlog) as number, 'listen')
 }
 
+/**
+ * Scratch space for the synchronous calls below: each call fills and reads it
+ * before returning, so one per thread serves all (no allocation per call).
+ */
+const scratch = Buffer.alloc(128)
+
 /** The socket's own address, as raw sockaddr bytes. */
 export function getsockname(fd: number): Buffer {
-  const addr = Buffer.alloc(128)
-  const len = [addr.length]
-  check(c.getsockname(fd, addr, len) as number, 'getsockname')
-  return addr.subarray(0, len[0])
+  const len = [scratch.length]
+  check(c.getsockname(fd, scratch, len) as number, 'getsockname')
+  return Buffer.from(scratch.subarray(0, len[0]))
 }
 
 export function setsockopt(fd: number, level: number, name: number, value: Buffer): void {
@@ -132,9 +139,8 @@ export function setsockopt(fd: number, level: number, name: number, value: Buffe
 }
 
 export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
-  const buf = Buffer.alloc(4)
-  buf.writeInt32LE(value)
-  setsockopt(fd, level, name, buf)
+  scratch.writeInt32LE(value, 0)
+  check(c.setsockopt(fd, level, name, scratch, 4) as number, 'setsockopt')
 }
 
 export function getsockoptInt(fd: number, level: number, name: number): number {
@@ -175,4 +181,19 @@ export function recvfrom(fd: number, buf: Buffer, flags: number): Received | nul
     throw new SysError('recvfrom', errno)
   }
   return { length: Math.min(ret, buf.length), size: ret, from: from.subarray(0, len[0]) }
+}
+
+/**
+ * recv(2) of one datagram into `buf` with MSG_TRUNC, so the result is the
+ * datagram's real size (larger than `buf` when it was cut). Returns -1 when
+ * nothing is queued (EAGAIN). No sender address: cheaper than recvfrom.
+ */
+export function recv(fd: number, buf: Buffer, flags: number): number {
+  const ret = Number(c.recv(fd, buf, buf.length, flags | MSG_TRUNC_FLAG))
+  if (ret < 0) {
+    const errno = koffi.errno()
+    if (errno === 11) return -1
+    throw new SysError('recv', errno)
+  }
+  return ret
 }

@@ -359,6 +359,61 @@ describe('transport', () => {
     expect((await a.nl.listLinks()).length).toBe(1 + 128)
   })
 
+  it('sends requests made together as one datagram; each is answered on its own', async () => {
+    const a = ns()
+    const before = a.nl.socket.stats
+    const results = await Promise.allSettled([
+      a.nl.createBridge('br0', { index: 7 }),
+      a.nl.addAddress(7, '198.18.0.1/24'),
+      a.nl.addAddress(99, '198.18.1.1/24'), // no such link: fails alone
+      a.nl.setLink(7, { up: true }),
+    ])
+    const after = a.nl.socket.stats
+    expect(after.requests - before.requests).toBe(4)
+    expect(after.datagrams - before.datagrams).toBe(1)
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(NetlinkError)
+    const br = ipJson<IpLink[]>('-n', a.name, 'link', 'show', 'br0')[0]!
+    expect(br.ifindex).toBe(7)
+    expect(br.flags).toContain('UP')
+    expect(ip('-n', a.name, '-br', 'addr', 'show', 'br0')).toContain('198.18.0.1/24')
+  })
+
+  it('a veth gets the ifindexes asked for, born up on this end; a taken index is refused', async () => {
+    const a = ns()
+    const b = ns()
+    await a.nl.createVeth({
+      name: 'v0',
+      index: 5,
+      up: true,
+      peer: { name: 'v1', index: 9, netns: { fd: b.handle.fd } },
+    })
+    const inA = ipJson<IpLink[]>('-n', a.name, 'link', 'show', 'v0')[0]!
+    const inB = ipJson<IpLink[]>('-n', b.name, 'link', 'show', 'v1')[0]!
+    expect([inA.ifindex, inB.ifindex]).toEqual([5, 9])
+    expect(inA.flags).toContain('UP')
+    expect(inB.flags).not.toContain('UP')
+    // EBUSY on older kernels (register_netdevice), EEXIST on 6.18
+    const taken = await a.nl
+      .createVeth({ name: 'v2', index: 5, peer: { name: 'v3' } })
+      .catch((e: unknown) => e)
+    expect(taken).toBeInstanceOf(NetlinkError)
+    expect(['EBUSY', 'EEXIST']).toContain((taken as NetlinkError).code)
+  })
+
+  it('a loop of awaited requests still lets the event loop turn (timers run)', async () => {
+    const a = ns()
+    let fired = false
+    setTimeout(() => (fired = true), 1)
+    let sent = 0
+    // Answers resolve on microtasks; without a yield now and then this loop would starve the timer.
+    while (!fired && sent < 20_000) {
+      await a.nl.setLink(1, { up: true })
+      sent++
+    }
+    expect(fired).toBe(true)
+  })
+
   it('rejects pending requests when the socket closes, and refuses new ones', async () => {
     const a = ns()
     const nl = Netlink.open(a.handle)

@@ -1,4 +1,5 @@
 import fc from 'fast-check'
+import { canonicalIp } from '../../harness/util/ip.js'
 import { describe, expect, it } from 'vitest'
 import {
   AF_INET,
@@ -84,6 +85,8 @@ describe('harness/sys', () => {
       fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), fc.integer({ min: 0, max: 65535 }), (addr, port) => {
         const back = parseSockaddrIp(sockaddrIp(addr, port))
         expect(back.port).toBe(port)
+        // The same canonical text the netlink codec prints (one implementation, harness/util/ip.ts).
+        expect(back.address).toBe(canonicalIp(addr))
         expect(Buffer.compare(sockaddrIp(back.address, port), sockaddrIp(addr, port))).toBe(0)
       }),
     )

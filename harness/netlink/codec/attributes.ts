@@ -186,9 +186,11 @@ export function readNested(attr: Attribute): Attribute[] {
   return decodeAttributes(attr.value, attr.offset + NLA_HDRLEN)
 }
 
-function checkInt(value: number, min: number, max: number, what: string): void {
+/** `what` and `type` make the message only when it is thrown (this runs for every attribute written). */
+function checkInt(value: number, min: number, max: number, what: string, type?: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new NetlinkEncodeError(`${what} must be an integer in ${min}..${max}, got ${value}`)
+    const subject = type === undefined ? what : `${what} ${type}`
+    throw new NetlinkEncodeError(`${subject} must be an integer in ${min}..${max}, got ${value}`)
   }
 }
 
@@ -211,7 +213,8 @@ export class AttrWriter {
   private len = 0
 
   constructor(initialCapacity = 256) {
-    this.buf = Buffer.alloc(Math.max(16, initialCapacity))
+    // Unzeroed (from Node's pool when small): every byte below `len` is written, padding included.
+    this.buf = Buffer.allocUnsafe(Math.max(16, initialCapacity))
   }
 
   /** Bytes written so far (always a multiple of 4). */
@@ -224,7 +227,7 @@ export class AttrWriter {
     if (need <= this.buf.length) return
     let size = this.buf.length * 2
     while (size < need) size *= 2
-    const next = Buffer.alloc(size)
+    const next = Buffer.allocUnsafe(size)
     this.buf.copy(next, 0, 0, this.len)
     this.buf = next
   }
@@ -239,51 +242,68 @@ export class AttrWriter {
     return this
   }
 
-  /** Append an attribute with the given value bytes. */
-  attr(type: number, value: Uint8Array): this {
+  /**
+   * Start an attribute whose value is `size` bytes: header written, room
+   * reserved and the padding zeroed; returns the value's offset. It may
+   * replace `this.buf`: callers read `this.buf` only after calling it.
+   */
+  private begin(type: number, size: number): number {
     checkInt(type, 0, 0xffff, 'attribute type')
-    const len = NLA_HDRLEN + value.length
+    const len = NLA_HDRLEN + size
     if (len > NLA_MAX_LEN) {
       throw new NetlinkEncodeError(
         `attribute type ${type} is ${len} bytes long; nla_len allows at most ${NLA_MAX_LEN}`,
       )
     }
-    this.reserve(nlaAlign(len))
-    writeHostU16(this.buf, len, this.len)
-    writeHostU16(this.buf, type, this.len + 2)
-    this.len += NLA_HDRLEN
-    return this.raw(value)
+    const padded = nlaAlign(len)
+    this.reserve(padded)
+    const at = this.len
+    writeHostU16(this.buf, len, at)
+    writeHostU16(this.buf, type, at + 2)
+    if (padded > len) this.buf.fill(0, at + len, at + padded)
+    this.len += padded
+    return at + NLA_HDRLEN
+  }
+
+  /** Append an attribute with the given value bytes. */
+  attr(type: number, value: Uint8Array): this {
+    const at = this.begin(type, value.length)
+    this.buf.set(value, at)
+    return this
   }
 
   /** A zero-length attribute (a flag such as IFLA_VXLAN_COLLECT_METADATA). */
   flag(type: number): this {
-    return this.attr(type, Buffer.alloc(0))
+    this.begin(type, 0)
+    return this
   }
 
   u8(type: number, value: number): this {
-    checkInt(value, 0, 0xff, `u8 attribute ${type}`)
-    return this.attr(type, Buffer.of(value))
+    checkInt(value, 0, 0xff, 'u8 attribute', type)
+    const at = this.begin(type, 1)
+    this.buf[at] = value
+    return this
   }
 
   u16(type: number, value: number): this {
-    checkInt(value, 0, 0xffff, `u16 attribute ${type}`)
-    const b = Buffer.alloc(2)
-    writeHostU16(b, value, 0)
-    return this.attr(type, b)
+    checkInt(value, 0, 0xffff, 'u16 attribute', type)
+    const at = this.begin(type, 2)
+    writeHostU16(this.buf, value, at)
+    return this
   }
 
   u32(type: number, value: number): this {
-    checkInt(value, 0, 0xffffffff, `u32 attribute ${type}`)
-    const b = Buffer.alloc(4)
-    writeHostU32(b, value, 0)
-    return this.attr(type, b)
+    checkInt(value, 0, 0xffffffff, 'u32 attribute', type)
+    const at = this.begin(type, 4)
+    writeHostU32(this.buf, value, at)
+    return this
   }
 
   s32(type: number, value: number): this {
-    checkInt(value, -0x80000000, 0x7fffffff, `s32 attribute ${type}`)
-    const b = Buffer.alloc(4)
-    writeHostS32(b, value, 0)
-    return this.attr(type, b)
+    checkInt(value, -0x80000000, 0x7fffffff, 's32 attribute', type)
+    const at = this.begin(type, 4)
+    writeHostS32(this.buf, value, at)
+    return this
   }
 
   u64(type: number, value: bigint | number): this {
@@ -291,35 +311,41 @@ export class AttrWriter {
     if (big < 0n || big > 0xffffffffffffffffn) {
       throw new NetlinkEncodeError(`u64 attribute ${type} must be an integer in 0..2^64-1, got ${value}`)
     }
-    const b = Buffer.alloc(8)
-    writeHostU64(b, big, 0)
-    return this.attr(type, b)
+    const at = this.begin(type, 8)
+    writeHostU64(this.buf, big, at)
+    return this
   }
 
   /** A network-order u16 (ports, e.g. IFLA_VXLAN_PORT). */
   be16(type: number, value: number): this {
-    checkInt(value, 0, 0xffff, `be16 attribute ${type}`)
-    const b = Buffer.alloc(2)
-    b.writeUInt16BE(value, 0)
-    return this.attr(type, b)
+    checkInt(value, 0, 0xffff, 'be16 attribute', type)
+    const at = this.begin(type, 2)
+    this.buf.writeUInt16BE(value, at)
+    return this
   }
 
   /** A network-order u32. */
   be32(type: number, value: number): this {
-    checkInt(value, 0, 0xffffffff, `be32 attribute ${type}`)
-    const b = Buffer.alloc(4)
-    b.writeUInt32BE(value, 0)
-    return this.attr(type, b)
+    checkInt(value, 0, 0xffffffff, 'be32 attribute', type)
+    const at = this.begin(type, 4)
+    this.buf.writeUInt32BE(value, at)
+    return this
   }
 
   /** A NUL-terminated UTF-8 string (NLA_NUL_STRING and NLA_STRING both accept it). */
   string(type: number, value: string): this {
-    return this.attr(type, Buffer.concat([Buffer.from(value, 'utf8'), Buffer.of(0)]))
+    const size = Buffer.byteLength(value, 'utf8')
+    const at = this.begin(type, size + 1)
+    this.buf.write(value, at, 'utf8')
+    this.buf[at + size] = 0
+    return this
   }
 
   /** A string without a NUL terminator, as iproute2 and vishvananda send IFLA_INFO_KIND. */
   stringNoNul(type: number, value: string): this {
-    return this.attr(type, Buffer.from(value, 'utf8'))
+    const at = this.begin(type, Buffer.byteLength(value, 'utf8'))
+    this.buf.write(value, at, 'utf8')
+    return this
   }
 
   /**

@@ -602,8 +602,21 @@ export type ConstantTable = Readonly<Record<string, number>>
  * `'IFLA_IFNAME'`.
  */
 export function constantName(table: ConstantTable, value: number, prefix = ''): string | undefined {
-  for (const [name, v] of Object.entries(table)) if (v === value) return prefix + name
-  return undefined
+  const name = reverse(table).get(value)
+  return name === undefined ? undefined : prefix + name
+}
+
+/** value -> first name, built once per table (decoders name attributes on every read). */
+const reversed = new WeakMap<ConstantTable, Map<number, string>>()
+
+function reverse(table: ConstantTable): Map<number, string> {
+  let map = reversed.get(table)
+  if (!map) {
+    map = new Map()
+    for (const [name, v] of Object.entries(table)) if (!map.has(v)) map.set(v, name)
+    reversed.set(table, map)
+  }
+  return map
 }
 
 /**

@@ -43,16 +43,5 @@ export class NetlinkEncodeError extends Error {
   }
 }
 
-/** Text that is not a valid IPv4/IPv6/MAC address or CIDR prefix. */
-export class InvalidAddressError extends Error {
-  override readonly name = 'InvalidAddressError'
-
-  constructor(
-    /** The text that was rejected. */
-    readonly input: string,
-    /** Why it was rejected. */
-    readonly reason: string,
-  ) {
-    super(`invalid address ${JSON.stringify(input)}: ${reason}`)
-  }
-}
+/** Text that is not a valid IPv4/IPv6/MAC address or CIDR prefix (shared with harness/util/ip.ts). */
+export { InvalidAddressError } from '../../util/ip.js'

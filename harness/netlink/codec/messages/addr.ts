@@ -64,7 +64,7 @@ export interface AddrMessage extends IfAddrHeader {
 
 /** Encode `struct ifaddrmsg`. Only the low 8 bits of `flags` fit; see {@link encodeAddr}. */
 export function encodeIfAddrHeader(header: Partial<IfAddrHeader> = {}): Buffer {
-  const buf = Buffer.alloc(IFADDRMSG_LEN)
+  const buf = Buffer.allocUnsafe(IFADDRMSG_LEN).fill(0) // pooled: this runs per request
   buf[0] = checkField(header.family ?? 0, 0, 0xff, 'ifa_family')
   buf[1] = checkField(header.prefixLen ?? 0, 0, 0xff, 'ifa_prefixlen')
   buf[2] = checkField(header.flags ?? 0, 0, 0xff, 'ifa_flags')
@@ -105,7 +105,16 @@ function decodeCacheInfo(attr: Attribute): AddrCacheInfo {
 export function decodeAddr(payload: Buffer, baseOffset = 0): AddrMessage {
   const header = decodeIfAddrHeader(payload, baseOffset)
   const attrs = decodeAttributes(payload.subarray(IFADDRMSG_LEN), baseOffset + IFADDRMSG_LEN)
-  const addr: AddrMessage = { ...header, attrs }
+  // Fields copied one by one: an object spread here made decoding several times slower (V8 cloned
+  // the header's shape, then every added attribute field changed it again).
+  const addr: AddrMessage = {
+    family: header.family,
+    prefixLen: header.prefixLen,
+    flags: header.flags,
+    scope: header.scope,
+    index: header.index,
+    attrs,
+  }
   const ip = isIpFamily(header.family)
   for (const attr of attrs) {
     switch (attr.type) {

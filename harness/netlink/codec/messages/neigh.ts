@@ -60,7 +60,7 @@ export interface NeighMessage extends NdHeader {
 
 /** Encode `struct ndmsg`. */
 export function encodeNdHeader(header: Partial<NdHeader> = {}): Buffer {
-  const buf = Buffer.alloc(NDMSG_LEN)
+  const buf = Buffer.allocUnsafe(NDMSG_LEN).fill(0) // pooled: this runs per request
   buf[0] = checkField(header.family ?? 0, 0, 0xff, 'ndm_family')
   writeHostS32(buf, checkField(header.ifindex ?? 0, -0x80000000, 0x7fffffff, 'ndm_ifindex'), 4)
   writeHostU16(buf, checkField(header.state ?? 0, 0, 0xffff, 'ndm_state'), 8)
@@ -101,7 +101,16 @@ function decodeCacheInfo(attr: Attribute): NeighCacheInfo {
 export function decodeNeigh(payload: Buffer, baseOffset = 0): NeighMessage {
   const header = decodeNdHeader(payload, baseOffset)
   const attrs = decodeAttributes(payload.subarray(NDMSG_LEN), baseOffset + NDMSG_LEN)
-  const neigh: NeighMessage = { ...header, attrs }
+  // Fields copied one by one: an object spread here made decoding several times slower (V8 cloned
+  // the header's shape, then every added attribute field changed it again).
+  const neigh: NeighMessage = {
+    family: header.family,
+    ifindex: header.ifindex,
+    state: header.state,
+    flags: header.flags,
+    type: header.type,
+    attrs,
+  }
   for (const attr of attrs) {
     switch (attr.type) {
       case NDA.DST:

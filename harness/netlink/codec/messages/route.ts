@@ -98,7 +98,7 @@ export interface RouteMessage extends RtHeader {
 
 /** Encode `struct rtmsg`. */
 export function encodeRtHeader(header: Partial<RtHeader> = {}): Buffer {
-  const buf = Buffer.alloc(RTMSG_LEN)
+  const buf = Buffer.allocUnsafe(RTMSG_LEN).fill(0) // pooled: this runs per request
   buf[0] = checkField(header.family ?? 0, 0, 0xff, 'rtm_family')
   buf[1] = checkField(header.dstLen ?? 0, 0, 0xff, 'rtm_dst_len')
   buf[2] = checkField(header.srcLen ?? 0, 0, 0xff, 'rtm_src_len')
@@ -185,7 +185,20 @@ function decodeMetrics(attr: Attribute, route: RouteMessage): void {
 export function decodeRoute(payload: Buffer, baseOffset = 0): RouteMessage {
   const header = decodeRtHeader(payload, baseOffset)
   const attrs = decodeAttributes(payload.subarray(RTMSG_LEN), baseOffset + RTMSG_LEN)
-  const route: RouteMessage = { ...header, attrs }
+  // Fields copied one by one: an object spread here made decoding several times slower (V8 cloned
+  // the header's shape, then every added attribute field changed it again).
+  const route: RouteMessage = {
+    family: header.family,
+    dstLen: header.dstLen,
+    srcLen: header.srcLen,
+    tos: header.tos,
+    table: header.table,
+    protocol: header.protocol,
+    scope: header.scope,
+    type: header.type,
+    flags: header.flags,
+    attrs,
+  }
   const ip = isIpFamily(header.family)
   for (const attr of attrs) {
     switch (attr.type) {
