@@ -60,7 +60,8 @@ mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay 
 
 R=/newroot
 mount -t tmpfs -o mode=0755 tmpfs $R/run
-mount -t tmpfs -o mode=1777 tmpfs $R/tmp
+# /tmp stays the overlay's: a project checked out under the host's /tmp (as
+# CI clones are) must be visible in the guest at the same path.
 mkdir -p $R/run/nslab-vm $R/run/nslab-init
 mount --move /ctl $R/run/nslab-vm
 if [ -n "$NSLAB_VM_RESULTS" ]; then
