@@ -3,11 +3,12 @@
  * generous timeouts. With QEMU, a kernel or busybox-static missing they fail
  * with the runner's error naming the package to install.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runVm, vmFailure } from '../../vm/index.js'
 
+mkdirSync(join(process.cwd(), 'reports'), { recursive: true })
 const results = mkdtempSync(join(process.cwd(), 'reports', '.vm-test-'))
 afterAll(() => rmSync(results, { recursive: true, force: true }))
 
