@@ -162,10 +162,13 @@ Examples:
       const ids = lab ? [labOf(lab)] : listOwners().map((o) => o.id)
       const names = listNetns().filter((n) => ids.some((id) => n.startsWith(netnsName(id, ''))))
       if (names.length === 0) throw new LabNotFoundError(lab ?? '(any)')
+      const subs = names.map((name) => {
+        using ns = openNetns(name)
+        return { name, sub: subscribe(ns, ['link', 'addr', 'route', 'neigh']) }
+      })
+      console.log(`watching ${names.length} namespace(s): ${names.join(' ')} (Ctrl-C to stop)`)
       await Promise.all(
-        names.map(async (name) => {
-          using ns = openNetns(name)
-          const sub = subscribe(ns, ['link', 'addr', 'route', 'neigh'])
+        subs.map(async ({ name, sub }) => {
           for await (const ev of sub) {
             const what =
               ev.kind === 'link'

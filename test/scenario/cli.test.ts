@@ -165,6 +165,27 @@ describe('nslab up / down / graph', () => {
     expect(labNamespaces(id)).toEqual([])
   })
 
+  it('monitor prints the netlink events of a running lab as they happen', async () => {
+    const r = await nslab(['up', scenario('mon', `name: mon\n${pair}`)])
+    const id = /lab (\w+) is left up/.exec(r.stdout)![1]!
+    try {
+      const dev = (await nslab(['exec', id, 'a', '--', 'ip', '-o', 'link'])).stdout.match(
+        /^\d+: ([^@:]+)@/m,
+      )![1]!
+      let changed = false
+      const mon = await nslab(['monitor', id], (out, kill) => {
+        if (!changed && out.includes('watching 2 namespace(s)')) {
+          changed = true
+          void nslab(['exec', id, 'a', '--', 'ip', 'link', 'set', dev, 'down'])
+        }
+        if (out.includes(`nslab-${id}-a new link ${dev} DOWN`)) kill('SIGTERM')
+      })
+      expect(mon.stdout).toContain(`nslab-${id}-a new link ${dev} DOWN`)
+    } finally {
+      await nslab(['down', id])
+    }
+  })
+
   it('graph writes Mermaid, DOT and SVG', async () => {
     const file = join(root, 'scenarios/nat-private-network.yaml')
     const mermaid = await nslab(['graph', file])
