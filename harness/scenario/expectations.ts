@@ -181,11 +181,18 @@ export async function checkExpectation(ctx: RunContext, e: Expectation): Promise
   }
   if (e.event) {
     const ev = e.event
-    const hit = ctx.events.find((r) => eventMatches(ctx, r, ev))
+    // The kernel may still be delivering it to our recorder (a change the
+    // lab already waited for on its own socket): wait for it, briefly.
+    const deadline = performance.now() + durationMs(ev.timeout ?? '2s')
+    let hit = ctx.events.find((r) => eventMatches(ctx, r, ev))
+    while (!hit && performance.now() < deadline) {
+      await ctx.nextEvent(deadline - performance.now())
+      hit = ctx.events.find((r) => eventMatches(ctx, r, ev))
+    }
     const seen = ctx.events.filter((r) => r.node === ev.host).length
     return {
       ok: hit !== undefined,
-      label: `event in ${ev.host}: ${JSON.stringify({ ...ev, host: undefined })}`,
+      label: `event in ${ev.host}: ${JSON.stringify({ ...ev, host: undefined, timeout: undefined })}`,
       detail: hit
         ? `seen: ${hit.event.kind} ${hit.event.action}`
         : `not among the ${seen} event(s) ${ev.host} saw`,

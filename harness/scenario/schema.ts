@@ -199,6 +199,7 @@ const EventSpec = z.strictObject({
   state: z.enum(['up', 'down']).optional().meta({ description: 'Operational state of a link event.' }),
   address: z.string().optional(),
   dst: z.string().optional(),
+  timeout: Duration.optional().meta({ description: 'How long to wait for it if not seen yet (default 2s).' }),
 })
 
 export const ExpectationShape = {
