@@ -272,6 +272,15 @@ export class Xfrm {
 
   /** Add a state (`ip xfrm state add`); on a kernel without ESP: XfrmUnsupportedError. */
   async addState(spec: XfrmStateSpec): Promise<void> {
+    const ctx: RequestContext = { op: 'add xfrm state', object: stateLabel(spec) }
+    try {
+      await this.sendState(spec, ctx)
+    } catch (err) {
+      throw await this.explain(err, spec, ctx)
+    }
+  }
+
+  private async sendState(spec: XfrmStateSpec, ctx: RequestContext): Promise<void> {
     const family = familyOf(spec.src)
     const payload = encodeState({
       id: { daddr: spec.dst, spi: spec.spi, proto: PROTO[spec.proto ?? 'esp'] },
@@ -288,12 +297,7 @@ export class Xfrm {
       mark: spec.mark,
       ifId: spec.ifId,
     })
-    const ctx: RequestContext = { op: 'add xfrm state', object: stateLabel(spec) }
-    try {
-      await this.socket.request(XFRM_MSG.NEWSA, NLM_F.CREATE | NLM_F.EXCL, payload, ctx)
-    } catch (err) {
-      throw await this.explain(err, spec, ctx)
-    }
+    await this.socket.request(XFRM_MSG.NEWSA, NLM_F.CREATE | NLM_F.EXCL, payload, ctx)
   }
 
   /**
@@ -318,10 +322,10 @@ export class Xfrm {
       auth: { name: 'hmac(sha1)', key: Buffer.alloc(20) },
     }
     try {
-      await this.addState(probe)
+      await this.sendState(probe, { op: 'probe ESP with cbc(aes)' })
       await this.deleteState(probe).catch(() => {})
     } catch (e) {
-      if (e instanceof XfrmUnsupportedError)
+      if (e instanceof NetlinkError && e.code === 'EPROTONOSUPPORT')
         return new XfrmUnsupportedError(label, this.netns, err.kernelMessage ?? err.code, { cause: err })
     }
     return err

@@ -123,6 +123,11 @@ describe('xfrm states', () => {
       return
     }
     await xfrm.addState(spec)
+    // A mistyped algorithm on a kernel with ESP stays the kernel's own error, not the no-ESP sentence.
+    const typo = { ...spec, spi: 0x300, aead: { ...spec.aead, name: 'rfc4106(gcm(nosuch))' } }
+    const bad = await xfrm.addState(typo).catch((e: unknown) => e)
+    expect(bad).toBeInstanceOf(NetlinkError)
+    expect(String(bad)).toMatch(/ENOSYS: add xfrm state esp spi 0x300 .*algorithm not found/)
     await xfrm.addState({
       src: 'fd00::1',
       dst: 'fd00::2',
