@@ -6,12 +6,13 @@
  */
 import { probeFeatures } from './probes.js'
 
-export type Feature = 'netem' | 'tbf' | 'nftables'
+export type Feature = 'netem' | 'tbf' | 'nftables' | 'xfrm-state'
 
 const MODULE: Record<Feature, string> = {
   netem: 'the netem qdisc (sch_netem)',
   tbf: 'the tbf qdisc (sch_tbf)',
   nftables: 'nftables (nf_tables) and the `nft` tool',
+  'xfrm-state': 'IPsec ESP (the esp4/esp6 modules)',
 }
 
 /** A kernel feature the lab needs is missing. */
@@ -35,8 +36,13 @@ export function kernelFeatures(): Promise<Record<Feature, boolean>> {
 }
 
 async function probe(): Promise<Record<Feature, boolean>> {
-  const r = await probeFeatures(['netem', 'tbf', 'nftables'])
-  return { netem: !!r.netem?.present, tbf: !!r.tbf?.present, nftables: !!r.nftables?.present }
+  const r = await probeFeatures(['netem', 'tbf', 'nftables', 'xfrm-state'])
+  return {
+    netem: !!r.netem?.present,
+    tbf: !!r.tbf?.present,
+    nftables: !!r.nftables?.present,
+    'xfrm-state': !!r['xfrm-state']?.present,
+  }
 }
 
 /** Throw FeatureMissingError unless the kernel has `feature`. */

@@ -22,3 +22,5 @@ export {
 } from './events.js'
 export { getSysctl, setSysctl, setSysctls, sysctlPath } from './sysctl.js'
 export { createTunTap } from './tuntap.js'
+export * from './xfrm.js'
+export * from './xfrm-interface.js'

@@ -345,7 +345,7 @@ export const StepShape = {
 
 export const Step = oneOf(StepShape, 'step')
 
-export const KernelFeature = z.enum(['netem', 'tbf', 'nftables'])
+export const KernelFeature = z.enum(['netem', 'tbf', 'nftables', 'xfrm-state'])
 
 export const Scenario = z.strictObject({
   name: z.string().optional(),
