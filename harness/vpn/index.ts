@@ -5,10 +5,21 @@
  */
 import { registerTunnelDriver } from '../lab/tunnel.js'
 import { openvpnDriver } from './openvpn.js'
+import { wireguardDriver } from './wireguard.js'
 
 registerTunnelDriver(openvpnDriver)
+registerTunnelDriver(wireguardDriver)
 
 export { OpenVpnTunnel, openvpnDriver, openvpnVersion } from './openvpn.js'
+export {
+  WG_SOCKET_DIR,
+  type WireGuardImplementation,
+  WireGuardTunnel,
+  wireguardDriver,
+  wireguardImplementation,
+} from './wireguard.js'
+export { type WgKeyPair, wgKeyPair } from './wireguard-keys.js'
+export { tunnelKernelFeatures } from './kernel.js'
 export {
   type PushedConfig,
   type PushedRoute,
