@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run test:vm: the kernel-behaviour suite (test/kernel, and test/scenarios
-// when it exists) inside a QEMU VM booting a Debian kernel, sealed like
+// and test/vpn when they exist: in the VM WireGuard runs on the kernel module) inside a QEMU VM booting a Debian kernel, sealed like
 // `npm test`. Reports land in the host's reports/ through the VM's results
 // share: reports/kernel/<guest uname -r>.json and reports/junit-vm.xml.
 //
@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
-const dirs = ['test/kernel', ...(existsSync('test/scenarios') ? ['test/scenarios'] : [])]
+const dirs = ['test/kernel', ...['test/scenarios', 'test/vpn'].filter((d) => existsSync(d))]
 const kernel = process.env.NSLAB_VM_KERNEL ? ['--kernel', process.env.NSLAB_VM_KERNEL] : []
 const argv = [
   '--import',
