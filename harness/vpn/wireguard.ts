@@ -11,6 +11,7 @@
  */
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { execFile } from 'node:child_process'
+import net from 'node:net'
 import { promisify } from 'node:util'
 import type { LabNode } from '../lab/node.js'
 import type { Tunnel, TunnelDriver, TunnelOptions } from '../lab/tunnel.js'
@@ -153,6 +154,18 @@ export class WireGuardTunnel implements Tunnel {
     await nl.addAddress(link.index, `${end.address}/${o.subnet.prefixLen}`)
     await nl.setLink(link.index, { up: true, ...(o.mtu ? { mtu: o.mtu } : {}) })
     if (side === 'a') return
+    // b speaks first, as a client does: a keepalive now (and every 25 s) makes
+    // b handshake at once, so a restarted b replaces the session a still holds
+    // for its previous incarnation (a's packets would otherwise go to a b that
+    // cannot decrypt them until a gives up on that session).
+    const ka = await node.exec(
+      ['wg', 'set', end.device, 'peer', other.keys.publicKey, 'persistent-keepalive', '25'],
+      { timeout: 20_000 },
+    )
+    if (ka.code !== 0)
+      throw new Error(
+        `wg set ${end.device} persistent-keepalive in ${node.netns} failed: ${ka.stderr.trim()}`,
+      )
     for (const dst of o.routes) await nl.replaceRoute({ dst, oif: link.index })
     if (o.mode === 'full') {
       await pinUnderlay(node, await underlayRoute(node, o.endpoint))
@@ -209,6 +222,17 @@ export class WireGuardTunnel implements Tunnel {
   }
 }
 
+function socketLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(path)
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
+}
+
 /** The lab id in a lab namespace name (`nslab-<id>-<node>`), or this process's pid. */
 function owner(node: LabNode): string {
   return /^nslab-([a-z0-9]{1,8})-/.exec(node.netns)?.[1] ?? process.pid.toString(36)
@@ -223,9 +247,14 @@ export const wireguardDriver: TunnelDriver = {
     const base = `wg${owner(a)}${n.toString(36)}`
     if (base.length > 14) throw new Error(`WireGuard device name ${base}a would exceed 15 characters`)
     const devices = { a: `${base}a`, b: `${base}b` }
-    for (const d of Object.values(devices))
-      if (impl === 'wireguard-go' && existsSync(`${WG_SOCKET_DIR}/${d}.sock`))
-        throw new Error(`${WG_SOCKET_DIR}/${d}.sock already exists: another run uses ${d}; run nslab gc`)
+    for (const d of Object.values(devices)) {
+      const sock = `${WG_SOCKET_DIR}/${d}.sock`
+      if (impl !== 'wireguard-go' || !existsSync(sock)) continue
+      // A crashed run's socket has no listener: take it; a live one is another lab's.
+      if (await socketLive(sock))
+        throw new Error(`${sock} is in use by another wireguard-go: another lab uses the device name ${d}`)
+      rmSync(sock, { force: true })
+    }
     const dir = makeWorkDir(a.netns)
     const t = new WireGuardTunnel(a, b, o, impl, dir, devices)
     try {
