@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm run test:vm: the kernel-behaviour suite (test/kernel, and test/scenarios
-// when it exists), the VPN tests and the xfrm operations inside a QEMU VM booting a Debian kernel, sealed like
+// and test/vpn when they exist: WireGuard runs on the kernel module there, IPsec has ESP),
+// and the xfrm operations, inside a QEMU VM booting a Debian kernel, sealed like
 // `npm test`. Reports land in the host's reports/ through the VM's results
 // share: reports/kernel/<guest uname -r>.json and reports/junit-vm.xml.
 //
@@ -11,9 +12,8 @@ import { existsSync } from 'node:fs'
 
 const dirs = [
   'test/kernel',
-  ...(existsSync('test/scenarios') ? ['test/scenarios'] : []),
-  // IPsec needs ESP (esp4/esp6), which the host kernel lacks.
-  ...(existsSync('test/vpn') ? ['test/vpn'] : []),
+  ...['test/scenarios', 'test/vpn'].filter((d) => existsSync(d)),
+  // xfrm states need ESP (esp4/esp6), which the host kernel lacks.
   'test/netlink/xfrm.test.ts',
 ]
 const kernel = process.env.NSLAB_VM_KERNEL ? ['--kernel', process.env.NSLAB_VM_KERNEL] : []

@@ -1,13 +1,14 @@
 /**
  * Build a scenario's topology into a Lab: nodes, links (with MTU and
- * impairments), NAT, /etc/netns files, processes. The Lab rolls back on its
- * own when destroyed; this only decides the order.
+ * impairments), NAT, /etc/netns files, tunnels, processes. The Lab rolls
+ * back on its own when destroyed; this only decides the order.
  */
+import '../vpn/index.js' // registers the tunnel drivers
 import type { Lab } from '../lab/index.js'
 import type { RunContext } from './context.js'
 import { startProcess } from './process.js'
 import type { Scenario } from './schema.js'
-import { linkDecls, nodeDecls } from './topology.js'
+import { linkDecls, nodeDecls, tunnelDecls } from './topology.js'
 import { impairmentOf } from './impairment.js'
 
 export interface BuildOptions {
@@ -51,6 +52,12 @@ export async function buildTopology(ctx: RunContext, s: Scenario, options: Build
       ]
       lab.writeEtcFile(n.name, 'hosts', lines.join('\n') + '\n')
     }
+  }
+  // After the /etc/netns files: a tunnel's pushed DNS replaces the node's own while it is up.
+  for (const t of tunnelDecls(s)) {
+    const { between, ...options } = ctx.bind(t.spec)
+    const tunnel = await lab.tunnel(between[0], between[1], { ...options, name: t.name })
+    ctx.tunnels.set(t.name, { tunnel, up: true })
   }
   ctx.recordEvents()
   for (const n of decls)

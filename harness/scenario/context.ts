@@ -4,7 +4,7 @@
  * and `${...}` references resolved against the live lab.
  */
 import type net from 'node:net'
-import type { Lab, LabNode } from '../lab/index.js'
+import type { Lab, LabNode, Tunnel } from '../lab/index.js'
 import type { NetnsProcess } from '../netns/index.js'
 import { type EventSubscription, type NetlinkEvent, subscribe } from '../netlink/index.js'
 import { type VarRef, substituteDeep } from './vars.js'
@@ -21,6 +21,8 @@ export class RunContext {
   /** Server ends of sessions, closed with the run. */
   readonly serverSockets = new Set<net.Socket>()
   readonly events: RecordedEvent[] = []
+  /** Tunnels of the topology by name, and whether a step took them down. */
+  readonly tunnels = new Map<string, { tunnel: Tunnel; up: boolean }>()
   private readonly subscriptions: EventSubscription[] = []
   private readonly eventWaiters = new Set<() => void>()
 
@@ -28,6 +30,12 @@ export class RunContext {
 
   node(name: string): LabNode {
     return this.lab.node(name)
+  }
+
+  tunnel(name: string): { tunnel: Tunnel; up: boolean } {
+    const t = this.tunnels.get(name)
+    if (!t) throw new TypeError(`no tunnel named ${JSON.stringify(name)} in this scenario`)
+    return t
   }
 
   /** Resolve one `${...}` reference against the lab as it is now. */

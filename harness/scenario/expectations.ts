@@ -10,6 +10,7 @@ import { FALLBACK_TUNNEL_DEVICE } from '../netlink/index.js'
 import { AF_INET, SOCK_STREAM } from '../sys/constants.js'
 import type { RecordedEvent, RunContext } from './context.js'
 import type { EventSpec, Expectation, MatchSpec } from './schema.js'
+import { OpenVpnTunnel } from '../vpn/index.js'
 import { bitsPerSecond, bytes, durationMs, formatMs, formatRate, percent } from './units.js'
 
 export interface Outcome {
@@ -273,6 +274,35 @@ export async function checkExpectation(ctx: RunContext, e: Expectation): Promise
       ok,
       label: `namespace ${node.netns}`,
       detail: `${exists ? 'exists' : 'does not exist'}, ${pids.length} process(es) in it${pids.length ? `: ${pids.join(' ')}` : ''}`,
+    }
+  }
+  if (e.tunnel) {
+    const x = e.tunnel
+    const { tunnel, up } = ctx.tunnel(x.name)
+    const problems: string[] = []
+    if (x.up !== undefined && up !== x.up) problems.push(`it is ${up ? 'up' : 'down'}`)
+    if (x.implementation !== undefined && !matches(tunnel.implementation, x.implementation))
+      problems.push(
+        `implementation ${tunnel.implementation} does not match ${describeMatch(x.implementation)}`,
+      )
+    let pushed = ''
+    if (x.pushedRoutes !== undefined || x.pushedDns !== undefined) {
+      if (!(tunnel instanceof OpenVpnTunnel) || !up)
+        problems.push('nothing was pushed (not an OpenVPN tunnel that is up)')
+      else {
+        const p = tunnel.pushed
+        const routes = p.routes.map((r) => r.dst)
+        pushed = `; pushed routes ${routes.join(', ') || '(none)'}, DNS ${p.dns.join(', ') || '(none)'}`
+        if (x.pushedRoutes && [...x.pushedRoutes].sort().join() !== [...routes].sort().join())
+          problems.push(`pushed routes are not exactly ${x.pushedRoutes.join(', ')}`)
+        if (x.pushedDns && x.pushedDns.join() !== p.dns.join())
+          problems.push(`pushed DNS is not exactly ${x.pushedDns.join(', ')}`)
+      }
+    }
+    return {
+      ok: problems.length === 0,
+      label: `tunnel ${x.name}`,
+      detail: `${tunnel.type} ${tunnel.a.name}->${tunnel.b.name} via ${tunnel.implementation}, ${up ? 'up' : 'down'}${pushed}${problems.length ? `: ${problems.join('; ')}` : ''}`,
     }
   }
   if (e.socket) return socketCrossing(ctx, e.socket)

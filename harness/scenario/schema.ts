@@ -156,6 +156,39 @@ export const Link = z.union(
   { error: 'a link is [a, b] or { between: [a, b], ... }' },
 )
 
+const TunnelName = NodeName.meta({ description: 'A tunnel of the topology.' })
+
+export const TunnelSpec = z
+  .strictObject({
+    between: Pair.meta({ description: 'The two ends: the server (a) first, the client (b) second.' }),
+    type: z.enum(['openvpn', 'wireguard', 'ipsec']),
+    name: TunnelName.optional().meta({ description: 'For steps and reports (default <type>-<a>-<b>).' }),
+    mode: z.enum(['split', 'full']).optional().meta({
+      description:
+        "split (default): only `routes` go through the tunnel; full: the client's default route does, its route to the server's outer address stays on the underlay.",
+    }),
+    subnet: Cidr.optional().meta({
+      description: 'Inner IPv4 subnet (default 100.64.N.0/24): the server gets .1, the client .2.',
+    }),
+    routes: z.array(Cidr).optional().meta({
+      description:
+        'Subnets behind the server that the client reaches through the tunnel (OpenVPN pushes them).',
+    }),
+    dns: z
+      .strictObject({ nameservers: z.array(Ip).min(1), search: z.array(z.string()).optional() })
+      .optional()
+      .meta({
+        description:
+          "The client's DNS while the tunnel is up (OpenVPN pushes it), in its /etc/netns resolv.conf.",
+      }),
+    mtu: z.number().int().min(576).max(65535).optional().meta({ description: 'MTU of the tunnel devices.' }),
+    port: z.number().int().min(1).max(65535).optional().meta({ description: 'UDP port of the server end.' }),
+  })
+  .meta({
+    description:
+      'A VPN tunnel between two hosts or routers that reach each other (built after links and NAT).',
+  })
+
 export const Topology = z.strictObject({
   hosts: Nodes(NodeSpec).optional(),
   routers: Nodes(NodeSpec).optional(),
@@ -165,6 +198,7 @@ export const Topology = z.strictObject({
     .array(z.strictObject({ router: NodeName, outside: NodeName }))
     .optional()
     .meta({ description: 'Masquerade what `router` forwards out towards `outside`.' }),
+  tunnels: z.array(TunnelSpec).optional(),
 })
 
 const Match = z.union(
@@ -279,6 +313,23 @@ export const ExpectationShape = {
       .optional()
       .meta({ description: 'How many processes live in it.' }),
   }),
+  tunnel: z
+    .strictObject({
+      name: TunnelName,
+      up: z.boolean().optional().meta({ description: 'The tunnel is up (true) or was taken down (false).' }),
+      implementation: Match.optional().meta({
+        description: 'What runs it: kernel or wireguard-go (WireGuard), openvpn 2.x (OpenVPN).',
+      }),
+      pushedRoutes: z
+        .array(Cidr)
+        .optional()
+        .meta({ description: 'OpenVPN: exactly these routes were pushed to the client.' }),
+      pushedDns: z
+        .array(Ip)
+        .optional()
+        .meta({ description: 'OpenVPN: exactly these DNS servers were pushed to the client.' }),
+    })
+    .meta({ description: 'A tunnel of the topology: its state, implementation, what its server pushed.' }),
   socket: z
     .strictObject({
       createdIn: NodeName,
@@ -339,6 +390,9 @@ export const StepShape = {
     until: Expectation,
     timeout: Duration.optional().meta({ description: 'Default 10s.' }),
   }),
+  tunnel: z.strictObject({ name: TunnelName, state: z.enum(['up', 'down']) }).meta({
+    description: 'Take a tunnel down (its client dies) or bring it back up (resolves once it is up).',
+  }),
   sleep: Duration,
   expect: z.array(Expectation).min(1),
 }
@@ -370,6 +424,7 @@ export type SwitchSpec = z.infer<typeof SwitchSpec>
 export type ImpairmentSpec = z.infer<typeof Impairment>
 export type MatchSpec = z.infer<typeof Match>
 export type EventSpec = z.infer<typeof EventSpec>
+export type TunnelSpec = z.infer<typeof TunnelSpec>
 export type StepKind = keyof typeof StepShape
 export type ExpectationKind = keyof typeof ExpectationShape
 

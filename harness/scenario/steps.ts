@@ -46,6 +46,8 @@ export function stepLabel(step: Step): string {
       return `${kind} ${(v.between as string[]).join('--')}${kind === 'link' ? ` ${String(v.state)}` : ''}${kind === 'mtu' ? ` ${String(v.mtu)}` : ''}`
     case 'partition':
       return `partition ${(value as string[][]).map((g) => g.join(',')).join(' | ')}`
+    case 'tunnel':
+      return `tunnel ${String(v.name)} ${String(v.state)}`
     case 'heal':
       return 'heal partitions'
     case 'sleep':
@@ -157,6 +159,13 @@ export async function runStep(ctx: RunContext, raw: Step): Promise<StepResult> {
     const sock = await client.connect({ port, host: server.address(client), timeout: 3000 })
     sock.on('error', () => undefined) // a broken session is reported by `session` expectations
     ctx.sessions.set(s.name, sock)
+    return done()
+  }
+  if (step.tunnel) {
+    const t = ctx.tunnel(step.tunnel.name)
+    const up = step.tunnel.state === 'up'
+    await t.tunnel.setUp(up)
+    t.up = up
     return done()
   }
   if (step.sleep !== undefined) {

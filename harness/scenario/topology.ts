@@ -4,7 +4,7 @@
  * from. Both validation and building read this form.
  */
 import type { DocPath } from './diagnostics.js'
-import type { ImpairmentSpec, LinkSpec, NodeSpec, Scenario, SwitchSpec } from './schema.js'
+import type { ImpairmentSpec, LinkSpec, NodeSpec, Scenario, SwitchSpec, TunnelSpec } from './schema.js'
 
 export type Kind = 'host' | 'router' | 'switch'
 
@@ -91,4 +91,19 @@ export function linkDecls(s: Scenario): LinkDecl[] {
       ],
     }
   })
+}
+
+export interface TunnelDecl {
+  /** The name steps and expectations use (given, or <type>-<a>-<b>). */
+  name: string
+  spec: TunnelSpec
+  path: DocPath
+}
+
+export function tunnelDecls(s: Scenario): TunnelDecl[] {
+  return (s.topology.tunnels ?? []).map((spec, i) => ({
+    name: spec.name ?? `${spec.type}-${spec.between[0]}-${spec.between[1]}`,
+    spec,
+    path: ['topology', 'tunnels', i],
+  }))
 }

@@ -10,7 +10,7 @@ import { AddressPlan, PlanError, subnetText, type Segment } from '../lab/plan.js
 import type { DocPath } from './diagnostics.js'
 import type { Problem } from './issues.js'
 import type { Expectation, Scenario, Step } from './schema.js'
-import { type Kind, linkDecls, nodeDecls } from './topology.js'
+import { type Kind, linkDecls, nodeDecls, tunnelDecls } from './topology.js'
 import { varsIn } from './vars.js'
 
 /** Keys whose value names a node, wherever they appear in steps and expectations. */
@@ -99,6 +99,32 @@ export function validateScenario(s: Scenario): Problem[] {
     if (known(n.outside, [...path, 'outside'])) linked(n.router, n.outside, path)
   }
 
+  // Tunnels: ends that exist and run programs (hosts or routers), names unique.
+  const tunnels = new Set<string>()
+  for (const t of tunnelDecls(s)) {
+    const [a, b] = t.spec.between
+    const ends = [a, b].map((e, i) => known(e, [...t.path, 'between', i]))
+    if (ends.every(Boolean)) {
+      if (a === b) add([...t.path, 'between'], `a tunnel from ${a} to itself`)
+      for (const [i, e] of [a, b].entries())
+        if (kinds.get(e) === 'switch')
+          add([...t.path, 'between', i], `${e} is a switch: tunnel ends are hosts or routers`)
+    }
+    if (tunnels.has(t.name))
+      add(
+        t.spec.name === undefined ? t.path : [...t.path, 'name'],
+        `duplicate tunnel name ${JSON.stringify(t.name)}${t.spec.name === undefined ? ' (the default <type>-<a>-<b>): give each tunnel a name' : ''}`,
+      )
+    tunnels.add(t.name)
+  }
+  const knownTunnel = (name: string, path: DocPath): void => {
+    if (!tunnels.has(name))
+      add(
+        path,
+        `unknown tunnel ${JSON.stringify(name)}${tunnels.size ? `; the topology has: ${[...tunnels].join(', ')}` : '; the topology has no tunnels'}`,
+      )
+  }
+
   // Processes and sessions, in the order the run meets them.
   const processes = new Set<string>()
   const sessions = new Set<string>()
@@ -131,6 +157,7 @@ export function validateScenario(s: Scenario): Problem[] {
     if (e.session && !sessions.has(e.session.name))
       add([...path, 'session', 'name'], `no session named ${e.session.name} was opened before this point`)
     if (e.event?.link) linked(e.event.host, e.event.link, [...path, 'event', 'link'])
+    if (e.tunnel) knownTunnel(e.tunnel.name, [...path, 'tunnel', 'name'])
   }
   for (const [i, step] of (s.steps ?? []).entries()) {
     const path: DocPath = ['steps', i]
@@ -151,6 +178,7 @@ export function validateScenario(s: Scenario): Problem[] {
       return walk(to, [...path, 'route', 'to'])
     }
     walk(step, path)
+    if (step.tunnel) knownTunnel(step.tunnel.name, [...path, 'tunnel', 'name'])
     if (step.start) {
       if (processes.has(step.start.name))
         add([...path, 'start', 'name'], `duplicate process name ${step.start.name}`)

@@ -18,6 +18,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { test as base, expect, type TestContext } from 'vitest'
+import '../vpn/index.js' // registers the tunnel drivers for lab.tunnel()
 import { Lab, type LabOptions } from '../lab/lab.js'
 import { gc } from '../lab/gc.js'
 import { formatLabState, labState } from '../lab/state.js'
