@@ -25,6 +25,16 @@ export const RUNNER_PACKAGES = [
   'procps',
   'util-linux',
   'ca-certificates',
+  // /etc/protocols and /etc/services: `ip xfrm` and others print names, not numbers
+  'netbase',
+  // the VPN tests and scenarios
+  'openssl',
+  'openvpn',
+  'wireguard-tools',
+  'wireguard-go',
+  'network-manager',
+  'network-manager-openvpn',
+  'dbus',
 ]
 export const LABEL_IMAGE_HASH = 'nslab.image.hash'
 const NODE_IN_IMAGE = '/usr/local/bin/node'
