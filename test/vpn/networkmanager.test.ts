@@ -145,3 +145,32 @@ describe('NetworkManager in a lab host, on a private D-Bus', () => {
     expect(client.running.map((p) => p.argv[0])).toEqual([])
   })
 })
+
+describe('NetworkManager VPN bug reproduction', () => {
+  it('when the VPN plugin dies, NM reports the VPN deactivated and drops its routes and DNS, but openvpn and its tun device are left behind', async () => {
+    const { client, server, ovpn, nm } = await setup()
+    await nm.addOpenVpn({
+      id: 'corp',
+      remote: server.address(client),
+      ca: ovpn.ca,
+      cert: ovpn.cert,
+      key: ovpn.key,
+      neverDefault: true,
+    })
+    await nm.activate('corp')
+    const comm = (p: number): string => readFileSync(`/proc/${p}/comm`, 'utf8').trim()
+    const plugin = descendants(nm.process.pid!).find((p) => comm(p) === 'nm-openvpn-serv')!
+    const openvpn = descendants(nm.process.pid!).find((p) => comm(p) === 'openvpn')!
+    process.kill(plugin, 'SIGKILL')
+    await nm.waitState('corp', 'deactivated')
+
+    // What NM cleans up: the VPN's routes, its IPv4 address, its DNS.
+    expect((await routes(client)).filter((r) => r.dst.startsWith('198.19.25'))).toEqual([])
+    expect(nm.resolvConf()).not.toContain(VPN.dns)
+    // What it leaves: the openvpn client it started, still running, and its tun device.
+    expect(existsSync(`/proc/${openvpn}`)).toBe(true)
+    expect(comm(openvpn)).toBe('openvpn')
+    const links = JSON.parse((await client.exec(['ip', '-j', 'link'])).stdout) as { ifname: string }[]
+    expect(links.map((l) => l.ifname)).toContain('tun0')
+  })
+})
