@@ -4,7 +4,7 @@
  * with org.freedesktop.DBus.Properties, signals received through match rules.
  * No introspection round trips, no polling.
  */
-import type { MessageBus} from '@jellybrick/dbus-next';
+import type { MessageBus } from '@jellybrick/dbus-next'
 import { Message, Variant, sessionBus } from '@jellybrick/dbus-next'
 
 export const NM = 'org.freedesktop.NetworkManager'
