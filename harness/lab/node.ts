@@ -70,6 +70,7 @@ export class LabNode {
   /** Every process started here with spawn(), finished or not (for failure reports). */
   readonly history: NetnsProcess[] = []
   private readonly closers = new Set<{ close(): void } | { destroy(): void }>()
+  private readonly cleanups: (() => Promise<void>)[] = []
 
   constructor(name: string, kind: NodeKind, netns: string, internals: NodeInternals) {
     this.name = name
@@ -198,13 +199,30 @@ export class LabNode {
     this.internals.handle.close()
   }
 
-  /** @internal Stop everything this node started: processes, workers, sockets. */
+  /**
+   * Run `fn` when the lab tears this node down, before its processes are
+   * killed (last registered, first run), for things started here that need
+   * more than a SIGKILL (a daemon's temp files). Returns a function that
+   * unregisters it, for owners that stop early.
+   */
+  onStop(fn: () => Promise<void>): () => void {
+    this.cleanups.push(fn)
+    return () => {
+      const i = this.cleanups.indexOf(fn)
+      if (i >= 0) this.cleanups.splice(i, 1)
+    }
+  }
+
+  /** @internal Stop everything this node started: cleanups, processes, workers, sockets. */
   async stopAll(): Promise<void> {
+    const errors: unknown[] = []
+    for (const fn of this.cleanups.splice(0).reverse()) await fn().catch((err: unknown) => errors.push(err))
     this.closeSockets()
     const procs = [...this.processes]
     for (const p of procs) p.kill('SIGKILL')
     await Promise.allSettled(procs.map((p) => p.exited))
     await this.runtime?.close()
     this.runtime = undefined
+    if (errors.length > 0) throw new AggregateError(errors, `${this}: ${errors.length} cleanup(s) failed`)
   }
 }

@@ -11,6 +11,9 @@ export interface SpawnRequest {
   env: Record<string, string> | undefined
   cwd: string | undefined
   stdin: boolean
+  /** Bind mounts made in the child's mount namespace, in order. */
+  mounts: { source: string; target: string }[]
+  sysReadOnly: boolean
 }
 
 export type ToWorker =

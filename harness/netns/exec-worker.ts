@@ -77,8 +77,9 @@ function enterNamespaces(req: SpawnRequest): void {
   } catch {
     // nothing mounted on /sys in this mount namespace: mount ours anyway
   }
-  mount(req.nsName ?? 'sysfs', '/sys', 'sysfs', sysReadOnly ? MS_RDONLY : 0)
+  mount(req.nsName ?? 'sysfs', '/sys', 'sysfs', sysReadOnly || req.sysReadOnly ? MS_RDONLY : 0)
   if (req.nsName) bindEtc(req.nsName)
+  for (const m of req.mounts) mount(m.source, m.target, 'none', MS_BIND)
 }
 
 function leaveNamespaces(): void {

@@ -20,6 +20,19 @@ export interface SpawnOptions {
   input?: string | Uint8Array
   /** Keep stdin open as a writable stream (`proc.stdin`). */
   stdin?: 'pipe'
+  /**
+   * Bind mounts made in the child's private mount namespace after the
+   * `/etc/netns` binds, in order (`{ source: dir, target: '/run' }` gives the
+   * child its own /run). The targets must exist; nothing changes outside the child.
+   */
+  mounts?: readonly BindMount[]
+  /** Mount the namespace's /sys read-only for the child (programs that see a read-only /sys skip udev). */
+  sysReadOnly?: boolean
+}
+
+export interface BindMount {
+  source: string
+  target: string
 }
 
 export interface ExecOptions extends SpawnOptions {
@@ -222,6 +235,8 @@ export function spawnIn(ref: NetnsRef, argv: readonly string[], options: SpawnOp
       env: options.env ? cleanEnv(options.env) : undefined,
       cwd: options.cwd,
       stdin: hasInput || options.stdin === 'pipe',
+      mounts: options.mounts?.map((m) => ({ source: m.source, target: m.target })) ?? [],
+      sysReadOnly: options.sysReadOnly ?? false,
     })
     if (hasInput) {
       proc.write(options.input!)

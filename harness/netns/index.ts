@@ -21,6 +21,7 @@ export { NetnsRestoreError, withNetns } from './thread.js'
 export { addNetns, deleteNetns, listNetns, netnsExists, prepareNetnsRunDir } from './named.js'
 export { socketIn } from './socket.js'
 export {
+  type BindMount,
   type ExecOptions,
   type ExecResult,
   NetnsProcess,
