@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Lab } from '../../harness/index.js'
 import { type NetworkManager, startNetworkManager } from '../../harness/vpn/nm/index.js'
-import { startTestOpenVpnServer } from './support/openvpn-server.js'
+import { startOpenVpnServer } from '../../harness/vpn/openvpn-server.js'
 
 const labs: Lab[] = []
 afterEach(async () => {
@@ -11,8 +11,8 @@ afterEach(async () => {
 })
 
 const VPN = {
-  pool: '198.19.250.0 255.255.255.0',
-  pushRoute: '198.19.251.0 255.255.255.0',
+  subnet: '198.19.250.0/24',
+  pushRoute: '198.19.251.0/24',
   dns: '198.19.250.53',
   domain: 'corp.lab.example',
 }
@@ -22,8 +22,12 @@ async function setup() {
   labs.push(lab)
   const [client, server] = await lab.addHosts('client', 'server')
   await lab.connect(client, server)
-  const ovpn = await startTestOpenVpnServer(server, { listen: server.address(client), ...VPN })
-  client.onStop(() => ovpn.close())
+  const ovpn = await startOpenVpnServer(server, {
+    listen: server.address(client),
+    subnet: VPN.subnet,
+    routes: [VPN.pushRoute],
+    dns: { nameservers: [VPN.dns], search: [VPN.domain] },
+  })
   const nm = await startNetworkManager(client)
   return { lab, client, server, ovpn, nm }
 }
@@ -95,9 +99,7 @@ describe('NetworkManager in a lab host, on a private D-Bus', () => {
     await nm.addOpenVpn({
       id: 'corp',
       remote: server.address(client),
-      ca: ovpn.ca,
-      cert: ovpn.cert,
-      key: ovpn.key,
+      ...ovpn.client,
       neverDefault: true,
     })
     const vpn = await nm.activate('corp')
@@ -131,9 +133,7 @@ describe('NetworkManager in a lab host, on a private D-Bus', () => {
     await nm.addOpenVpn({
       id: 'corp',
       remote: server.address(client),
-      ca: ovpn.ca,
-      cert: ovpn.cert,
-      key: ovpn.key,
+      ...ovpn.client,
     })
     await nm.activate('corp')
     const pids = [nm.process.pid!, ...descendants(nm.process.pid!)]
@@ -152,9 +152,7 @@ describe('NetworkManager VPN bug reproduction', () => {
     await nm.addOpenVpn({
       id: 'corp',
       remote: server.address(client),
-      ca: ovpn.ca,
-      cert: ovpn.cert,
-      key: ovpn.key,
+      ...ovpn.client,
       neverDefault: true,
     })
     await nm.activate('corp')
