@@ -3,6 +3,7 @@
  * impairments), NAT, /etc/netns files, tunnels, processes. The Lab rolls
  * back on its own when destroyed; this only decides the order.
  */
+import { startNetworkManager } from '../vpn/nm/index.js'
 import '../vpn/index.js' // registers the tunnel drivers
 import type { Lab } from '../lab/index.js'
 import type { RunContext } from './context.js'
@@ -59,6 +60,8 @@ export async function buildTopology(ctx: RunContext, s: Scenario, options: Build
     const tunnel = await lab.tunnel(between[0], between[1], { ...options, name: t.name })
     ctx.tunnels.set(t.name, { tunnel, up: true })
   }
+  for (const n of decls)
+    if (n.spec.networkManager) ctx.nm.set(n.name, await startNetworkManager(ctx.node(n.name)))
   ctx.recordEvents()
   for (const n of decls)
     for (const p of n.spec.processes ?? []) await startProcess(ctx, n.name, ctx.bind(p), options.logDir)

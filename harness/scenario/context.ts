@@ -3,6 +3,7 @@
  * started by name, the netlink events every node has seen since the build,
  * and `${...}` references resolved against the live lab.
  */
+import type { NetworkManager } from '../vpn/nm/index.js'
 import type net from 'node:net'
 import type { Lab, LabNode, Tunnel } from '../lab/index.js'
 import type { NetnsProcess } from '../netns/index.js'
@@ -23,6 +24,8 @@ export class RunContext {
   readonly events: RecordedEvent[] = []
   /** Tunnels of the topology by name, and whether a step took them down. */
   readonly tunnels = new Map<string, { tunnel: Tunnel; up: boolean }>()
+  /** NetworkManager per host that asked for it (networkManager: true). */
+  readonly nm = new Map<string, NetworkManager>()
   private readonly subscriptions: EventSubscription[] = []
   private readonly eventWaiters = new Set<() => void>()
 

@@ -306,6 +306,27 @@ export async function checkExpectation(ctx: RunContext, e: Expectation): Promise
     }
   }
   if (e.socket) return socketCrossing(ctx, e.socket)
+  if (e.nm) {
+    const x = e.nm
+    const nm = ctx.nm.get(x.host)!
+    const state = await nm.state(x.vpn)
+    const problems: string[] = []
+    if (state !== x.state) problems.push(`state ${state}, expected ${x.state}`)
+    const ip4 = state === 'activated' ? await nm.vpnIp4(x.vpn) : undefined
+    const routes = (ip4?.routes ?? []).map((r) => `${r.dest}/${r.prefix}`).sort()
+    if (x.routes && routes.join() !== [...x.routes].sort().join())
+      problems.push(`routes ${routes.join(', ') || 'none'}, expected ${x.routes.join(', ')}`)
+    const ns = ip4?.nameservers ?? []
+    if (x.nameservers && ns.join() !== x.nameservers.join())
+      problems.push(`nameservers ${ns.join(', ') || 'none'}, expected ${x.nameservers.join(', ')}`)
+    return {
+      ok: problems.length === 0,
+      label: `NetworkManager in ${x.host}: ${x.vpn} ${x.state}`,
+      detail: problems.length
+        ? problems.join('; ')
+        : `${state}${ip4 ? `, routes ${routes.join(', ') || 'none'}, nameservers ${ns.join(', ') || 'none'}` : ''}`,
+    }
+  }
   throw new TypeError(`no expectation in ${JSON.stringify(e)}`)
 }
 

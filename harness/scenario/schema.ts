@@ -125,6 +125,10 @@ const NodeSpec = z.strictObject({
     .optional()
     .meta({ description: 'Written to /etc/netns/NAME/hosts: name -> address, or -> ${node.addr.peer}.' }),
   processes: z.array(Process).optional().meta({ description: 'Started once the topology is up.' }),
+  networkManager: z.boolean().optional().meta({
+    description:
+      "Run NetworkManager in this host, on a private D-Bus, managing only this host's devices (nm steps drive it).",
+  }),
 })
 
 const SwitchSpec = z.strictObject({
@@ -343,6 +347,21 @@ export const ExpectationShape = {
       description:
         "A TCP socket created in one namespace, handed to a thread in another, must still leave through the first one's devices.",
     }),
+  nm: z
+    .strictObject({
+      host: NodeName,
+      vpn: NodeName,
+      state: z.enum(['activating', 'activated', 'deactivating', 'deactivated']).meta({
+        description:
+          "The VPN connection's state as NetworkManager reports it (deactivated: no active connection).",
+      }),
+      routes: z
+        .array(Cidr)
+        .optional()
+        .meta({ description: "Routes in the VPN's Ip4Config, as NetworkManager published them." }),
+      nameservers: z.array(Ip).optional(),
+    })
+    .meta({ description: 'What NetworkManager in a host says about a VPN connection.' }),
 }
 
 export const Expectation = oneOf(ExpectationShape, 'expectation')
@@ -393,6 +412,25 @@ export const StepShape = {
   tunnel: z.strictObject({ name: TunnelName, state: z.enum(['up', 'down']) }).meta({
     description: 'Take a tunnel down (its client dies) or bring it back up (resolves once it is up).',
   }),
+  nm: z
+    .strictObject({
+      host: NodeName.meta({ description: 'A host with networkManager: true.' }),
+      vpn: NodeName.meta({ description: 'The VPN connection (its connection.id in NetworkManager).' }),
+      action: z.enum(['add-openvpn', 'activate', 'deactivate', 'kill-plugin']).meta({
+        description:
+          'add-openvpn: start an OpenVPN server in `server` and add the connection; activate/deactivate it over D-Bus; kill-plugin: SIGKILL nm-openvpn-service, as a crash would.',
+      }),
+      server: NodeName.optional().meta({
+        description: 'add-openvpn: the host that runs the OpenVPN server.',
+      }),
+      subnet: Cidr.optional().meta({
+        description: 'add-openvpn: the client address pool (default 10.8.0.0/24).',
+      }),
+      routes: z.array(Cidr).optional().meta({ description: 'add-openvpn: routes the server pushes.' }),
+      dns: z.array(Ip).optional().meta({ description: 'add-openvpn: nameservers the server pushes.' }),
+      domain: z.string().optional().meta({ description: 'add-openvpn: the DNS domain the server pushes.' }),
+    })
+    .meta({ description: "Drive a host's NetworkManager over its private D-Bus, as nmcli would." }),
   sleep: Duration,
   expect: z.array(Expectation).min(1),
 }

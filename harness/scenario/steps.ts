@@ -3,6 +3,7 @@
  * `wait`) and returns what it did in a few words. A step that cannot do
  * what it says throws, and the run stops there.
  */
+import { startOpenVpnServer } from '../vpn/openvpn-server.js'
 import { isIP } from 'node:net'
 import { setSysctl } from '../netlink/index.js'
 import type { RunContext } from './context.js'
@@ -168,6 +169,10 @@ export async function runStep(ctx: RunContext, raw: Step): Promise<StepResult> {
     t.up = up
     return done()
   }
+  if (step.nm) {
+    await nmStep(ctx, step.nm)
+    return done()
+  }
   if (step.sleep !== undefined) {
     await sleep(durationMs(step.sleep))
     return done()
@@ -193,4 +198,33 @@ export async function runStep(ctx: RunContext, raw: Step): Promise<StepResult> {
     }
   }
   throw new TypeError(`no step in ${JSON.stringify(raw)}`)
+}
+
+/** Drive a host's NetworkManager the way nmcli would: over its private D-Bus. */
+async function nmStep(ctx: RunContext, o: NonNullable<Step['nm']>): Promise<void> {
+  const nm = ctx.nm.get(o.host)!
+  switch (o.action) {
+    case 'add-openvpn': {
+      const server = ctx.node(o.server!)
+      const host = ctx.node(o.host)
+      const remote = server.address(host)
+      const ovpn = await startOpenVpnServer(server, {
+        listen: remote,
+        subnet: o.subnet,
+        routes: o.routes,
+        dns: o.dns ? { nameservers: o.dns, search: o.domain ? [o.domain] : undefined } : undefined,
+      })
+      await nm.addOpenVpn({ id: o.vpn, remote, ...ovpn.client, neverDefault: true })
+      return
+    }
+    case 'activate':
+      await nm.activate(o.vpn)
+      return
+    case 'deactivate':
+      await nm.deactivate(o.vpn)
+      return
+    case 'kill-plugin':
+      nm.killVpnPlugin()
+      return
+  }
 }

@@ -14,7 +14,17 @@ import { type Kind, linkDecls, nodeDecls, tunnelDecls } from './topology.js'
 import { varsIn } from './vars.js'
 
 /** Keys whose value names a node, wherever they appear in steps and expectations. */
-const NODE_KEYS = new Set(['host', 'from', 'to', 'createdIn', 'usedFrom', 'router', 'outside', 'peer'])
+const NODE_KEYS = new Set([
+  'host',
+  'from',
+  'to',
+  'createdIn',
+  'usedFrom',
+  'router',
+  'outside',
+  'peer',
+  'server',
+])
 
 export function validateScenario(s: Scenario): Problem[] {
   const problems: Problem[] = []
@@ -152,8 +162,14 @@ export function validateScenario(s: Scenario): Problem[] {
         } else walk(v, [...path, k])
       }
   }
+  const withNm = new Set(decls.filter((d) => d.spec.networkManager).map((d) => d.name))
+  const nmHost = (host: string, path: DocPath): void => {
+    if (kinds.has(host) && !withNm.has(host))
+      add(path, `${host} does not run NetworkManager: give it networkManager: true in the topology`)
+  }
   const checkExpectation = (e: Expectation, path: DocPath): void => {
     walk(e, path)
+    if (e.nm) nmHost(e.nm.host, [...path, 'nm', 'host'])
     if (e.session && !sessions.has(e.session.name))
       add([...path, 'session', 'name'], `no session named ${e.session.name} was opened before this point`)
     if (e.event?.link) linked(e.event.host, e.event.link, [...path, 'event', 'link'])
@@ -179,6 +195,11 @@ export function validateScenario(s: Scenario): Problem[] {
     }
     walk(step, path)
     if (step.tunnel) knownTunnel(step.tunnel.name, [...path, 'tunnel', 'name'])
+    if (step.nm) {
+      nmHost(step.nm.host, [...path, 'nm', 'host'])
+      if (step.nm.action === 'add-openvpn' && step.nm.server === undefined)
+        add([...path, 'nm'], 'add-openvpn needs `server:`, the host that runs the OpenVPN server')
+    }
     if (step.start) {
       if (processes.has(step.start.name))
         add([...path, 'start', 'name'], `duplicate process name ${step.start.name}`)

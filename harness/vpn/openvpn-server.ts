@@ -72,7 +72,9 @@ export async function startOpenVpnServer(server: LabNode, o: OpenVpnServerOption
         if (out.includes('Initialization Sequence Completed')) resolve()
       })
       void proc.exited.then(() =>
-        reject(new Error(`the OpenVPN server in ${server.name} (${subnetText(pool)}) exited: ${out.slice(-800)}`)),
+        reject(
+          new Error(`the OpenVPN server in ${server.name} (${subnetText(pool)}) exited: ${out.slice(-800)}`),
+        ),
       )
     })
     const kill = async (): Promise<void> => {

@@ -333,6 +333,45 @@ export class NetworkManager {
   }
 
   /** An IP4Config object's addresses, routes, gateway and DNS. */
+  /** The Ip4Config of connection `id` while it is active (undefined when it is not, or has none yet). */
+  async vpnIp4(id: string): Promise<Ip4Info | undefined> {
+    const p = await this.activePath(id)
+    if (!p) return undefined
+    const config = (await this.bus.get(p, IFACE.active, 'Ip4Config').catch(() => '/')) as string
+    return config === '/' ? undefined : this.ip4(config)
+  }
+
+  /**
+   * SIGKILL NetworkManager's openvpn plugin (nm-openvpn-service), as a crash
+   * would; NM notices on its own. Throws when no plugin runs.
+   */
+  killVpnPlugin(): void {
+    const walk = (pid: number): number[] => {
+      let kids: number[] = []
+      try {
+        kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number)
+      } catch {
+        return []
+      }
+      return kids.flatMap((k) => [k, ...walk(k)])
+    }
+    const comm = (pid: number): string => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+      } catch {
+        return ''
+      }
+    }
+    const plugin = walk(this.process.pid!).find((p) => comm(p) === 'nm-openvpn-serv')
+    if (plugin === undefined)
+      throw new Error(`no nm-openvpn-service runs under NetworkManager in ${this.host}`)
+    process.kill(plugin, 'SIGKILL')
+  }
+
   async ip4(path: string): Promise<Ip4Info> {
     const c = await this.bus.getAll(path, IFACE.ip4)
     const list = (v: unknown): Record<string, unknown>[] =>
