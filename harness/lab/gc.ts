@@ -6,6 +6,7 @@
  * `ip netns add`, or by a live nslab process, stays.
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NETNS_ETC_DIR, NETNS_RUN_DIR, deleteNetns, listNetns } from '../netns/index.js'
 import { type OwnerRecord, listOwners, ownerAlive, releaseLab } from './owner.js'
@@ -79,6 +80,17 @@ function reap(record: OwnerRecord, report: GcReport): void {
     }
     rmSync(join(NETNS_ETC_DIR, ns), { recursive: true, force: true })
   }
+  // Work directories of tunnels and NetworkManager instances (harness/vpn):
+  // /tmp/nslab-vpn-<namespace>-*, /tmp/nslab-nm-<namespace>-*.
+  let temp: string[] = []
+  try {
+    temp = readdirSync(tmpdir())
+  } catch {
+    // no temp dir to read
+  }
+  for (const entry of temp)
+    if (entry.startsWith(`nslab-vpn-${record.prefix}`) || entry.startsWith(`nslab-nm-${record.prefix}`))
+      rmSync(join(tmpdir(), entry), { recursive: true, force: true })
   releaseLab(record.id)
   report.reaped.push({ id: record.id, pid: record.pid, namespaces, killed })
 }

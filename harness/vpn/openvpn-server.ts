@@ -4,13 +4,13 @@
  * (harness/vpn/pki.ts), a TLS server pushing routes and DNS, the client's
  * certificate files to hand out. Stopped with the host's lab.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LabNode } from '../lab/index.js'
 import type { NetnsProcess } from '../netns/index.js'
 import { parseSubnet, subnetText } from '../lab/plan.js'
 import { createPki } from './pki.js'
+import { makeWorkDir } from './workdir.js'
 
 export interface OpenVpnServerOptions {
   /** The server's address to listen on (usually its address facing the client). */
@@ -39,7 +39,7 @@ function mask(prefixLen: number): string {
 }
 
 export async function startOpenVpnServer(server: LabNode, o: OpenVpnServerOptions): Promise<OpenVpnServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'nslab-ovpn-server-'))
+  const dir = makeWorkDir(server.netns).path
   try {
     const pki = await createPki(dir, 'server', ['client'])
     const pool = parseSubnet(o.subnet ?? '10.8.0.0/24', 'openvpn server subnet')

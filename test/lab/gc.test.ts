@@ -1,5 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, expect, it } from 'vitest'
 import { Lab, gc, listOwners, pidsInNetns } from '../../harness/index.js'
@@ -59,6 +61,25 @@ describe('crash recovery', () => {
       expect(report.live.map((l) => l.id)).toContain(mine.id)
     } finally {
       await mine.destroy()
+    }
+  })
+
+  it("removes a dead lab's tunnel and NetworkManager work directories, and no one else's", () => {
+    const id = `g${process.pid.toString(36).slice(-4)}`
+    const prefix = `nslab-${id}-`
+    writeFileSync(
+      join(OWNER_DIR, `${id}.json`),
+      JSON.stringify({ id, prefix, pid: 2 ** 22 + 7, startTime: 1, createdAt: '', command: 'test' }),
+    )
+    const dead = [`nslab-vpn-${prefix}a-`, `nslab-nm-${prefix}b-`].map((p) => mkdtempSync(join(tmpdir(), p)))
+    const other = mkdtempSync(join(tmpdir(), `nslab-vpn-nslab-${id}x-a-`))
+    try {
+      const report = gc()
+      expect(report.reaped.map((r) => r.id)).toContain(id)
+      for (const d of dead) expect(existsSync(d)).toBe(false)
+      expect(existsSync(other)).toBe(true)
+    } finally {
+      rmSync(other, { recursive: true, force: true })
     }
   })
 
