@@ -6,9 +6,11 @@
 import { registerTunnelDriver } from '../lab/tunnel.js'
 import { openvpnDriver } from './openvpn.js'
 import { wireguardDriver } from './wireguard.js'
+import { ipsecDriver } from './ipsec.js'
 
 registerTunnelDriver(openvpnDriver)
 registerTunnelDriver(wireguardDriver)
+registerTunnelDriver(ipsecDriver)
 
 export { OpenVpnTunnel, openvpnDriver, openvpnVersion } from './openvpn.js'
 export {
