@@ -43,9 +43,11 @@ const Size = z
     error: 'expected a size such as 1500, 64k or 2m (bytes)',
   })
   .meta({ description: 'A size in bytes: 1500, 64k, 2m.' })
+// YAML reads `-4` or `300` as numbers: take them, and hand the program text.
 const Argv = z
-  .array(z.string())
+  .array(z.union([z.string(), z.number()], { error: 'expected an argument (text or a number)' }))
   .min(1, { error: 'a command is a non-empty list of arguments, e.g. [ip, -j, addr]' })
+  .transform((argv) => argv.map(String))
   .meta({
     description:
       'A program and its arguments (no shell; use [sh, -c, "..."] for one). ${a.addr.b} and friends are replaced.',
@@ -469,7 +471,7 @@ export type ExpectationKind = keyof typeof ExpectationShape
 /** The JSON Schema editors use (yaml-language-server, VS Code). */
 export function scenarioJsonSchema(): Record<string, unknown> {
   return {
-    ...z.toJSONSchema(Scenario, { target: 'draft-2020-12', unrepresentable: 'any' }),
+    ...z.toJSONSchema(Scenario, { target: 'draft-2020-12', unrepresentable: 'any', io: 'input' }),
     $id: 'https://nslab.dev/scenario.schema.json',
     title: 'nslab scenario',
   }

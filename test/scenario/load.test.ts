@@ -33,6 +33,13 @@ describe('parseScenario', () => {
     expect(s.scenario.topology.links).toHaveLength(2)
   })
 
+  it('takes numbers in a command as the text YAML read them from', () => {
+    const s = parseScenario(
+      'topology: { hosts: [a] }\nsteps:\n  - run: { host: a, cmd: [ip, -4, route, show, table, 254] }\n',
+    )
+    expect(s.scenario.steps![0]!.run!.cmd).toEqual(['ip', '-4', 'route', 'show', 'table', '254'])
+  })
+
   it('places a misspelt key at its line and column and names the nearest valid key', () => {
     expect(problems('topology:\n  hosts: [a]\n  linkz: []\n')).toEqual([
       'x.yaml:3:3: topology: unknown key "linkz" (did you mean "links"?)',
