@@ -10,6 +10,7 @@ import {
   openSync,
   readFileSync,
   readdirSync,
+  rmSync,
   unlinkSync,
   writeFileSync,
   writeSync,
@@ -86,12 +87,14 @@ export function markKept(id: string): void {
   writeFileSync(file, JSON.stringify({ ...record, kept: true }, null, 2) + '\n')
 }
 
+/** Remove a lab's record and its directory of process logs (`nslab up`). */
 export function releaseLab(id: string): void {
   try {
     unlinkSync(join(OWNER_DIR, `${id}.json`))
   } catch {
     // already gone
   }
+  rmSync(join(OWNER_DIR, id), { recursive: true, force: true })
 }
 
 /** Every lab record on the machine (unreadable ones are reported with pid 0). */

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path'
 import { FeatureMissingError, Lab, kernelFeatures } from '../lab/index.js'
+import { OWNER_DIR } from '../lab/owner.js'
 import { RunContext } from './context.js'
 import { buildTopology } from './build.js'
 import { type Outcome, checkExpectation } from './expectations.js'
@@ -119,9 +120,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   async function run(): Promise<ScenarioReport> {
     const tb = performance.now()
     try {
-      await guard(
-        buildTopology(ctx, s, options.keep === 'always' ? { logDir: join('/run/nslab/labs', lab.id) } : {}),
-      )
+      await guard(buildTopology(ctx, s, options.keep === 'always' ? { logDir: join(OWNER_DIR, lab.id) } : {}))
       report.build = {
         label: `build ${lab.allNodes.length} node(s)`,
         status: 'passed',

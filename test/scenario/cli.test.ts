@@ -4,15 +4,16 @@
  * --keep, up/exec/down, graph, and Ctrl-C leaving nothing behind.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { kernelFeatures, listOwners } from '../../harness/lab/index.js'
 import { listNetns } from '../../harness/netns/index.js'
 
 const root = join(import.meta.dirname, '../..')
 const dir = mkdtempSync(join(tmpdir(), 'nslab-cli-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 interface Run {
   code: number | null
@@ -158,11 +159,13 @@ describe('nslab up / down / graph', () => {
       expect(ex.stdout).toContain('1 received')
       const ps = await nslab(['exec', id, 'b', '--', 'ip', 'netns', 'pids', `nslab-${id}-a`])
       expect(ps.stdout.trim()).toMatch(/^\d+$/) // the sleeper outlived `nslab up`
+      expect(existsSync(`/run/nslab/labs/${id}/a.sleeper.log`)).toBe(true)
     } finally {
       const down = await nslab(['down', id])
       expect(down.stdout).toMatch(/removed lab \w+: 2 namespace\(s\), killed \d+/)
     }
     expect(labNamespaces(id)).toEqual([])
+    expect(existsSync(`/run/nslab/labs/${id}`)).toBe(false)
   })
 
   it('monitor prints the netlink events of a running lab as they happen', async () => {
