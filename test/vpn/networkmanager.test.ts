@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Lab } from '../../harness/index.js'
-import { type NetworkManager, startNetworkManager } from '../../harness/vpn/nm/index.js'
+import {
+  type NetworkManager,
+  descendants,
+  processName,
+  startNetworkManager,
+} from '../../harness/vpn/nm/index.js'
 import { startOpenVpnServer } from '../../harness/vpn/openvpn-server.js'
 
 const labs: Lab[] = []
@@ -40,24 +45,6 @@ function md5(path: string): string {
 function nmPid(nm: NetworkManager): number {
   const u = nm.process.pid!
   return Number(readFileSync(`/proc/${u}/task/${u}/children`, 'utf8').trim().split(/\s+/)[0])
-}
-
-function descendants(pid: number): number[] {
-  const out: number[] = []
-  const walk = (p: number): void => {
-    let kids: string[] = []
-    try {
-      kids = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
-    } catch {
-      return
-    }
-    for (const k of kids) {
-      out.push(Number(k))
-      walk(Number(k))
-    }
-  }
-  walk(pid)
-  return out
 }
 
 async function routes(host: { exec: Lab['hosts'][number]['exec'] }): Promise<{ dst: string; dev: string }[]> {
@@ -156,9 +143,8 @@ describe('NetworkManager VPN bug reproduction', () => {
       neverDefault: true,
     })
     await nm.activate('corp')
-    const comm = (p: number): string => readFileSync(`/proc/${p}/comm`, 'utf8').trim()
-    const plugin = descendants(nm.process.pid!).find((p) => comm(p) === 'nm-openvpn-serv')!
-    const openvpn = descendants(nm.process.pid!).find((p) => comm(p) === 'openvpn')!
+    const plugin = descendants(nm.process.pid!).find((p) => processName(p) === 'nm-openvpn-serv')!
+    const openvpn = descendants(nm.process.pid!).find((p) => processName(p) === 'openvpn')!
     process.kill(plugin, 'SIGKILL')
     await nm.waitState('corp', 'deactivated')
 
@@ -167,7 +153,7 @@ describe('NetworkManager VPN bug reproduction', () => {
     expect(nm.resolvConf()).not.toContain(VPN.dns)
     // What it leaves: the openvpn client it started, still running, and its tun device.
     expect(existsSync(`/proc/${openvpn}`)).toBe(true)
-    expect(comm(openvpn)).toBe('openvpn')
+    expect(processName(openvpn)).toBe('openvpn')
     const links = JSON.parse((await client.exec(['ip', '-j', 'link'])).stdout) as { ifname: string }[]
     expect(links.map((l) => l.ifname)).toContain('tun0')
   })

@@ -8,6 +8,7 @@ import {
   newLab,
   routeDevice,
   tcpHello,
+  twoSitesOneHub,
   type RouteJson,
 } from './support.js'
 
@@ -121,19 +122,7 @@ describe('OpenVPN tunnels', () => {
   })
 
   it('two client sites with the same 10.1.0.0/24 LAN, each tunnelled to one hub: no confusion', async () => {
-    const lab = await newLab()
-    const [hub, b, c, bl, cl] = await lab.addHosts('hub', 'b', 'c', 'bl', 'cl')
-    await lab.connect(hub, b)
-    await lab.connect(hub, c)
-    await lab.connect(b, bl, {
-      subnet: '10.1.0.0/24',
-      addresses: { b: { v4: '10.1.0.1' }, bl: { v4: '10.1.0.2' } },
-    })
-    await lab.connect(c, cl, {
-      subnet: '10.1.0.0/24',
-      addresses: { c: { v4: '10.1.0.1' }, cl: { v4: '10.1.0.2' } },
-    })
-    await addLoopbackAddress(hub, '10.50.0.1/32')
+    const { lab, hub, b, c, bl, cl } = await twoSitesOneHub()
     const tb = (await lab.tunnel(hub, b, { type: 'openvpn', routes: ['10.50.0.0/24'] })) as OpenVpnTunnel
     const tc = (await lab.tunnel(hub, c, { type: 'openvpn', routes: ['10.50.0.0/24'] })) as OpenVpnTunnel
     expect(tb.devices.a).not.toBe(tc.devices.a)

@@ -80,3 +80,31 @@ export function alive(pids: (number | undefined)[]): number[] {
     }
   })
 }
+
+/**
+ * A hub and two sites b and c whose LANs (bl, cl) use the same 10.1.0.0/24
+ * with the same addresses; the hub serves 10.50.0.1 on its loopback.
+ */
+export async function twoSitesOneHub(): Promise<{
+  lab: Lab
+  hub: LabNode
+  b: LabNode
+  c: LabNode
+  bl: LabNode
+  cl: LabNode
+}> {
+  const lab = await newLab()
+  const [hub, b, c, bl, cl] = await lab.addHosts('hub', 'b', 'c', 'bl', 'cl')
+  await lab.connect(hub, b)
+  await lab.connect(hub, c)
+  await lab.connect(b, bl, {
+    subnet: '10.1.0.0/24',
+    addresses: { b: { v4: '10.1.0.1' }, bl: { v4: '10.1.0.2' } },
+  })
+  await lab.connect(c, cl, {
+    subnet: '10.1.0.0/24',
+    addresses: { c: { v4: '10.1.0.1' }, cl: { v4: '10.1.0.2' } },
+  })
+  await addLoopbackAddress(hub, '10.50.0.1/32')
+  return { lab, hub, b, c, bl, cl }
+}

@@ -10,6 +10,7 @@
  *   await nm.deactivate('corp')               // resolves at 'deactivated'
  *   await nm.close()                          // also done by lab.destroy()
  */
+import { descendants, processName } from './processes.js'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -31,6 +32,7 @@ import { type NmDaemon, type NmDaemonOptions, startNmDaemon } from './daemon.js'
 
 export { ACTIVE_STATES, VPN_STATES, type ActiveState, type VpnState } from './client.js'
 export { NM_BUS_NAMES } from './bus.js'
+export { descendants, processName } from './processes.js'
 
 const IFACE = {
   manager: 'org.freedesktop.NetworkManager',
@@ -346,27 +348,7 @@ export class NetworkManager {
    * would; NM notices on its own. Throws when no plugin runs.
    */
   killVpnPlugin(): void {
-    const walk = (pid: number): number[] => {
-      let kids: number[] = []
-      try {
-        kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-          .trim()
-          .split(/\s+/)
-          .filter(Boolean)
-          .map(Number)
-      } catch {
-        return []
-      }
-      return kids.flatMap((k) => [k, ...walk(k)])
-    }
-    const comm = (pid: number): string => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
-      } catch {
-        return ''
-      }
-    }
-    const plugin = walk(this.process.pid!).find((p) => comm(p) === 'nm-openvpn-serv')
+    const plugin = descendants(this.process.pid!).find((p) => processName(p) === 'nm-openvpn-serv')
     if (plugin === undefined)
       throw new Error(`no nm-openvpn-service runs under NetworkManager in ${this.host}`)
     process.kill(plugin, 'SIGKILL')
