@@ -107,6 +107,7 @@ export async function checkExpectation(ctx: RunContext, e: Expectation): Promise
       size: p.size,
       dontFragment: p.dontFragment,
       family: p.family ?? 4,
+      timeout: p.timeout === undefined ? undefined : durationMs(p.timeout),
     })
     const loss = r.loss * 100
     const problems: string[] = []

@@ -254,6 +254,10 @@ export const ExpectationShape = {
     family: Family.optional(),
     loss: z.strictObject({ min: Percent.optional(), max: Percent.optional() }).optional(),
     rtt: z.strictObject({ min: Duration.optional(), max: Duration.optional() }).optional(),
+    timeout: Duration.optional().meta({
+      description:
+        'How long to wait for replies after the last request (default 1s); a slow machine needs more.',
+    }),
   }),
   tcp: z.strictObject({
     ...Endpoints,
