@@ -45,7 +45,7 @@ const REPORT = fileURLToPath(new URL('../reports/bench.json', import.meta.url))
 
 const VETH = { a: 'bench-a', b: 'bench-b', cidrA: '198.18.0.1/30', cidrB: '198.18.0.2/30' }
 
-type VariantId = 'nslab' | 'nslab-awaited' | 'ip' | 'ip-batch' | 'floor' | 'floor-seq'
+type VariantId = 'nslab' | 'nslab-awaited' | 'nslab-in-guest' | 'ip' | 'ip-batch' | 'floor' | 'floor-seq'
 
 interface Variant {
   id: VariantId
@@ -854,6 +854,7 @@ async function runScenario(s: Scenario, settle: number): Promise<ScenarioResult>
       'ip/nslab': ratio(m('ip'), m('nslab')),
       ...(has('ip-batch') ? { 'ip-batch/nslab': ratio(m('ip-batch'), m('nslab')) } : {}),
       ...(has('floor') ? { 'nslab/floor': nslabFloor } : {}),
+      ...(m('nslab-in-guest') ? { 'nslab-in-guest/nslab': ratio(m('nslab-in-guest'), m('nslab')) } : {}),
       ...(m('nslab-awaited') && m('floor-seq')
         ? { 'nslab-awaited/floor-unbatched': ratio(m('nslab-awaited'), m('floor-seq')) }
         : {}),

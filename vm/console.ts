@@ -47,9 +47,12 @@ export class ConsoleWatch {
   private partial = ''
   private open: KernelProblem | undefined
   private readonly onMarker: ((m: 'start' | 'exit' | 'fail') => void) | undefined
+  private readonly onProblem: ((p: KernelProblem) => void) | undefined
 
-  constructor(onMarker?: (m: 'start' | 'exit' | 'fail') => void) {
+  /** onProblem hears of each problem on its first line; its excerpt keeps growing after. */
+  constructor(onMarker?: (m: 'start' | 'exit' | 'fail') => void, onProblem?: (p: KernelProblem) => void) {
     this.onMarker = onMarker
+    this.onProblem = onProblem
   }
 
   write(chunk: Buffer | string): void {
@@ -90,6 +93,7 @@ export class ConsoleWatch {
     if (kind) {
       this.open = { kind, line, excerpt: [line] }
       this.problems.push(this.open)
+      this.onProblem?.(this.open)
       return
     }
     if (this.open) {

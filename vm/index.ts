@@ -72,6 +72,14 @@ export interface VmOptions {
   onProgress?: (line: string) => void
   /** Every console line (kernel log and init markers). */
   onConsole?: (chunk: Buffer) => void
+  /** Called as soon as the guest kernel starts reporting a panic, oops, BUG or WARNING (its excerpt grows after). */
+  onProblem?: (problem: KernelProblem) => void
+  /**
+   * Byte channels to the guest, by name: a virtio-serial port each (in the
+   * guest: /dev/<port> where /sys/class/virtio-ports/<port>/name holds the
+   * name). The handler gets the host end once QEMU connects it.
+   */
+  channels?: Record<string, (socket: net.Socket) => void>
   signal?: AbortSignal
 }
 
@@ -157,7 +165,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
       bootMs = performance.now() - t0
       progress(`guest up after ${(bootMs / 1000).toFixed(1)} s: ${o.command.join(' ')}`)
     }
-  })
+  }, o.onProblem)
   sweepStaleControlDirs()
   const ctl = mkdtempSync(join(tmpdir(), 'nslab-vm-'))
   writeFileSync(join(ctl, 'owner'), String(process.pid))
@@ -199,18 +207,25 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
       stderr: (d) => o.onStderr?.(d),
     }
     const drained: Promise<void>[] = []
+    const listen = async (path: string, onConnect: (sock: net.Socket) => void): Promise<net.Server> => {
+      const server = net.createServer({ pauseOnConnect: false }, (sock) => {
+        onConnect(sock)
+        drained.push(once(sock, 'close').then(() => {}))
+      })
+      server.listen(path)
+      await once(server, 'listening')
+      return server
+    }
+    const channels = Object.entries(o.channels ?? {}).map(([name, onConnect], i) => ({
+      name,
+      socket: join(realpathSync(ctl), `channel${i}.sock`),
+      onConnect,
+    }))
     servers.push(
-      ...(await Promise.all(
-        SERIAL_PORTS.map(async (p) => {
-          const server = net.createServer({ pauseOnConnect: false }, (sock) => {
-            sock.on('data', sink[p])
-            drained.push(once(sock, 'close').then(() => {}))
-          })
-          server.listen(serial[p])
-          await once(server, 'listening')
-          return server
-        }),
-      )),
+      ...(await Promise.all([
+        ...SERIAL_PORTS.map((p) => listen(serial[p], (sock) => sock.on('data', sink[p]))),
+        ...channels.map((c) => listen(c.socket, c.onConnect)),
+      ])),
     )
     const argv = qemuArgv({
       serial,
@@ -221,6 +236,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
       cpus: o.cpus ?? 2,
       shares,
       append: o.append,
+      channels: channels.map(({ name, socket }) => ({ name, socket })),
     })
     // setpriv --pdeathsig: QEMU dies with us even when we are SIGKILLed.
     const [file, args] = setprivAvailable()

@@ -23,8 +23,11 @@ import { cpioArchive, type CpioEntry } from './cpio.js'
 import type { Kernel } from './kernel.js'
 import { loadOrder, parseModulesBuiltin, parseModulesDep } from './modules.js'
 
-/** Modules the init script needs before it can mount the host root; deps come along. */
-export const BOOT_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay']
+/**
+ * Modules the init script needs before it can mount the host root, and
+ * virtio_console for the runner's byte channels (virtio-serial ports); deps come along.
+ */
+export const BOOT_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay', 'virtio_console']
 
 export const BUSYBOX_PATHS = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox']
 

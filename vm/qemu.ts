@@ -27,6 +27,18 @@ export interface QemuConfig {
   serial: Record<SerialPort, string>
   /** Extra kernel command-line words. */
   append?: string[]
+  /**
+   * Byte channels to the guest: virtio-serial ports named `name` (the guest
+   * finds them in /sys/class/virtio-ports/<port>/name, at /dev/<port>), each
+   * connected to a Unix socket the host listens on.
+   */
+  channels?: Channel[]
+}
+
+/** A virtio-serial port and the host socket QEMU connects it to. */
+export interface Channel {
+  name: string
+  socket: string
 }
 
 /**
@@ -85,6 +97,19 @@ export function qemuArgv(c: QemuConfig): string[] {
     if (c.serial[id].includes(',')) throw new TypeError(`a socket path must not contain ",": ${c.serial[id]}`)
     argv.push('-chardev', `socket,id=${id},path=${c.serial[id]},server=off`, '-serial', `chardev:${id}`)
   }
+  const channels = c.channels ?? []
+  if (channels.length) argv.push('-device', 'virtio-serial-pci,id=vser0')
+  channels.forEach((ch, i) => {
+    if (!/^[A-Za-z0-9_.-]+$/.test(ch.name))
+      throw new TypeError(`a channel name may hold only letters, digits, "_", "." and "-": ${ch.name}`)
+    if (ch.socket.includes(',')) throw new TypeError(`a socket path must not contain ",": ${ch.socket}`)
+    argv.push(
+      '-chardev',
+      `socket,id=chan${i},path=${ch.socket},server=off`,
+      '-device',
+      `virtserialport,bus=vser0.0,chardev=chan${i},name=${ch.name}`,
+    )
+  })
   c.shares.forEach((s, i) => {
     if (s.path.includes(','))
       throw new TypeError(`a shared directory must not contain "," (QEMU option syntax): ${s.path}`)

@@ -24,6 +24,9 @@ import {
 } from '../../harness/netns/index.js'
 import { AF_INET, SOCK_DGRAM, bind, close, ioctl, sockaddrIp } from '../../harness/sys/index.js'
 import { ip, ipJson, netnsNames } from '../support/names.js'
+import { recordKernel } from './where.js'
+
+recordKernel()
 
 const name = netnsNames('kc')
 const cleanup: (() => unknown)[] = []

@@ -10,12 +10,15 @@ import { describe, expect, it } from 'vitest'
 import { FEATURE_PROBES, type FeatureResult, probeFeatures } from '../../harness/lab/probes.js'
 import { listNetns } from '../../harness/netns/index.js'
 import { loadOrder, parseModulesBuiltin, parseModulesDep } from '../../vm/modules.js'
+import { recordKernel } from './where.js'
 
 declare module 'vitest' {
   interface TaskMeta {
     features?: Record<string, FeatureResult>
   }
 }
+
+recordKernel()
 
 /** True when this kernel ships every module (as a .ko or built in), judged from /lib/modules/<uname -r>. */
 function shipped(modules: string[]): boolean | undefined {

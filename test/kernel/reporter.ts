@@ -16,10 +16,17 @@ export default class KernelReporter implements Reporter {
   onTestRunEnd(modules: readonly TestModule[]): void {
     const mine = modules.filter((m) => /[/\\]test[/\\]kernel[/\\]/.test(m.moduleId))
     if (mine.length === 0) return
-    const file = join('reports', 'kernel', `${release()}.json`)
+    // The kernel the tests ran on, as they recorded it (test/kernel/where.ts): under the VM pool
+    // this reporter runs on the host, the tests in the guest.
+    const ran = mine
+      .flatMap((m) => [...m.children.allTests()])
+      .find((t) => t.meta().kernel)
+      ?.meta()
+    const kernel = ran?.kernel ?? release()
+    const file = join('reports', 'kernel', `${kernel}.json`)
     let report: KernelReport = {
-      kernel: release(),
-      where: process.env.NSLAB_VM === '1' ? 'vm' : 'host',
+      kernel,
+      where: ran?.where ?? (process.env.NSLAB_VM === '1' ? 'vm' : 'host'),
       date: new Date().toISOString(),
       claims: {},
       features: {},

@@ -48,6 +48,15 @@ describe('the packed tarball', () => {
     expect(files).toContain('package/dist/harness/netns/exec-worker.js')
     expect(files).toContain('package/dist/vm/index.js')
     expect(files).toContain('package/dist/vm/guest-init.sh') // the VM runner's guest init, not TypeScript
+    // The VM pool's guest agent and its frame codec: plain JavaScript the guest runs as is.
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package/dist/vm/vitest-pool.js',
+        'package/dist/vm/pool-agent.mjs',
+        'package/dist/vm/pool-frames.mjs',
+        'package/dist/vm/pool-frames.d.mts',
+      ]),
+    )
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([])
     expect(files.filter((f) => f.includes('.test.'))).toEqual([])
   })
@@ -61,9 +70,11 @@ describe('the packed tarball', () => {
       const netlink = await import('nslab/netlink')
       // nslab/vitest runs only inside Vitest (test.extend needs a runner): resolve it here, run it below.
       const vt = import.meta.resolve('nslab/vitest')
+      const pool = await import('nslab/vm/vitest')
       console.log(JSON.stringify({
         root: typeof root.addNetns, netns: typeof netns.withNetns,
         netlink: Object.keys(netlink).length > 0, vitest: vt.endsWith('/dist/harness/vitest/index.js'),
+        vmPool: pool.vmPool({ kernel: '/nonexistent' }).name,
       }))
       `,
     )
@@ -72,6 +83,7 @@ describe('the packed tarball', () => {
       netns: 'function',
       netlink: true,
       vitest: true,
+      vmPool: 'nslab-vm',
     })
   })
 

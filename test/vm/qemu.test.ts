@@ -49,6 +49,22 @@ describe('QEMU argv', () => {
     expect(() => qemuArgv({ ...base, shares: [{ tag: 'x', path: '/a,b', readonly: true }] })).toThrow('","')
   })
 
+  it('adds no virtio-serial device without channels, and one port per channel with one', () => {
+    expect(qemuArgv(base)).not.toContain('virtio-serial-pci,id=vser0')
+    const argv = qemuArgv({ ...base, channels: [{ name: 'nslab.pool', socket: '/t/chan.sock' }] })
+    expect(values(argv, '-device')).toEqual(
+      expect.arrayContaining([
+        'virtio-serial-pci,id=vser0',
+        'virtserialport,bus=vser0.0,chardev=chan0,name=nslab.pool',
+      ]),
+    )
+    expect(values(argv, '-chardev')).toContain('socket,id=chan0,path=/t/chan.sock,server=off')
+    expect(() => qemuArgv({ ...base, channels: [{ name: 'a,b', socket: '/t/c.sock' }] })).toThrow(
+      'channel name',
+    )
+    expect(() => qemuArgv({ ...base, channels: [{ name: 'a', socket: '/t/c,d.sock' }] })).toThrow('","')
+  })
+
   it('connects ttyS0, ttyS1, ttyS2 (console, stdout, stderr) to our sockets, in that order', () => {
     const argv = qemuArgv(base)
     expect(values(argv, '-serial')).toEqual(['chardev:console', 'chardev:stdout', 'chardev:stderr'])

@@ -1,0 +1,91 @@
+/**
+ * The VM pool (vm/vitest-pool.ts) end to end: Vitest on the host runs the
+ * files of test/vm/fixtures/pool in a QEMU VM (TCG here, so one boot of about
+ * 10-20 s). A test in the guest sees the guest's kernel; a failing assertion
+ * and a worker killed under its test fail their files with the reason; the
+ * run ends by itself, with the VM and its control directory gone.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { resolveKernel } from '../../vm/index.js'
+
+const out = mkdtempSync(join(tmpdir(), 'nslab-pool-test-'))
+afterAll(() => rmSync(out, { recursive: true, force: true }))
+
+interface JsonReport {
+  testResults: {
+    name: string
+    status: string
+    message: string
+    assertionResults: { status: string; failureMessages: string[] }[]
+  }[]
+}
+
+/** Control directories of VM runs owned by `pid` (the runner removes its own when QEMU is gone). */
+function controlDirsOf(pid: number): string[] {
+  return readdirSync(tmpdir())
+    .filter((d) => d.startsWith('nslab-vm-'))
+    .filter((d) => {
+      try {
+        return readFileSync(join(tmpdir(), d, 'owner'), 'utf8') === String(pid)
+      } catch {
+        return false
+      }
+    })
+}
+
+describe('VM pool', () => {
+  it(
+    'runs test files on the guest kernel and reports passes, failures and dead workers',
+    { timeout: 240_000 },
+    async () => {
+      const kernel = resolveKernel(process.env.NSLAB_VM_KERNEL || undefined)
+      const report = join(out, 'report.json')
+      const child = spawn(
+        process.execPath,
+        [
+          'node_modules/vitest/vitest.mjs',
+          'run',
+          '--config',
+          'test/vm/fixtures/pool/vitest.config.ts',
+          '--reporter=default',
+          '--reporter=json',
+          `--outputFile.json=${report}`,
+        ],
+        {
+          env: { ...process.env, EXPECT_RELEASE: kernel.version, CI: '' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
+      let output = ''
+      child.stdout.on('data', (d: Buffer) => (output += d))
+      child.stderr.on('data', (d: Buffer) => (output += d))
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+
+      expect(code, output).toBe(1) // two files fail on purpose
+      expect(output).not.toMatch(/close timed out|prevents Vite server from exiting/)
+      const r = JSON.parse(readFileSync(report, 'utf8')) as JsonReport
+      const byFile = Object.fromEntries(r.testResults.map((t) => [t.name.replace(/.*\//, ''), t]))
+      expect(Object.keys(byFile).sort()).toEqual(['crash.vmcase.ts', 'fails.vmcase.ts', 'guest.vmcase.ts'])
+
+      const guest = byFile['guest.vmcase.ts']!
+      expect(guest.status, JSON.stringify(guest)).toBe('passed')
+      const fails = byFile['fails.vmcase.ts']!
+      expect(fails.status).toBe('failed')
+      expect(fails.assertionResults[0]!.failureMessages.join('\n')).toMatch(
+        /arithmetic in the guest.*expected 2 to be 3/s,
+      )
+      // As with Vitest's own forks pool: the test never finished, and the run fails with the worker's exit.
+      const crash = byFile['crash.vmcase.ts']!
+      expect(crash.assertionResults[0]!.status).toBe('pending')
+      expect(output).toMatch(/Worker nslab-vm emitted error[\s\S]*Worker exited unexpectedly/)
+
+      // The VM powered off with the run: nothing of it is left.
+      expect(controlDirsOf(child.pid!)).toEqual([])
+      expect(existsSync(`/proc/${child.pid}`)).toBe(false)
+    },
+  )
+})

@@ -1,0 +1,23 @@
+/**
+ * The suite on a chosen kernel (npm run test:vm): Vitest runs here on the
+ * host, each test file's worker runs inside a QEMU VM booting that kernel
+ * (vm/vitest-pool.ts). NSLAB_VM_KERNEL names the kernel (a path or an
+ * installed Debian version; default: the newest in /boot).
+ */
+import { defineConfig } from 'vitest/config'
+import base from './vitest.config.js'
+import { vmPool } from './vm/vitest-pool.js'
+
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    pool: vmPool({
+      kernel: process.env.NSLAB_VM_KERNEL || undefined,
+      onProgress: process.env.NSLAB_VM_PROGRESS ? (l) => console.error(`nslab vm: ${l}`) : undefined,
+    }),
+    // The guest has no network device at all: sealed by construction, nothing to check on the host.
+    globalSetup: [],
+    outputFile: { junit: 'reports/junit-vm.xml' },
+  },
+})
