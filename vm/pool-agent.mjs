@@ -94,6 +94,7 @@ function prepare(spec) {
   child.stderr.on('data', keep(FRAME.stderr))
   child.on('error', () => {}) // reported if it is ever adopted; a dead standby is simply not used
   standby = { key: JSON.stringify(spec), child, early }
+  debug(`standby process ${child.pid} started`)
   child.once('exit', () => {
     if (standby?.child === child) standby = undefined
   })
@@ -119,7 +120,10 @@ function spawnWorker(id, spec) {
     debug(`worker ${id}: a new process ${child.pid} (no standby with this spec)`)
   }
   workers.set(id, child)
-  child.on('message', (m) => send(FRAME.reply, id, serialize(m)))
+  child.on('message', (m) => {
+    debug(`worker ${id} says ${m?.type ?? m?.m ?? '?'}`)
+    send(FRAME.reply, id, serialize(m))
+  })
   child.stdout.on('data', (d) => send(FRAME.stdout, id, d))
   child.stderr.on('data', (d) => send(FRAME.stderr, id, d))
   child.on('error', (e) => send(FRAME.error, id, json({ message: e.message })))

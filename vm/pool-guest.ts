@@ -84,7 +84,8 @@ export class PoolGuest {
     const onExit = () => this.abort.abort()
     process.once('exit', onExit) // QEMU also dies with us (setpriv --pdeathsig), this only hurries it
     this.ended = runVm({
-      command: ['node', agentPath(), POOL_CHANNEL],
+      // The host's node, at the same path in the guest.
+      command: [process.execPath, agentPath(), POOL_CHANNEL],
       env: {
         ...(prepare ? { NSLAB_POOL_PREPARE: JSON.stringify(prepare) } : {}),
         ...(process.env.NSLAB_POOL_DEBUG ? { NSLAB_POOL_DEBUG: '1' } : {}),

@@ -94,9 +94,12 @@ class VmPoolWorker implements PoolWorker {
       }
     }
     const hard = setTimeout(() => kill('SIGKILL'), KILL_GRACE)
+    // An agent that never answers (a hung guest) must not hang the run: give up on it.
+    const giveUp = setTimeout(() => this.gone(), KILL_GRACE + 5000)
     kill('SIGTERM')
     await exited
     clearTimeout(hard)
+    clearTimeout(giveUp)
   }
 
   private frame(kind: number, payload: Buffer): void {
@@ -111,8 +114,7 @@ class VmPoolWorker implements PoolWorker {
         this.stderr.write(payload)
         return
       case FRAME.error:
-        this.events.emit(
-          'error',
+        this.error(
           new Error(`nslab-vm worker: ${(JSON.parse(payload.toString()) as { message: string }).message}`),
         )
         return
@@ -127,8 +129,14 @@ class VmPoolWorker implements PoolWorker {
 
   /** The VM or its kernel failed this worker: the file fails with the reason. */
   private fail(error: Error): void {
-    this.events.emit('error', error)
+    this.error(error)
     if (this.guest?.isClosed) this.gone()
+  }
+
+  /** To Vitest when it listens (it does from start() on); to stderr otherwise, never thrown. */
+  private error(error: Error): void {
+    if (this.events.listenerCount('error') > 0) this.events.emit('error', error)
+    else this.stderr.write(`nslab-vm worker ${this.id}: ${error.message}\n`)
   }
 
   private gone(): void {
