@@ -1,9 +1,11 @@
 /**
  * The VM pool (vm/vitest-pool.ts) end to end: Vitest on the host runs the
- * files of test/vm/fixtures/pool in a QEMU VM (TCG here, so one boot of about
- * 10-20 s). A test in the guest sees the guest's kernel; a failing assertion
- * and a worker killed under its test fail their files with the reason; the
- * run ends by itself, with the VM and its control directory gone.
+ * files of test/vm/fixtures/pool in QEMU VMs (TCG here: 10-20 s a boot, two
+ * boots when the panic file is not the last). A test in the guest sees the
+ * guest's kernel; a failing assertion, a worker killed under its test and a
+ * kernel panic fail their files with the reason, and the files after a panic
+ * run in a fresh VM; the run ends by itself, with its VMs and their control
+ * directories gone.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
@@ -65,11 +67,16 @@ describe('VM pool', () => {
       child.stderr.on('data', (d: Buffer) => (output += d))
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
 
-      expect(code, output).toBe(1) // two files fail on purpose
+      expect(code, output).toBe(1) // three files fail on purpose
       expect(output).not.toMatch(/close timed out|prevents Vite server from exiting/)
       const r = JSON.parse(readFileSync(report, 'utf8')) as JsonReport
       const byFile = Object.fromEntries(r.testResults.map((t) => [t.name.replace(/.*\//, ''), t]))
-      expect(Object.keys(byFile).sort()).toEqual(['crash.vmcase.ts', 'fails.vmcase.ts', 'guest.vmcase.ts'])
+      expect(Object.keys(byFile).sort()).toEqual([
+        'crash.vmcase.ts',
+        'fails.vmcase.ts',
+        'guest.vmcase.ts',
+        'panic.vmcase.ts',
+      ])
 
       const guest = byFile['guest.vmcase.ts']!
       expect(guest.status, JSON.stringify(guest)).toBe('passed')
@@ -82,6 +89,13 @@ describe('VM pool', () => {
       const crash = byFile['crash.vmcase.ts']!
       expect(crash.assertionResults[0]!.status).toBe('pending')
       expect(output).toMatch(/Worker nslab-vm emitted error[\s\S]*Worker exited unexpectedly/)
+
+      // A kernel panic fails the file running then, with the kernel's report; the other files
+      // (whichever ran after it) were served by a fresh VM.
+      expect(byFile['panic.vmcase.ts']!.assertionResults[0]!.status).not.toBe('passed')
+      expect(output).toMatch(
+        /Worker nslab-vm emitted error[\s\S]*Kernel panic - not syncing: sysrq triggered crash/,
+      )
 
       // The VM powered off with the run: nothing of it is left.
       expect(controlDirsOf(child.pid!)).toEqual([])
