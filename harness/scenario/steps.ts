@@ -64,138 +64,132 @@ export function stepLabel(step: Step): string {
   }
 }
 
+type StepSpec<K extends keyof Step> = NonNullable<Step[K]>
+
+async function runCommand(ctx: RunContext, r: StepSpec<'run'>): Promise<void> {
+  const res = await ctx.node(r.host).exec(r.cmd, { timeout: durationMs(r.timeout ?? '60s') })
+  const want = r.code ?? 0
+  if (res.code !== want)
+    throw new StepFailed(
+      `${r.cmd.join(' ')} in ${r.host} exited with ${res.code ?? res.signal}${res.timedOut ? ' (timed out)' : ''}, expected ${want}; stderr: ${JSON.stringify(res.stderr.slice(-400))}`,
+    )
+}
+
+async function stopStep(ctx: RunContext, s: StepSpec<'stop'>): Promise<void> {
+  const p = ctx.processes.get(s.name)!
+  p.proc.kill('SIGTERM')
+  await p.proc.exited
+  ctx.processes.delete(s.name)
+}
+
+async function impairStep(ctx: RunContext, i: StepSpec<'impair'>): Promise<void> {
+  const { between, ...spec } = i
+  const { impairment, direction } = impairmentOf(spec)
+  await ctx.lab.impair(between[0], between[1], impairment, { direction })
+}
+
+async function sysctlStep(ctx: RunContext, s: StepSpec<'sysctl'>): Promise<void> {
+  const node = ctx.node(s.host)
+  for (const [k, v] of Object.entries(s.set)) setSysctl(node.internals.handle, k, v)
+}
+
+async function routeStep(ctx: RunContext, r: StepSpec<'route'>): Promise<void> {
+  const node = ctx.node(r.host)
+  const via =
+    r.via === undefined
+      ? undefined
+      : isIP(r.via) !== 0
+        ? r.via
+        : ctx.node(r.via).address(node, r.to.includes(':') ? 6 : 4)
+  const spec = { dst: r.to, gateway: via, type: r.type }
+  const action = r.action ?? 'replace'
+  if (action === 'add') await node.netlink.addRoute(spec)
+  else if (action === 'replace') await node.netlink.replaceRoute(spec)
+  else await node.netlink.deleteRoute(spec)
+}
+
+async function moveStep(ctx: RunContext, m: StepSpec<'move'>): Promise<void> {
+  const to = ctx.node(m.to)
+  await ctx.node(m.from).netlink.moveLink(m.device, { fd: to.internals.handle.fd })
+}
+
+async function sessionStep(ctx: RunContext, s: StepSpec<'session'>): Promise<void> {
+  const server = ctx.node(s.to)
+  const client = ctx.node(s.from)
+  const srv = await server.listen({ port: s.port ?? 0, host: '0.0.0.0' }, (c) => {
+    ctx.serverSockets.add(c)
+    c.on('error', () => undefined)
+    c.pipe(c)
+  })
+  const port = (srv.address() as { port: number }).port
+  const sock = await client.connect({ port, host: server.address(client), timeout: 3000 })
+  sock.on('error', () => undefined) // a broken session is reported by `session` expectations
+  ctx.sessions.set(s.name, sock)
+}
+
+async function tunnelStep(ctx: RunContext, s: StepSpec<'tunnel'>): Promise<void> {
+  const t = ctx.tunnel(s.name)
+  const up = s.state === 'up'
+  await t.tunnel.setUp(up)
+  t.up = up
+}
+
+async function expectStep(ctx: RunContext, expectations: StepSpec<'expect'>): Promise<Outcome[]> {
+  const outcomes: Outcome[] = []
+  for (const e of expectations) outcomes.push(await checkExpectation(ctx, e))
+  const failed = outcomes.filter((o) => !o.ok)
+  if (failed.length)
+    throw new StepFailed(`${failed.length} of ${outcomes.length} expectation(s) failed`, outcomes)
+  return outcomes
+}
+
+async function waitStep(ctx: RunContext, w: StepSpec<'wait'>): Promise<Outcome[]> {
+  const timeout = durationMs(w.timeout ?? '10s')
+  const deadline = performance.now() + timeout
+  for (;;) {
+    const o = await checkExpectation(ctx, w.until)
+    if (o.ok) return [o]
+    if (performance.now() >= deadline)
+      throw new StepFailed(`gave up after ${timeout} ms waiting until: ${o.label}`, [o])
+    // Re-check when the kernel reports a change, or every 200 ms for conditions it does not announce.
+    await ctx.nextEvent(Math.min(200, deadline - performance.now()))
+  }
+}
+
+/**
+ * What each kind of step does; `expect` and `wait` return their checks. The
+ * type makes every kind the schema knows need an entry here.
+ */
+const STEPS: { [K in keyof Step]-?: (ctx: RunContext, spec: StepSpec<K>) => Promise<Outcome[] | void> } = {
+  run: runCommand,
+  start: (ctx, s) => startProcess(ctx, s.host, s).then(() => undefined),
+  stop: stopStep,
+  link: (ctx, l) => ctx.lab.setLinkUp(l.between[0], l.between[1], l.state === 'up'),
+  flap: (ctx, f) =>
+    ctx.lab.flap(f.between[0], f.between[1], { downMs: durationMs(f.down ?? '500ms'), times: f.times }),
+  mtu: (ctx, m) => ctx.lab.setMtu(m.between[0], m.between[1], m.mtu),
+  impair: impairStep,
+  partition: (ctx, p) => ctx.lab.partition(p[0], p[1]),
+  heal: (ctx) => ctx.lab.heal(),
+  sysctl: sysctlStep,
+  route: routeStep,
+  move: moveStep,
+  session: sessionStep,
+  tunnel: tunnelStep,
+  nm: nmStep,
+  sleep: (_ctx, d) => sleep(durationMs(d)),
+  expect: expectStep,
+  wait: waitStep,
+}
+
 export async function runStep(ctx: RunContext, raw: Step): Promise<StepResult> {
   const step = ctx.bind(raw)
   const label = stepLabel(raw)
-  const done = (outcomes: Outcome[] = []): StepResult => ({ label, outcomes })
-  const { lab } = ctx
-
-  if (step.run) {
-    const r = await ctx
-      .node(step.run.host)
-      .exec(step.run.cmd, { timeout: durationMs(step.run.timeout ?? '60s') })
-    const want = step.run.code ?? 0
-    if (r.code !== want)
-      throw new StepFailed(
-        `${step.run.cmd.join(' ')} in ${step.run.host} exited with ${r.code ?? r.signal}${r.timedOut ? ' (timed out)' : ''}, expected ${want}; stderr: ${JSON.stringify(r.stderr.slice(-400))}`,
-      )
-    return done()
-  }
-  if (step.start) {
-    await startProcess(ctx, step.start.host, step.start)
-    return done()
-  }
-  if (step.stop) {
-    const p = ctx.processes.get(step.stop.name)!
-    p.proc.kill('SIGTERM')
-    await p.proc.exited
-    ctx.processes.delete(step.stop.name)
-    return done()
-  }
-  if (step.link) {
-    await lab.setLinkUp(step.link.between[0], step.link.between[1], step.link.state === 'up')
-    return done()
-  }
-  if (step.flap) {
-    await lab.flap(step.flap.between[0], step.flap.between[1], {
-      downMs: durationMs(step.flap.down ?? '500ms'),
-      times: step.flap.times,
-    })
-    return done()
-  }
-  if (step.mtu) {
-    await lab.setMtu(step.mtu.between[0], step.mtu.between[1], step.mtu.mtu)
-    return done()
-  }
-  if (step.impair) {
-    const { between, ...spec } = step.impair
-    const { impairment, direction } = impairmentOf(spec)
-    await lab.impair(between[0], between[1], impairment, { direction })
-    return done()
-  }
-  if (step.partition) {
-    await lab.partition(step.partition[0], step.partition[1])
-    return done()
-  }
-  if (step.heal) {
-    await lab.heal()
-    return done()
-  }
-  if (step.sysctl) {
-    const node = ctx.node(step.sysctl.host)
-    for (const [k, v] of Object.entries(step.sysctl.set)) setSysctl(node.internals.handle, k, v)
-    return done()
-  }
-  if (step.route) {
-    const r = step.route
-    const node = ctx.node(r.host)
-    const via =
-      r.via === undefined
-        ? undefined
-        : isIP(r.via) !== 0
-          ? r.via
-          : ctx.node(r.via).address(node, r.to.includes(':') ? 6 : 4)
-    const spec = { dst: r.to, gateway: via, type: r.type }
-    const action = r.action ?? 'replace'
-    if (action === 'add') await node.netlink.addRoute(spec)
-    else if (action === 'replace') await node.netlink.replaceRoute(spec)
-    else await node.netlink.deleteRoute(spec)
-    return done()
-  }
-  if (step.move) {
-    const to = ctx.node(step.move.to)
-    await ctx.node(step.move.from).netlink.moveLink(step.move.device, { fd: to.internals.handle.fd })
-    return done()
-  }
-  if (step.session) {
-    const s = step.session
-    const server = ctx.node(s.to)
-    const client = ctx.node(s.from)
-    const srv = await server.listen({ port: s.port ?? 0, host: '0.0.0.0' }, (c) => {
-      ctx.serverSockets.add(c)
-      c.on('error', () => undefined)
-      c.pipe(c)
-    })
-    const port = (srv.address() as { port: number }).port
-    const sock = await client.connect({ port, host: server.address(client), timeout: 3000 })
-    sock.on('error', () => undefined) // a broken session is reported by `session` expectations
-    ctx.sessions.set(s.name, sock)
-    return done()
-  }
-  if (step.tunnel) {
-    const t = ctx.tunnel(step.tunnel.name)
-    const up = step.tunnel.state === 'up'
-    await t.tunnel.setUp(up)
-    t.up = up
-    return done()
-  }
-  if (step.nm) {
-    await nmStep(ctx, step.nm)
-    return done()
-  }
-  if (step.sleep !== undefined) {
-    await sleep(durationMs(step.sleep))
-    return done()
-  }
-  if (step.expect) {
-    const outcomes: Outcome[] = []
-    for (const e of step.expect) outcomes.push(await checkExpectation(ctx, e))
-    const failed = outcomes.filter((o) => !o.ok)
-    if (failed.length)
-      throw new StepFailed(`${failed.length} of ${outcomes.length} expectation(s) failed`, outcomes)
-    return done(outcomes)
-  }
-  if (step.wait) {
-    const timeout = durationMs(step.wait.timeout ?? '10s')
-    const deadline = performance.now() + timeout
-    for (;;) {
-      const o = await checkExpectation(ctx, step.wait.until)
-      if (o.ok) return done([o])
-      if (performance.now() >= deadline)
-        throw new StepFailed(`gave up after ${timeout} ms waiting until: ${o.label}`, [o])
-      // Re-check when the kernel reports a change, or every 200 ms for conditions it does not announce.
-      await ctx.nextEvent(Math.min(200, deadline - performance.now()))
-    }
+  for (const kind of Object.keys(STEPS) as (keyof Step)[]) {
+    const spec = step[kind]
+    if (spec === undefined) continue
+    const run = STEPS[kind] as (ctx: RunContext, spec: unknown) => Promise<Outcome[] | void>
+    return { label, outcomes: (await run(ctx, spec)) ?? [] }
   }
   throw new TypeError(`no step in ${JSON.stringify(raw)}`)
 }

@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto'
 import type { LabNode } from '../lab/node.js'
 import { TopologyError } from '../lab/errors.js'
+import { BaseTunnel } from './base-tunnel.js'
 import type { Tunnel, TunnelDriver, TunnelOptions } from '../lab/tunnel.js'
 import { type XfrmPolicySpec, type XfrmStateSpec, Xfrm, createXfrmInterface } from '../netlink/index.js'
 import { bytesToIp, parseCidr } from '../netlink/codec/address.js'
@@ -63,20 +64,20 @@ interface End {
   policies: XfrmPolicySpec[]
 }
 
-class IpsecTunnel implements Tunnel {
+class IpsecTunnel extends BaseTunnel {
   readonly type = 'ipsec'
   readonly implementation = `kernel xfrm (ESP tunnel mode, ${AEAD}, xfrm interface)`
   readonly devices: { a: string; b: string }
   readonly addresses: { a: string; b: string }
-  private up = false
-  private destroyed = false
+  private installed = false
 
   constructor(
-    readonly name: string,
-    readonly a: LabNode,
-    readonly b: LabNode,
+    name: string,
+    a: LabNode,
+    b: LabNode,
     private readonly ends: [End, End],
   ) {
+    super(name, a, b)
     this.devices = { a: ends[0].device, b: ends[1].device }
     this.addresses = { a: ends[0].inner.split('/')[0]!, b: ends[1].inner.split('/')[0]! }
   }
@@ -85,7 +86,11 @@ class IpsecTunnel implements Tunnel {
   async install(): Promise<void> {
     for (const e of this.ends) for (const s of e.states) await e.xfrm.addState(s)
     for (const e of this.ends) for (const p of e.policies) await e.xfrm.addPolicy(p)
-    this.up = true
+    this.installed = true
+  }
+
+  get up(): boolean {
+    return this.installed
   }
 
   private async uninstall(): Promise<void> {
@@ -94,28 +99,28 @@ class IpsecTunnel implements Tunnel {
       for (const p of e.policies) await e.xfrm.deletePolicy(p).catch((err: unknown) => errors.push(err))
       for (const s of e.states) await e.xfrm.deleteState(s).catch((err: unknown) => errors.push(err))
     }
-    this.up = false
+    this.installed = false
     const real = errors.filter((err) => !(err instanceof Error && /ENOENT|ESRCH/.test(err.message)))
     if (real.length) throw new AggregateError(real, `${this.name}: removing states and policies failed`)
   }
 
-  /** Down: the states and policies go (traffic through the interfaces is dropped); up: they come back. */
-  async setUp(up: boolean): Promise<void> {
-    if (this.destroyed) throw new TopologyError(`tunnel ${this.name} was destroyed`)
-    if (up === this.up) return
-    if (up) await this.install()
-    else await this.uninstall()
+  /** Up: the states and policies come back. */
+  protected bringUp(): Promise<void> {
+    return this.install()
   }
 
-  async destroy(): Promise<void> {
-    if (this.destroyed) return
-    this.destroyed = true
-    try {
-      if (this.up) await this.uninstall()
-      for (const e of this.ends) await e.node.netlink.deleteLink(e.device).catch(() => {})
-    } finally {
-      for (const e of this.ends) e.xfrm.close()
-    }
+  /** Down: the states and policies go (traffic through the interfaces is dropped). */
+  protected bringDown(): Promise<void> {
+    return this.uninstall()
+  }
+
+  protected async teardown(): Promise<void> {
+    if (this.installed) await this.uninstall()
+    for (const e of this.ends) await e.node.netlink.deleteLink(e.device).catch(() => {})
+  }
+
+  protected override release(): void {
+    for (const e of this.ends) e.xfrm.close()
   }
 }
 

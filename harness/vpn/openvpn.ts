@@ -14,8 +14,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { LabNode } from '../lab/node.js'
-import type { Tunnel, TunnelDriver, TunnelOptions } from '../lab/tunnel.js'
+import type { TunnelDriver, TunnelOptions } from '../lab/tunnel.js'
 import type { NetnsProcess } from '../netns/index.js'
+import { BaseTunnel, startTunnel } from './base-tunnel.js'
 import { installResolvConf } from './dns.js'
 import { type CheckedOptions, checkOptions, nextTunnelNumber } from './options.js'
 import { clientCcd, clientConfig, serverConfig, upScript } from './openvpn-config.js'
@@ -46,12 +47,9 @@ export function openvpnVersion(): Promise<string> {
   return version
 }
 
-export class OpenVpnTunnel implements Tunnel {
+export class OpenVpnTunnel extends BaseTunnel {
   readonly type = 'openvpn'
-  readonly name: string
   readonly implementation: string
-  readonly a: LabNode
-  readonly b: LabNode
   readonly devices: { a: string; b: string }
   readonly addresses: { a: string; b: string }
   readonly options: CheckedOptions
@@ -61,7 +59,6 @@ export class OpenVpnTunnel implements Tunnel {
   private client: NetnsProcess | undefined
   private restoreDns: (() => void) | undefined
   private current: PushedConfig | undefined
-  private destroyed = false
 
   constructor(
     a: LabNode,
@@ -72,9 +69,7 @@ export class OpenVpnTunnel implements Tunnel {
     pki: Pki,
     device: string,
   ) {
-    this.a = a
-    this.b = b
-    this.name = o.name
+    super(o.name, a, b)
     this.options = o
     this.implementation = impl
     this.dir = dir
@@ -163,26 +158,25 @@ export class OpenVpnTunnel implements Tunnel {
       this.restoreDns = installResolvConf(this.b.netns, { nameservers: p.dns, search: p.search })
   }
 
-  async setUp(up: boolean): Promise<void> {
-    if (this.destroyed) throw new Error(`tunnel ${this.name} was destroyed`)
-    if (up === this.up) return
-    if (up) return this.startClient()
+  protected bringUp(): Promise<void> {
+    return this.startClient()
+  }
+
+  protected async bringDown(): Promise<void> {
     await stopProcess(this.client!)
     this.restoreDns?.()
     this.restoreDns = undefined
     this.current = undefined
   }
 
-  async destroy(): Promise<void> {
-    if (this.destroyed) return
-    this.destroyed = true
-    try {
-      if (this.client) await stopProcess(this.client)
-      if (this.server) await stopProcess(this.server)
-      this.restoreDns?.()
-    } finally {
-      this.dir.remove()
-    }
+  protected async teardown(): Promise<void> {
+    if (this.client) await stopProcess(this.client)
+    if (this.server) await stopProcess(this.server)
+    this.restoreDns?.()
+  }
+
+  protected override release(): void {
+    this.dir.remove()
   }
 }
 
@@ -193,16 +187,13 @@ export const openvpnDriver: TunnelDriver = {
     const o = checkOptions(a, b, options, { basePort: 1194, n })
     const impl = await openvpnVersion()
     const dir = makeWorkDir(a.netns)
-    let t: OpenVpnTunnel | undefined
+    let pki: Pki
     try {
-      const pki = await createPki(dir.path, 'server', ['client'])
-      t = new OpenVpnTunnel(a, b, o, impl, dir, pki, `ovpn${n}`)
-      await t.start()
-      return t
+      pki = await createPki(dir.path, 'server', ['client'])
     } catch (err) {
-      if (t) await t.destroy().catch(() => undefined)
-      else dir.remove()
+      dir.remove()
       throw err
     }
+    return startTunnel(new OpenVpnTunnel(a, b, o, impl, dir, pki, `ovpn${n}`), (t) => t.start())
   },
 }

@@ -14,8 +14,9 @@ import { execFile } from 'node:child_process'
 import net from 'node:net'
 import { promisify } from 'node:util'
 import type { LabNode } from '../lab/node.js'
-import type { Tunnel, TunnelDriver, TunnelOptions } from '../lab/tunnel.js'
+import type { TunnelDriver, TunnelOptions } from '../lab/tunnel.js'
 import type { NetnsProcess } from '../netns/index.js'
+import { BaseTunnel, startTunnel } from './base-tunnel.js'
 import { installResolvConf } from './dns.js'
 import { tunnelKernelFeatures } from './kernel.js'
 import { type CheckedOptions, checkOptions, nextTunnelNumber } from './options.js'
@@ -63,19 +64,15 @@ interface End {
   restoreDns: (() => void) | undefined
 }
 
-export class WireGuardTunnel implements Tunnel {
+export class WireGuardTunnel extends BaseTunnel {
   readonly type = 'wireguard'
-  readonly name: string
   readonly implementation: WireGuardImplementation
-  readonly a: LabNode
-  readonly b: LabNode
   readonly devices: { a: string; b: string }
   readonly addresses: { a: string; b: string }
   readonly options: CheckedOptions
   private readonly ends: { a: End; b: End }
   private readonly dir: WorkDir
   private isUp = false
-  private destroyed = false
 
   constructor(
     a: LabNode,
@@ -85,9 +82,7 @@ export class WireGuardTunnel implements Tunnel {
     dir: WorkDir,
     devices: { a: string; b: string },
   ) {
-    this.a = a
-    this.b = b
-    this.name = o.name
+    super(o.name, a, b)
     this.options = o
     this.implementation = impl
     this.dir = dir
@@ -221,24 +216,25 @@ export class WireGuardTunnel implements Tunnel {
     rmSync(`${WG_SOCKET_DIR}/${end.device}.sock`, { force: true })
   }
 
-  /** Down: b's device dies (its wireguard-go is stopped, or the kernel device deleted). Up: b is set up again. */
-  async setUp(up: boolean): Promise<void> {
-    if (this.destroyed) throw new Error(`tunnel ${this.name} was destroyed`)
-    if (up === this.isUp) return
-    if (up) await this.startEnd('b')
-    else await this.stopEnd(this.ends.b)
-    this.isUp = up
+  /** Up: b is set up again. */
+  protected async bringUp(): Promise<void> {
+    await this.startEnd('b')
+    this.isUp = true
   }
 
-  async destroy(): Promise<void> {
-    if (this.destroyed) return
-    this.destroyed = true
-    try {
-      await this.stopEnd(this.ends.b)
-      await this.stopEnd(this.ends.a)
-    } finally {
-      this.dir.remove()
-    }
+  /** Down: b's device dies (its wireguard-go is stopped, or the kernel device deleted). */
+  protected async bringDown(): Promise<void> {
+    await this.stopEnd(this.ends.b)
+    this.isUp = false
+  }
+
+  protected async teardown(): Promise<void> {
+    await this.stopEnd(this.ends.b)
+    await this.stopEnd(this.ends.a)
+  }
+
+  protected override release(): void {
+    this.dir.remove()
   }
 }
 
@@ -275,14 +271,6 @@ export const wireguardDriver: TunnelDriver = {
         throw new Error(`${sock} is in use by another wireguard-go: another lab uses the device name ${d}`)
       rmSync(sock, { force: true })
     }
-    const dir = makeWorkDir(a.netns)
-    const t = new WireGuardTunnel(a, b, o, impl, dir, devices)
-    try {
-      await t.start()
-      return t
-    } catch (err) {
-      await t.destroy().catch(() => undefined)
-      throw err
-    }
+    return startTunnel(new WireGuardTunnel(a, b, o, impl, makeWorkDir(a.netns), devices), (t) => t.start())
   },
 }
