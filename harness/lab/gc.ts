@@ -11,6 +11,13 @@ import { join } from 'node:path'
 import { NETNS_ETC_DIR, NETNS_RUN_DIR, deleteNetns, listNetns } from '../netns/index.js'
 import { type OwnerRecord, listOwners, ownerAlive, releaseLab } from './owner.js'
 
+/**
+ * Where wireguard-go puts its control sockets, one directory shared by every
+ * namespace; a lab's are named `wg<lab id><tunnel number><end>.sock`
+ * (harness/vpn/wireguard.ts). A SIGKILLed wireguard-go leaves its socket.
+ */
+export const WG_SOCKET_DIR = '/var/run/wireguard'
+
 export interface GcReport {
   /** Labs reaped (owner dead). */
   reaped: { id: string; pid: number; namespaces: string[]; killed: number[] }[]
@@ -91,8 +98,34 @@ function reap(record: OwnerRecord, report: GcReport): void {
   for (const entry of temp)
     if (entry.startsWith(`nslab-vpn-${record.prefix}`) || entry.startsWith(`nslab-nm-${record.prefix}`))
       rmSync(join(tmpdir(), entry), { recursive: true, force: true })
+  removeWireguardSockets(record.id)
   releaseLab(record.id)
   report.reaped.push({ id: record.id, pid: record.pid, namespaces, killed })
+}
+
+/** `wg<id><tunnel number><end>.sock` for lab `id`: what follows the id is a number and an end. */
+function wireguardSocketOf(id: string, file: string): boolean {
+  return file.startsWith(`wg${id}`) && /^[0-9a-z]+[ab]\.sock$/.test(file.slice(2 + id.length))
+}
+
+/**
+ * The wireguard-go control sockets of lab `id`, whose processes are dead by
+ * now. A name that could also be a live lab's whose id starts with this one
+ * (labs `ab` and `ab1` both fit `wgab12a.sock`) stays.
+ */
+function removeWireguardSockets(id: string, dir = WG_SOCKET_DIR): void {
+  let entries: string[] = []
+  try {
+    entries = readdirSync(dir)
+  } catch {
+    return // no wireguard-go has run here
+  }
+  const longer = listOwners()
+    .map((r) => r.id)
+    .filter((other) => other !== id && other.startsWith(id))
+  for (const e of entries)
+    if (wireguardSocketOf(id, e) && !longer.some((other) => wireguardSocketOf(other, e)))
+      rmSync(join(dir, e), { force: true })
 }
 
 /**

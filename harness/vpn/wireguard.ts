@@ -13,6 +13,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { execFile } from 'node:child_process'
 import net from 'node:net'
 import { promisify } from 'node:util'
+import { WG_SOCKET_DIR } from '../lab/gc.js'
 import type { LabNode } from '../lab/node.js'
 import type { TunnelDriver, TunnelOptions } from '../lab/tunnel.js'
 import type { NetnsProcess } from '../netns/index.js'
@@ -29,8 +30,8 @@ import { type WorkDir, makeWorkDir } from './workdir.js'
 
 export type WireGuardImplementation = 'kernel' | 'wireguard-go'
 
-/** Where wireguard-go puts its control sockets (shared by all namespaces). */
-export const WG_SOCKET_DIR = '/var/run/wireguard'
+/** Where wireguard-go puts its control sockets (shared by all namespaces; `nslab gc` reaps dead labs' ones). */
+export { WG_SOCKET_DIR }
 
 const START_TIMEOUT = 30_000
 

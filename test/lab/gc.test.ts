@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { Lab, gc, listOwners, pidsInNetns } from '../../harness/index.js'
 import { addNetns, deleteNetns, listNetns } from '../../harness/netns/index.js'
 import { OWNER_DIR, processStartTime } from '../../harness/lab/owner.js'
+import { WG_SOCKET_DIR } from '../../harness/lab/gc.js'
 import { ip, netnsNames } from '../support/names.js'
 
 const name = netnsNames('gc')
@@ -64,22 +65,38 @@ describe('crash recovery', () => {
     }
   })
 
-  it("removes a dead lab's tunnel and NetworkManager work directories, and no one else's", () => {
+  it("removes a dead lab's tunnel and NetworkManager work directories and wireguard-go sockets, and no one else's", () => {
     const id = `g${process.pid.toString(36).slice(-4)}`
     const prefix = `nslab-${id}-`
-    writeFileSync(
-      join(OWNER_DIR, `${id}.json`),
-      JSON.stringify({ id, prefix, pid: 2 ** 22 + 7, startTime: 1, createdAt: '', command: 'test' }),
-    )
+    const record = (id: string, pid: number, startTime: number) =>
+      writeFileSync(
+        join(OWNER_DIR, `${id}.json`),
+        JSON.stringify({ id, prefix: `nslab-${id}-`, pid, startTime, createdAt: '', command: 'test' }),
+      )
+    record(id, 2 ** 22 + 7, 1)
+    // A live lab whose id starts with the dead one's: its sockets are not the dead lab's.
+    const liveId = `${id}1`
+    record(liveId, process.pid, processStartTime(process.pid)!)
     const dead = [`nslab-vpn-${prefix}a-`, `nslab-nm-${prefix}b-`].map((p) => mkdtempSync(join(tmpdir(), p)))
     const other = mkdtempSync(join(tmpdir(), `nslab-vpn-nslab-${id}x-a-`))
+    mkdirSync(WG_SOCKET_DIR, { recursive: true })
+    const deadSockets = [`wg${id}1a.sock`, `wg${id}1b.sock`].map((f) => join(WG_SOCKET_DIR, f))
+    const liveSocket = join(WG_SOCKET_DIR, `wg${liveId}2a.sock`)
+    // Lab id's tunnel 12, or liveId's tunnel 2: when in doubt, it stays.
+    const either = join(WG_SOCKET_DIR, `wg${id}12b.sock`)
+    for (const f of [...deadSockets, liveSocket, either]) writeFileSync(f, '')
     try {
       const report = gc()
       expect(report.reaped.map((r) => r.id)).toContain(id)
       for (const d of dead) expect(existsSync(d)).toBe(false)
       expect(existsSync(other)).toBe(true)
+      for (const f of deadSockets) expect(existsSync(f)).toBe(false)
+      expect(existsSync(liveSocket)).toBe(true)
+      expect(existsSync(either)).toBe(true)
     } finally {
       rmSync(other, { recursive: true, force: true })
+      for (const f of [liveSocket, either]) rmSync(f, { force: true })
+      rmSync(join(OWNER_DIR, `${liveId}.json`), { force: true })
     }
   })
 
