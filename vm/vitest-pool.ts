@@ -4,10 +4,11 @@
  * worker is Vitest's own "forks" worker, started by the pool agent inside a
  * QEMU VM (pool-guest.ts) and talking to the host over a virtio-serial port.
  * One VM serves the whole run; it boots when the first worker is wanted and
- * powers off when the run is done.
+ * powers off when the run is done. Every file gets a fresh process, started
+ * ahead of need while the previous file runs (pool-agent.mjs).
  *
  *   // vitest.vm.config.ts
- *   import { vmPool } from 'nslab/vm'
+ *   import { vmPool } from 'nslab/vm/vitest'
  *   export default defineConfig({ test: { pool: vmPool({ kernel: '6.1.0-56-amd64' }) } })
  */
 import { EventEmitter } from 'node:events'
