@@ -120,9 +120,18 @@ function spawnWorker(id, spec) {
     debug(`worker ${id}: a new process ${child.pid} (no standby with this spec)`)
   }
   workers.set(id, child)
+  // The next file's process starts once this one has loaded its test file:
+  // starting it at once would take CPU from the worker that is on the way to
+  // its first test (two vCPUs, and TCG on the host's cores).
+  let next = spec
+  const prepareNext = () => {
+    if (next && !standby) prepare(next)
+    next = undefined
+  }
   child.on('message', (m) => {
     debug(`worker ${id} says ${m?.type ?? m?.m ?? '?'}`)
     send(FRAME.reply, id, serialize(m))
+    if (next && (m?.m === 'onCollected' || m?.type === 'testfileFinished')) prepareNext()
   })
   child.stdout.on('data', (d) => send(FRAME.stdout, id, d))
   child.stderr.on('data', (d) => send(FRAME.stderr, id, d))
@@ -130,8 +139,8 @@ function spawnWorker(id, spec) {
   child.on('exit', (code, signal) => {
     workers.delete(id)
     send(FRAME.exit, id, json({ code, signal }))
+    prepareNext()
   })
-  prepare(spec)
 }
 
 function onFrame({ kind, worker, payload }) {
