@@ -6,8 +6,14 @@
  */
 import { ContainerError } from './errors.js'
 
-/** The capabilities the suite needs, no more: namespaces and mounts, links and routes, raw ICMP. */
-export const CAPABILITIES = ['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW'] as const
+/**
+ * The capabilities the suite needs, no more: namespaces and mounts, links and
+ * routes, raw ICMP, and SYS_PTRACE to read which network namespace another
+ * user's process is in (/proc/PID/ns/net needs ptrace access: without it
+ * `ip netns pids` and `nslab gc` miss the openvpn that NetworkManager runs as
+ * the nm-openvpn user).
+ */
+export const CAPABILITIES = ['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW', 'SYS_PTRACE'] as const
 
 /**
  * Docker's default read-only /proc paths, less /proc/sys: the suite writes

@@ -32,8 +32,13 @@ export const RUNNER_PACKAGES = [
   'openvpn',
   'wireguard-tools',
   'wireguard-go',
-  // Not network-manager: its polkitd does not configure inside debootstrap, so
-  // the NetworkManager tests and scenarios run on the host and in the VM only.
+  // NetworkManager and its OpenVPN plugin, on a private D-Bus (harness/vpn/nm).
+  'dbus',
+  'network-manager',
+  'network-manager-openvpn',
+  // polkitd (which network-manager needs) depends on default-logind | logind,
+  // virtual packages debootstrap's resolver cannot choose for: name the provider.
+  'libpam-systemd',
 ]
 export const LABEL_IMAGE_HASH = 'nslab.image.hash'
 const NODE_IN_IMAGE = '/usr/local/bin/node'

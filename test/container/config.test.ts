@@ -20,7 +20,7 @@ describe('containerSpec', () => {
   )
 
   it('asks for exactly the capabilities the suite needs, no privileged mode, no network', () => {
-    expect(spec.capabilities).toEqual(['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW'])
+    expect(spec.capabilities).toEqual(['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW', 'SYS_PTRACE'])
     expect(spec.capabilities).toEqual([...CAPABILITIES])
     expect(spec.securityOpt).toEqual(['seccomp=unconfined'])
     expect(spec.networkMode).toBe('none')
