@@ -11,6 +11,7 @@
  * `len` counts the header and the payload but not the trailing padding. One `recvmsg` can carry
  * several messages, each starting at the previous one's offset plus `NLMSG_ALIGN(len)`.
  */
+import { Buffer } from 'node:buffer'
 import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js'
 import { readHostU16, readHostU32, writeHostU16, writeHostU32 } from './hostorder.js'
 
@@ -66,6 +67,38 @@ export function writeHeader(buf: Buffer, header: NlMsgHeader, offset = 0): void 
   writeHostU16(buf, header.flags, offset + 6)
   writeHostU32(buf, header.seq, offset + 8)
   writeHostU32(buf, header.pid, offset + 12)
+}
+
+/**
+ * Check the fields a requester chooses (type, flags) and the length of a message with a
+ * `payloadLength`-byte payload, with {@link writeHeader}'s errors, for writers that check when a
+ * request is made and write it later with {@link writeHeaderFields}.
+ */
+export function checkHeaderFields(payloadLength: number, type: number, flags: number): void {
+  checkUint(NLMSG_HDRLEN + payloadLength, 32, 'nlmsg_len')
+  checkUint(type, 16, 'nlmsg_type')
+  checkUint(flags, 16, 'nlmsg_flags')
+}
+
+/**
+ * Write a header at `offset` of `buf` without checks or a header object (the transport writes one
+ * per request): the caller checked type and flags with {@link checkHeaderFields}, and seq and pid
+ * are u32 values it made itself.
+ */
+export function writeHeaderFields(
+  buf: Buffer,
+  offset: number,
+  length: number,
+  type: number,
+  flags: number,
+  seq: number,
+  pid: number,
+): void {
+  writeHostU32(buf, length, offset)
+  writeHostU16(buf, type, offset + 4)
+  writeHostU16(buf, flags, offset + 6)
+  writeHostU32(buf, seq, offset + 8)
+  writeHostU32(buf, pid, offset + 12)
 }
 
 /** Encode a header into a new 16-byte buffer. */
