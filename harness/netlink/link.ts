@@ -222,10 +222,18 @@ export async function setLink(sock: NetlinkSocket, link: LinkRef, change: LinkCh
   if (change.address !== undefined) req.address = change.address
   if (change.master !== undefined) req.master = change.master
   if (change.name !== undefined) req.name = change.name
-  const what = Object.entries(change)
-    .map(([k, v]) => `${k} ${String(v)}`)
-    .join(', ')
-  await sock.request(RTM.NEWLINK, 0, encodeLink(req), { op: `set ${what} on link`, object: label(link) })
+  // The operation's words are made only for an error message, from a copy taken now.
+  const asked = { ...change }
+  const context: RequestContext = {
+    get op() {
+      const what = Object.entries(asked)
+        .map(([k, v]) => `${k} ${String(v)}`)
+        .join(', ')
+      return `set ${what} on link`
+    },
+    object: label(link),
+  }
+  await sock.request(RTM.NEWLINK, 0, encodeLink(req), context)
 }
 
 /** Move a link to another namespace (by fd or pid), optionally renaming it on the way. */

@@ -173,6 +173,13 @@ describe('links', () => {
     )
     const kind = await a.nl.createLink('k0', 'nslab-no-such-kind').catch((e: NetlinkError) => e)
     expect(kind).toMatchObject({ code: 'EOPNOTSUPP', kernelMessage: 'Unknown device type' })
+    const change = { up: true, mtu: 1400 }
+    const set = a.nl.setLink(99, change).catch((e: NetlinkError) => e)
+    change.mtu = 9000 // the message says what was asked
+    expect(String(await set)).toBe(
+      `NetlinkError: ENODEV: set up true, mtu 1400 on link #99 in namespace ${a.name}: no such device`,
+    )
+    expect(await set).toMatchObject({ op: 'set up true, mtu 1400 on link', object: '#99' })
     const missing = await a.nl.getLink('nosuch0').catch((e: NetlinkError) => e)
     expect(missing).toMatchObject({ code: 'ENODEV', op: 'get link', object: 'nosuch0', netns: a.name })
     const long = await a.nl

@@ -14,6 +14,9 @@
  * repeat (IFLA_ALT_IFNAME, RTA_MULTIPATH entries), so decoding returns a list; when a message is
  * looked up by type the last occurrence wins, as in the kernel's `nla_parse`.
  */
+// Imported, not the global: globalThis.Buffer is an accessor in Node 20, a getter call on every use
+// in code V8 has not optimised yet (the codec's code, in runs of a few hundred requests).
+import { Buffer } from 'node:buffer'
 import { NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLA_TYPE_MASK } from './constants.js'
 import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js'
 import {
@@ -232,6 +235,27 @@ export class AttrWriter {
     this.buf = next
   }
 
+  /**
+   * The buffer written so far, for filling in what {@link AttrWriter.zeros} reserved. Valid until
+   * the next write, which may move the bytes to a bigger buffer.
+   */
+  get buffer(): Buffer {
+    return this.buf
+  }
+
+  /**
+   * Append `size` zero bytes (padded to 4) and return their offset in {@link AttrWriter.buffer}:
+   * room for a fixed header written in place, instead of encoded apart and copied by `raw`.
+   */
+  zeros(size: number): number {
+    const padded = nlaAlign(size)
+    this.reserve(padded)
+    const at = this.len
+    this.buf.fill(0, at, at + padded)
+    this.len += padded
+    return at
+  }
+
   /** Append bytes as they are (a fixed header such as ifinfomsg), then zero-pad to 4. */
   raw(bytes: Uint8Array): this {
     const padded = nlaAlign(bytes.length)
@@ -373,5 +397,13 @@ export class AttrWriter {
   /** A copy of the bytes written so far. */
   toBuffer(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.len))
+  }
+
+  /**
+   * The bytes written, as a view of the writer's buffer (no copy), for an encoder that is done
+   * with the writer: writing after this may change the view's bytes.
+   */
+  finish(): Buffer {
+    return this.buf.subarray(0, this.len)
   }
 }
