@@ -13,7 +13,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js'
-import { readHostU16, readHostU32, writeHostU16, writeHostU32 } from './hostorder.js'
+import { putHostU16, putHostU32, readHostU16, readHostU32, writeHostU16, writeHostU32 } from './hostorder.js'
 
 /** Netlink messages and attributes are aligned to 4 bytes (`NLMSG_ALIGNTO`). */
 export const NLMSG_ALIGNTO = 4
@@ -94,11 +94,11 @@ export function writeHeaderFields(
   seq: number,
   pid: number,
 ): void {
-  writeHostU32(buf, length, offset)
-  writeHostU16(buf, type, offset + 4)
-  writeHostU16(buf, flags, offset + 6)
-  writeHostU32(buf, seq, offset + 8)
-  writeHostU32(buf, pid, offset + 12)
+  putHostU32(buf, length, offset)
+  putHostU16(buf, type, offset + 4)
+  putHostU16(buf, flags, offset + 6)
+  putHostU32(buf, seq, offset + 8)
+  putHostU32(buf, pid, offset + 12)
 }
 
 /** Encode a header into a new 16-byte buffer. */

@@ -48,3 +48,36 @@ export function writeHostU64(buf: Buffer, value: bigint, offset: number): void {
   if (HOST_IS_LITTLE_ENDIAN) buf.writeBigUInt64LE(value, offset)
   else buf.writeBigUInt64BE(value, offset)
 }
+
+/*
+ * Unchecked writes for the paths that run per request (message and attribute headers, fixed
+ * headers, integer attributes): plain byte stores instead of Buffer's write methods, which check
+ * offset and range through a few calls each (most of the cost in code V8 has not optimised). Only
+ * for values and offsets the caller has checked: an out-of-range value is cut to its low bits, and
+ * a store past the end is dropped, not refused.
+ */
+
+export function putHostU16(buf: Uint8Array, value: number, offset: number): void {
+  if (HOST_IS_LITTLE_ENDIAN) {
+    buf[offset] = value
+    buf[offset + 1] = value >>> 8
+  } else {
+    buf[offset] = value >>> 8
+    buf[offset + 1] = value
+  }
+}
+
+/** A u32, or an s32 (the same four bytes). */
+export function putHostU32(buf: Uint8Array, value: number, offset: number): void {
+  if (HOST_IS_LITTLE_ENDIAN) {
+    buf[offset] = value
+    buf[offset + 1] = value >>> 8
+    buf[offset + 2] = value >>> 16
+    buf[offset + 3] = value >>> 24
+  } else {
+    buf[offset] = value >>> 24
+    buf[offset + 1] = value >>> 16
+    buf[offset + 2] = value >>> 8
+    buf[offset + 3] = value
+  }
+}

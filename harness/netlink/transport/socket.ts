@@ -191,18 +191,17 @@ export class NetlinkSocket {
   /** Open a socket in a namespace, with extended acks, strict checks and a large receive buffer. */
   static open(options: NetlinkSocketOptions = {}): NetlinkSocket {
     const protocol = options.protocol ?? NETLINK_ROUTE
-    const make = (): number => socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol)
     let fd: number
     let label: string
     if (options.netns === undefined) {
-      fd = make()
+      fd = openSocket(protocol)
       using here = openCurrentNetns()
       label = `${here.id.ino} (this thread's)`
     } else {
       const { ns, owned } = resolveNetns(options.netns)
       try {
         label = ns.label
-        fd = withNetns(ns, make)
+        fd = withNetns(ns, () => openSocket(protocol))
       } finally {
         if (owned) ns.close()
       }
@@ -566,6 +565,14 @@ export class NetlinkSocket {
     this.updateRef()
     for (const p of all) p.reject(err)
   }
+}
+
+/**
+ * A non-blocking netlink socket in the calling thread's namespace. (Not a
+ * closure made per open: tsx names those with a defineProperty call each.)
+ */
+function openSocket(protocol: number): number {
+  return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol)
 }
 
 /** Raise the receive buffer (SO_RCVBUFFORCE as root, else SO_RCVBUF up to rmem_max). */

@@ -4,11 +4,14 @@ import { NLMSG, NLM_F, RTM } from '../../../harness/netlink/codec/constants.js'
 import { NetlinkDecodeError } from '../../../harness/netlink/codec/errors.js'
 import {
   NLMSG_HDRLEN,
+  checkHeaderFields,
   decodeHeader,
   encodeHeader,
   nlmsgAlign,
   parseMessages,
   type NlMsgHeader,
+  writeHeader,
+  writeHeaderFields,
 } from '../../../harness/netlink/codec/header.js'
 import { linkShowDetails } from './fixtures/link.js'
 import { receivedBuffer, sentMessage } from './helpers.js'
@@ -59,6 +62,27 @@ describe('nlmsghdr', () => {
         expect(decodeHeader(encodeHeader(header))).toEqual(header)
       }),
     )
+  })
+
+  it('writeHeaderFields (unchecked) writes what writeHeader does, where asked', () => {
+    fc.assert(
+      fc.property(headerArb, fc.integer({ min: 0, max: 8 }), (header, at) => {
+        const a = Buffer.alloc(32, 0xee)
+        const b = Buffer.alloc(32, 0xee)
+        writeHeader(a, header, at)
+        writeHeaderFields(b, at, header.length, header.type, header.flags, header.seq, header.pid)
+        expect(b).toEqual(a)
+      }),
+    )
+  })
+
+  it('checkHeaderFields refuses what writeHeader refuses, with the same words', () => {
+    expect(() => checkHeaderFields(0, 0x10000, 0)).toThrow(
+      'nlmsg_type must be an integer in 0..65535, got 65536',
+    )
+    expect(() => checkHeaderFields(0, 0, 1.5)).toThrow('nlmsg_flags must be an integer in 0..65535, got 1.5')
+    expect(() => checkHeaderFields(2 ** 32, 0, 0)).toThrow(/nlmsg_len must be an integer/)
+    expect(() => checkHeaderFields(20, RTM.NEWLINK, NLM_F.REQUEST | NLM_F.ACK)).not.toThrow()
   })
 
   it('rejects out-of-range fields when encoding', () => {

@@ -16,7 +16,7 @@ import { Buffer } from 'node:buffer'
 import { AttrWriter, decodeAttributes, readString, readU32, type Attribute } from '../attributes.js'
 import { AF, IFA } from '../constants.js'
 import { NetlinkDecodeError } from '../errors.js'
-import { readHostU32, writeHostU32 } from '../hostorder.js'
+import { putHostU32, readHostU32, writeHostU32 } from '../hostorder.js'
 import {
   checkField,
   familyOfFirst,
@@ -82,7 +82,7 @@ function putIfAddrHeader(
   buf[at + 1] = checkField(header.prefixLen ?? 0, 0, 0xff, 'ifa_prefixlen')
   buf[at + 2] = checkField(flags, 0, 0xff, 'ifa_flags')
   buf[at + 3] = checkField(header.scope ?? 0, 0, 0xff, 'ifa_scope')
-  writeHostU32(buf, checkField(header.index ?? 0, 0, 0xffffffff, 'ifa_index'), at + 4)
+  putHostU32(buf, checkField(header.index ?? 0, 0, 0xffffffff, 'ifa_index'), at + 4)
 }
 
 /** Decode the ifaddrmsg at the start of `payload`. */

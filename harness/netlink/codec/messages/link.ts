@@ -38,14 +38,7 @@ import {
   describeConstant,
 } from '../constants.js'
 import { NetlinkDecodeError } from '../errors.js'
-import {
-  readHostS32,
-  readHostU16,
-  readHostU32,
-  writeHostS32,
-  writeHostU16,
-  writeHostU32,
-} from '../hostorder.js'
+import { putHostU16, putHostU32, readHostS32, readHostU16, readHostU32 } from '../hostorder.js'
 import { checkField, ipBytesForFamily, linkAddressBytes, readMacAttr, requireFixedHeader } from './common.js'
 
 /** Size of `struct ifinfomsg`. */
@@ -132,10 +125,11 @@ export function encodeIfInfoHeader(header: Partial<IfInfoHeader> = {}): Buffer {
 function putIfInfoHeader(buf: Buffer, at: number, header: Partial<IfInfoHeader>): void {
   buf[at] = checkField(header.family ?? 0, 0, 0xff, 'ifi_family')
   buf[at + 1] = 0
-  writeHostU16(buf, checkField(header.type ?? 0, 0, 0xffff, 'ifi_type'), at + 2)
-  writeHostS32(buf, checkField(header.index ?? 0, -0x80000000, 0x7fffffff, 'ifi_index'), at + 4)
-  writeHostU32(buf, checkField(header.flags ?? 0, 0, 0xffffffff, 'ifi_flags'), at + 8)
-  writeHostU32(buf, checkField(header.change ?? 0, 0, 0xffffffff, 'ifi_change'), at + 12)
+  // Checked, so unchecked stores (this runs per request).
+  putHostU16(buf, checkField(header.type ?? 0, 0, 0xffff, 'ifi_type'), at + 2)
+  putHostU32(buf, checkField(header.index ?? 0, -0x80000000, 0x7fffffff, 'ifi_index'), at + 4)
+  putHostU32(buf, checkField(header.flags ?? 0, 0, 0xffffffff, 'ifi_flags'), at + 8)
+  putHostU32(buf, checkField(header.change ?? 0, 0, 0xffffffff, 'ifi_change'), at + 12)
 }
 
 /** Decode the ifinfomsg at the start of `payload`. */
@@ -382,7 +376,15 @@ export function encodeLink(req: LinkRequest): Buffer {
  */
 export function vethInfo(peer?: LinkRequest): LinkInfoRequest {
   if (peer === undefined) return { kind: 'veth' }
-  return { kind: 'veth', data: (w) => w.nested(VETH_INFO_PEER, (p) => writeLink(p, peer)) }
+  return { kind: 'veth', data: peerWriter(peer) }
+}
+
+/**
+ * VETH_INFO_PEER's writer. Returned from here, not written as `data: (w) => ...`: tsx (esbuild
+ * keepNames) names a closure assigned to a property with a defineProperty call, per veth.
+ */
+function peerWriter(peer: LinkRequest): (w: AttrWriter) => void {
+  return (w) => w.nested(VETH_INFO_PEER, (p) => writeLink(p, peer))
 }
 
 /** vxlan options (IFLA_VXLAN_*). Addresses may be IPv4 or IPv6 (GROUP6/LOCAL6 are chosen). */
