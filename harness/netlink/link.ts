@@ -136,7 +136,9 @@ export async function createVeth(sock: NetlinkSocket, o: VethOptions): Promise<v
     sock,
     {
       index: o.index,
-      ...upFlags(o.up),
+      // Born up: IFF_UP in flags and change (0 when not asked: nothing changes).
+      flags: o.up ? IFF.UP : undefined,
+      change: o.up ? IFF.UP : undefined,
       name: o.name,
       mtu: o.mtu,
       address: o.address,
@@ -151,11 +153,6 @@ export async function createVeth(sock: NetlinkSocket, o: VethOptions): Promise<v
     },
     'veth',
   )
-}
-
-/** ifi_flags/ifi_change that make a link born up (nothing when `up` is not set). */
-function upFlags(up: boolean | undefined): Pick<LinkRequest, 'flags' | 'change'> {
-  return up ? { flags: IFF.UP, change: IFF.UP } : {}
 }
 
 export async function createBridge(

@@ -40,7 +40,8 @@ const c = {
   recvfrom: libc.func(
     'intptr_t recvfrom(int fd, _Out_ void *buf, size_t len, int flags, _Out_ void *addr, _Inout_ uint32_t *addrlen)',
   ),
-  recv: libc.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)'),
+  // A plain void *: koffi passes a Buffer's own memory either way, and _Out_ costs extra per call.
+  recv: libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
 }
 
 function fail(syscall: string, target?: string): never {

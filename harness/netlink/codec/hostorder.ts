@@ -81,3 +81,24 @@ export function putHostU32(buf: Uint8Array, value: number, offset: number): void
     buf[offset + 3] = value
   }
 }
+
+/*
+ * Unchecked reads, the counterparts of the put* writes: byte loads for offsets the caller has
+ * checked to lie inside `buf` (a load past the end reads as 0, it does not throw).
+ */
+
+export function peekHostU16(buf: Uint8Array, offset: number): number {
+  return HOST_IS_LITTLE_ENDIAN
+    ? buf[offset]! | (buf[offset + 1]! << 8)
+    : (buf[offset]! << 8) | buf[offset + 1]!
+}
+
+export function peekHostS32(buf: Uint8Array, offset: number): number {
+  return HOST_IS_LITTLE_ENDIAN
+    ? buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24)
+    : (buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!
+}
+
+export function peekHostU32(buf: Uint8Array, offset: number): number {
+  return peekHostS32(buf, offset) >>> 0
+}

@@ -54,7 +54,7 @@ import {
   parseMessages,
   writeHeaderFields,
 } from '../codec/header.js'
-import { readHostS32, readHostU16, readHostU32 } from '../codec/hostorder.js'
+import { peekHostS32, peekHostU16, peekHostU32, readHostS32 } from '../codec/hostorder.js'
 import { decodeNlmsgerr } from '../codec/nlmsgerr.js'
 import { NetlinkError, NetlinkTransportError, type RequestContext } from './errors.js'
 
@@ -476,10 +476,11 @@ export class NetlinkSocket {
    * Returns false for anything else, which goes through dispatch.
    */
   private settleAck(buf: Buffer, size: number): boolean {
-    if (size < NLMSG_HDRLEN + 4 || readHostU32(buf, 0) !== size) return false
-    if (readHostU16(buf, 4) !== NLMSG.ERROR || readHostS32(buf, NLMSG_HDRLEN) !== 0) return false
-    const seq = readHostU32(buf, 8)
-    if (seq === 0 || readHostU32(buf, 12) !== this.portId) return false
+    // Unchecked reads: the datagram's first 20 bytes are checked to be there first.
+    if (size < NLMSG_HDRLEN + 4 || size > buf.length || peekHostU32(buf, 0) !== size) return false
+    if (peekHostU16(buf, 4) !== NLMSG.ERROR || peekHostS32(buf, NLMSG_HDRLEN) !== 0) return false
+    const seq = peekHostU32(buf, 8)
+    if (seq === 0 || peekHostU32(buf, 12) !== this.portId) return false
     const p = this.pending.get(seq)
     if (p === undefined) return false
     this.settle(p)

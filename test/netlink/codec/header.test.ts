@@ -13,6 +13,19 @@ import {
   writeHeader,
   writeHeaderFields,
 } from '../../../harness/netlink/codec/header.js'
+import {
+  peekHostS32,
+  peekHostU16,
+  peekHostU32,
+  putHostU16,
+  putHostU32,
+  readHostS32,
+  readHostU16,
+  readHostU32,
+  writeHostS32,
+  writeHostU16,
+  writeHostU32,
+} from '../../../harness/netlink/codec/hostorder.js'
 import { linkShowDetails } from './fixtures/link.js'
 import { receivedBuffer, sentMessage } from './helpers.js'
 
@@ -73,6 +86,31 @@ describe('nlmsghdr', () => {
         writeHeaderFields(b, at, header.length, header.type, header.flags, header.seq, header.pid)
         expect(b).toEqual(a)
       }),
+    )
+  })
+
+  it('the unchecked host-order reads and writes agree with the checked ones', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 8, maxLength: 8 }),
+        fc.integer({ min: 0, max: 4 }),
+        (bytes, at) => {
+          const buf = Buffer.from(bytes)
+          expect(peekHostU16(buf, at)).toBe(readHostU16(buf, at))
+          expect(peekHostU32(buf, at)).toBe(readHostU32(buf, at))
+          expect(peekHostS32(buf, at)).toBe(readHostS32(buf, at))
+          const a = Buffer.alloc(8)
+          const b = Buffer.alloc(8)
+          putHostU32(a, readHostU32(buf, at), at)
+          writeHostU32(b, readHostU32(buf, at), at)
+          putHostU16(a, readHostU16(buf, 0), 0)
+          writeHostU16(b, readHostU16(buf, 0), 0)
+          expect(a).toEqual(b)
+          putHostU32(a, readHostS32(buf, at), at) // an s32 is the same four bytes
+          writeHostS32(b, readHostS32(buf, at), at)
+          expect(a).toEqual(b)
+        },
+      ),
     )
   })
 
