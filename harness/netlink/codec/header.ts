@@ -75,6 +75,14 @@ export function writeHeader(buf: Buffer, header: NlMsgHeader, offset = 0): void 
  * request is made and write it later with {@link writeHeaderFields}.
  */
 export function checkHeaderFields(payloadLength: number, type: number, flags: number): void {
+  // The usual case in a few operators (this runs per request); anything else gets the checks' words.
+  if (
+    (type & 0xffff) === type &&
+    (flags & 0xffff) === flags &&
+    payloadLength >>> 0 === payloadLength &&
+    payloadLength <= 0xffffffff - NLMSG_HDRLEN
+  )
+    return
   checkUint(NLMSG_HDRLEN + payloadLength, 32, 'nlmsg_len')
   checkUint(type, 16, 'nlmsg_type')
   checkUint(flags, 16, 'nlmsg_flags')
