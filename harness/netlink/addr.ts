@@ -66,8 +66,9 @@ export async function addAddress(
     prefixLen: c.prefixLen,
     index,
     flags,
-    local: c.address,
-    address: c.address,
+    // The bytes parseCidr made: the text would be parsed again, twice.
+    local: c.bytes,
+    address: c.bytes,
   })
   const how = options.replace ? NLM_F.CREATE | NLM_F.REPLACE : NLM_F.CREATE | NLM_F.EXCL
   await sock.request(RTM.NEWADDR, how, payload, { op: 'add address', object: `${cidr} on link #${index}` })
@@ -75,7 +76,7 @@ export async function addAddress(
 
 export async function deleteAddress(sock: NetlinkSocket, index: number, cidr: string): Promise<void> {
   const c = parseCidr(cidr)
-  const payload = encodeAddr({ family: c.family, prefixLen: c.prefixLen, index, local: c.address })
+  const payload = encodeAddr({ family: c.family, prefixLen: c.prefixLen, index, local: c.bytes })
   await sock.request(RTM.DELADDR, 0, payload, { op: 'delete address', object: `${cidr} on link #${index}` })
 }
 

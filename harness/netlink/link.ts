@@ -136,7 +136,9 @@ export async function createVeth(sock: NetlinkSocket, o: VethOptions): Promise<v
     sock,
     {
       index: o.index,
-      ...upFlags(o.up),
+      // Born up: IFF_UP in flags and change (0 when not asked: nothing changes).
+      flags: o.up ? IFF.UP : undefined,
+      change: o.up ? IFF.UP : undefined,
       name: o.name,
       mtu: o.mtu,
       address: o.address,
@@ -151,11 +153,6 @@ export async function createVeth(sock: NetlinkSocket, o: VethOptions): Promise<v
     },
     'veth',
   )
-}
-
-/** ifi_flags/ifi_change that make a link born up (nothing when `up` is not set). */
-function upFlags(up: boolean | undefined): Pick<LinkRequest, 'flags' | 'change'> {
-  return up ? { flags: IFF.UP, change: IFF.UP } : {}
 }
 
 export async function createBridge(
@@ -213,7 +210,7 @@ export interface LinkChange {
 export async function setLink(sock: NetlinkSocket, link: LinkRef, change: LinkChange): Promise<void> {
   if (change.name !== undefined && typeof link === 'string')
     throw new TypeError('rename a link by index (the name field is the new name)')
-  const req: LinkRequest = { ...ref(link) }
+  const req: LinkRequest = typeof link === 'number' ? { index: link } : { name: link }
   if (change.up !== undefined) {
     req.flags = change.up ? IFF.UP : 0
     req.change = IFF.UP
@@ -222,10 +219,29 @@ export async function setLink(sock: NetlinkSocket, link: LinkRef, change: LinkCh
   if (change.address !== undefined) req.address = change.address
   if (change.master !== undefined) req.master = change.master
   if (change.name !== undefined) req.name = change.name
-  const what = Object.entries(change)
-    .map(([k, v]) => `${k} ${String(v)}`)
-    .join(', ')
-  await sock.request(RTM.NEWLINK, 0, encodeLink(req), { op: `set ${what} on link`, object: label(link) })
+  await sock.request(RTM.NEWLINK, 0, encodeLink(req), new SetLinkContext({ ...change }, link))
+}
+
+/**
+ * What setLink asked, in words ("set up true on link", "#2"), made only when
+ * an error message needs them, from a copy of the change taken at the call.
+ */
+class SetLinkContext implements RequestContext {
+  constructor(
+    private readonly asked: LinkChange,
+    private readonly link: LinkRef,
+  ) {}
+
+  get op(): string {
+    const what = Object.entries(this.asked)
+      .map(([k, v]) => `${k} ${String(v)}`)
+      .join(', ')
+    return `set ${what} on link`
+  }
+
+  get object(): string {
+    return label(this.link)
+  }
 }
 
 /** Move a link to another namespace (by fd or pid), optionally renaming it on the way. */

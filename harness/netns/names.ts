@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { join } from 'node:path'
 
 /** Where iproute2 keeps named network namespaces (bind mounts of nsfs files). */
@@ -32,7 +33,14 @@ export function validateNetnsName(name: string): string {
   return name
 }
 
+/**
+ * `join(NETNS_RUN_DIR, NAME)` up to the name: a valid name is one path
+ * segment, which join() appends as it is, so netnsPath concatenates (it runs
+ * on every open of a namespace by name).
+ */
+const RUN_DIR_PREFIX = join(NETNS_RUN_DIR, 'x').slice(0, -1)
+
 /** `/run/netns/NAME` for a valid name. */
 export function netnsPath(name: string): string {
-  return join(NETNS_RUN_DIR, validateNetnsName(name))
+  return RUN_DIR_PREFIX + validateNetnsName(name)
 }

@@ -4,6 +4,7 @@
  * koffi's async threads, which live in the root namespace), reads errno at
  * once, and throws a SysError on failure.
  */
+import { Buffer } from 'node:buffer'
 import koffi from 'koffi'
 import { SysError } from './errors.js'
 import { MSG_TRUNC as MSG_TRUNC_FLAG } from './constants.js'
@@ -39,7 +40,8 @@ const c = {
   recvfrom: libc.func(
     'intptr_t recvfrom(int fd, _Out_ void *buf, size_t len, int flags, _Out_ void *addr, _Inout_ uint32_t *addrlen)',
   ),
-  recv: libc.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)'),
+  // A plain void *: koffi passes a Buffer's own memory either way, and _Out_ costs extra per call.
+  recv: libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
 }
 
 function fail(syscall: string, target?: string): never {
@@ -126,6 +128,8 @@ export function listen(fd: number, backlog: number): void {
  * before returning, so one per thread serves all (no allocation per call).
  */
 const scratch = Buffer.alloc(128)
+/** The same bytes as ints in host order (what setsockopt takes), written without Buffer's checks. */
+const scratchInts = new Int32Array(scratch.buffer, scratch.byteOffset, 1)
 
 /** The socket's own address, as raw sockaddr bytes. */
 export function getsockname(fd: number): Buffer {
@@ -139,7 +143,9 @@ export function setsockopt(fd: number, level: number, name: number, value: Buffe
 }
 
 export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
-  scratch.writeInt32LE(value, 0)
+  // An int32 goes in directly; anything else gets Buffer's RangeError.
+  if ((value | 0) === value) scratchInts[0] = value
+  else scratch.writeInt32LE(value, 0)
   check(c.setsockopt(fd, level, name, scratch, 4) as number, 'setsockopt')
 }
 
@@ -150,9 +156,20 @@ export function getsockoptInt(fd: number, level: number, name: number): number {
   return buf.readInt32LE(0)
 }
 
-/** sendto(2); returns bytes sent, or -1 when the call would block (EAGAIN). */
-export function sendto(fd: number, data: Buffer, flags: number, addr: Buffer | null): number {
-  const ret = Number(c.sendto(fd, data, data.length, flags, addr, addr ? addr.length : 0))
+/**
+ * sendto(2) of the first `length` bytes of `data` (default: all of it);
+ * returns bytes sent, or -1 when the call would block (EAGAIN).
+ */
+export function sendto(
+  fd: number,
+  data: Buffer,
+  flags: number,
+  addr: Buffer | null,
+  length: number = data.length,
+): number {
+  if (length > data.length)
+    throw new RangeError(`sendto: length ${length} exceeds the ${data.length}-byte buffer`)
+  const ret = Number(c.sendto(fd, data, length, flags, addr, addr ? addr.length : 0))
   if (ret < 0) {
     const errno = koffi.errno()
     if (errno === 11) return -1

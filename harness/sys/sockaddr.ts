@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { isIPv4, isIPv6 } from 'node:net'
 import { bytesToIpv4, bytesToIpv6, ipv4ToBytes, ipv6ToBytes } from '../util/ip.js'
 import { AF_INET, AF_INET6, AF_NETLINK } from './constants.js'

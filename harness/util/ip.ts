@@ -1,6 +1,6 @@
 /**
  * IP address text <-> bytes, shared by the bottom layer (harness/sys: sockaddr)
- * and the netlink codec. Pure, imports nothing.
+ * and the netlink codec. Pure, imports nothing but node:buffer.
  *
  * Output is canonical so that it compares equal to what `ip -j` prints:
  * dotted-quad IPv4, RFC 5952 IPv6 (lowercase, no leading zeros, the longest
@@ -9,6 +9,8 @@
  * which `ip` uses, also prints the deprecated IPv4-compatible range `::/96`
  * in dotted form, e.g. `::0.0.0.2`; we do not.)
  */
+
+import { Buffer } from 'node:buffer'
 
 /** Text that is not a valid IPv4/IPv6/MAC address or CIDR prefix. */
 export class InvalidAddressError extends Error {

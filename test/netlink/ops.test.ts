@@ -1,6 +1,6 @@
 // Every rtnetlink operation cross-checked with iproute2 (`ip -j`): what nslab
 // makes, `ip` sees, and what `ip` makes, nslab sees.
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Netns, addNetns, openNetns } from '../../harness/netns/index.js'
 import {
   Netlink,
@@ -10,6 +10,10 @@ import {
   setSysctl,
   sysctlPath,
 } from '../../harness/netlink/index.js'
+import { RTM } from '../../harness/netlink/codec/constants.js'
+import { encodeLink } from '../../harness/netlink/codec/messages/link.js'
+import { NetlinkSocket } from '../../harness/netlink/transport/socket.js'
+import { getsockname } from '../../harness/sys/index.js'
 import { ip, ipJson, netnsNames } from '../support/names.js'
 
 const name = netnsNames('nl')
@@ -169,6 +173,13 @@ describe('links', () => {
     )
     const kind = await a.nl.createLink('k0', 'nslab-no-such-kind').catch((e: NetlinkError) => e)
     expect(kind).toMatchObject({ code: 'EOPNOTSUPP', kernelMessage: 'Unknown device type' })
+    const change = { up: true, mtu: 1400 }
+    const set = a.nl.setLink(99, change).catch((e: NetlinkError) => e)
+    change.mtu = 9000 // the message says what was asked
+    expect(String(await set)).toBe(
+      `NetlinkError: ENODEV: set up true, mtu 1400 on link #99 in namespace ${a.name}: no such device`,
+    )
+    expect(await set).toMatchObject({ op: 'set up true, mtu 1400 on link', object: '#99' })
     const missing = await a.nl.getLink('nosuch0').catch((e: NetlinkError) => e)
     expect(missing).toMatchObject({ code: 'ENODEV', op: 'get link', object: 'nosuch0', netns: a.name })
     const long = await a.nl
@@ -412,6 +423,32 @@ describe('transport', () => {
       sent++
     }
     expect(fired).toBe(true)
+  })
+
+  it('each socket binds a port id of its own, the one getsockname reports; a taken one is skipped', async () => {
+    const a = ns()
+    const portOf = (s: NetlinkSocket): number => getsockname(s.fd).readUInt32LE(4)
+    // The same random pick twice: the second socket finds the port taken (EADDRINUSE) and picks again.
+    const random = vi.spyOn(Math, 'random').mockReturnValueOnce(0.5).mockReturnValueOnce(0.5)
+    let first: NetlinkSocket | undefined
+    let second: NetlinkSocket | undefined
+    let picks = 0
+    try {
+      first = NetlinkSocket.open({ netns: a.handle })
+      second = NetlinkSocket.open({ netns: a.handle })
+    } finally {
+      picks = random.mock.calls.length
+      random.mockRestore()
+      if (first) open.push(first)
+      if (second) open.push(second)
+    }
+    expect(portOf(first!)).toBe(first!.portId)
+    expect(portOf(second!)).toBe(second!.portId)
+    expect(second!.portId).not.toBe(first!.portId)
+    expect(picks).toBe(3)
+    // Answers find their way back to each.
+    await first!.request(RTM.GETLINK, 0, encodeLink({ index: 1 }), { op: 'get link' })
+    await second!.request(RTM.GETLINK, 0, encodeLink({ index: 1 }), { op: 'get link' })
   })
 
   it('rejects pending requests when the socket closes, and refuses new ones', async () => {

@@ -5,6 +5,7 @@
  * sockaddr code; re-exported here): canonical, so that it compares equal to what `ip -j`
  * prints. MAC addresses come out as lowercase colon-separated hex.
  */
+import { Buffer } from 'node:buffer'
 import {
   InvalidAddressError,
   bytesToIp,

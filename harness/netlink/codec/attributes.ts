@@ -14,16 +14,18 @@
  * repeat (IFLA_ALT_IFNAME, RTA_MULTIPATH entries), so decoding returns a list; when a message is
  * looked up by type the last occurrence wins, as in the kernel's `nla_parse`.
  */
+// Imported, not the global: globalThis.Buffer is an accessor in Node 20, a getter call on every use
+// in code V8 has not optimised yet (the codec's code, in runs of a few hundred requests).
+import { Buffer } from 'node:buffer'
 import { NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLA_TYPE_MASK } from './constants.js'
 import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js'
 import {
+  putHostU16,
+  putHostU32,
   readHostS32,
   readHostU16,
   readHostU32,
   readHostU64,
-  writeHostS32,
-  writeHostU16,
-  writeHostU32,
   writeHostU64,
 } from './hostorder.js'
 
@@ -208,6 +210,9 @@ function checkInt(value: number, min: number, max: number, what: string, type?: 
  * const payload = w.toBuffer()
  * ```
  */
+/** TypedArray's fill, a builtin (Buffer's own fill checks its arguments in JavaScript first). */
+const fillBytes = Uint8Array.prototype.fill
+
 export class AttrWriter {
   private buf: Buffer
   private len = 0
@@ -232,12 +237,33 @@ export class AttrWriter {
     this.buf = next
   }
 
+  /**
+   * The buffer written so far, for filling in what {@link AttrWriter.zeros} reserved. Valid until
+   * the next write, which may move the bytes to a bigger buffer.
+   */
+  get buffer(): Buffer {
+    return this.buf
+  }
+
+  /**
+   * Append `size` zero bytes (padded to 4) and return their offset in {@link AttrWriter.buffer}:
+   * room for a fixed header written in place, instead of encoded apart and copied by `raw`.
+   */
+  zeros(size: number): number {
+    const padded = nlaAlign(size)
+    this.reserve(padded)
+    const at = this.len
+    fillBytes.call(this.buf, 0, at, at + padded)
+    this.len += padded
+    return at
+  }
+
   /** Append bytes as they are (a fixed header such as ifinfomsg), then zero-pad to 4. */
   raw(bytes: Uint8Array): this {
     const padded = nlaAlign(bytes.length)
     this.reserve(padded)
     this.buf.set(bytes, this.len)
-    this.buf.fill(0, this.len + bytes.length, this.len + padded)
+    fillBytes.call(this.buf, 0, this.len + bytes.length, this.len + padded)
     this.len += padded
     return this
   }
@@ -258,9 +284,10 @@ export class AttrWriter {
     const padded = nlaAlign(len)
     this.reserve(padded)
     const at = this.len
-    writeHostU16(this.buf, len, at)
-    writeHostU16(this.buf, type, at + 2)
-    if (padded > len) this.buf.fill(0, at + len, at + padded)
+    // Both checked above: unchecked stores (this runs per attribute).
+    putHostU16(this.buf, len, at)
+    putHostU16(this.buf, type, at + 2)
+    for (let i = at + len; i < at + padded; i++) this.buf[i] = 0
     this.len += padded
     return at + NLA_HDRLEN
   }
@@ -288,21 +315,21 @@ export class AttrWriter {
   u16(type: number, value: number): this {
     checkInt(value, 0, 0xffff, 'u16 attribute', type)
     const at = this.begin(type, 2)
-    writeHostU16(this.buf, value, at)
+    putHostU16(this.buf, value, at)
     return this
   }
 
   u32(type: number, value: number): this {
     checkInt(value, 0, 0xffffffff, 'u32 attribute', type)
     const at = this.begin(type, 4)
-    writeHostU32(this.buf, value, at)
+    putHostU32(this.buf, value, at)
     return this
   }
 
   s32(type: number, value: number): this {
     checkInt(value, -0x80000000, 0x7fffffff, 's32 attribute', type)
     const at = this.begin(type, 4)
-    writeHostS32(this.buf, value, at)
+    putHostU32(this.buf, value, at)
     return this
   }
 
@@ -365,13 +392,21 @@ export class AttrWriter {
         `nested attribute type ${type} is ${len} bytes long; nla_len allows at most ${NLA_MAX_LEN}`,
       )
     }
-    writeHostU16(this.buf, len, start)
-    writeHostU16(this.buf, type, start + 2)
+    putHostU16(this.buf, len, start)
+    putHostU16(this.buf, type, start + 2)
     return this
   }
 
   /** A copy of the bytes written so far. */
   toBuffer(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.len))
+  }
+
+  /**
+   * The bytes written, as a view of the writer's buffer (no copy), for an encoder that is done
+   * with the writer: writing after this may change the view's bytes.
+   */
+  finish(): Buffer {
+    return this.buf.subarray(0, this.len)
   }
 }

@@ -11,8 +11,9 @@
  * `len` counts the header and the payload but not the trailing padding. One `recvmsg` can carry
  * several messages, each starting at the previous one's offset plus `NLMSG_ALIGN(len)`.
  */
+import { Buffer } from 'node:buffer'
 import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js'
-import { readHostU16, readHostU32, writeHostU16, writeHostU32 } from './hostorder.js'
+import { putHostU16, putHostU32, readHostU16, readHostU32, writeHostU16, writeHostU32 } from './hostorder.js'
 
 /** Netlink messages and attributes are aligned to 4 bytes (`NLMSG_ALIGNTO`). */
 export const NLMSG_ALIGNTO = 4
@@ -66,6 +67,46 @@ export function writeHeader(buf: Buffer, header: NlMsgHeader, offset = 0): void 
   writeHostU16(buf, header.flags, offset + 6)
   writeHostU32(buf, header.seq, offset + 8)
   writeHostU32(buf, header.pid, offset + 12)
+}
+
+/**
+ * Check the fields a requester chooses (type, flags) and the length of a message with a
+ * `payloadLength`-byte payload, with {@link writeHeader}'s errors, for writers that check when a
+ * request is made and write it later with {@link writeHeaderFields}.
+ */
+export function checkHeaderFields(payloadLength: number, type: number, flags: number): void {
+  // The usual case in a few operators (this runs per request); anything else gets the checks' words.
+  if (
+    (type & 0xffff) === type &&
+    (flags & 0xffff) === flags &&
+    payloadLength >>> 0 === payloadLength &&
+    payloadLength <= 0xffffffff - NLMSG_HDRLEN
+  )
+    return
+  checkUint(NLMSG_HDRLEN + payloadLength, 32, 'nlmsg_len')
+  checkUint(type, 16, 'nlmsg_type')
+  checkUint(flags, 16, 'nlmsg_flags')
+}
+
+/**
+ * Write a header at `offset` of `buf` without checks or a header object (the transport writes one
+ * per request): the caller checked type and flags with {@link checkHeaderFields}, and seq and pid
+ * are u32 values it made itself.
+ */
+export function writeHeaderFields(
+  buf: Buffer,
+  offset: number,
+  length: number,
+  type: number,
+  flags: number,
+  seq: number,
+  pid: number,
+): void {
+  putHostU32(buf, length, offset)
+  putHostU16(buf, type, offset + 4)
+  putHostU16(buf, flags, offset + 6)
+  putHostU32(buf, seq, offset + 8)
+  putHostU32(buf, pid, offset + 12)
 }
 
 /** Encode a header into a new 16-byte buffer. */

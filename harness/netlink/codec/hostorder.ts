@@ -48,3 +48,57 @@ export function writeHostU64(buf: Buffer, value: bigint, offset: number): void {
   if (HOST_IS_LITTLE_ENDIAN) buf.writeBigUInt64LE(value, offset)
   else buf.writeBigUInt64BE(value, offset)
 }
+
+/*
+ * Unchecked writes for the paths that run per request (message and attribute headers, fixed
+ * headers, integer attributes): plain byte stores instead of Buffer's write methods, which check
+ * offset and range through a few calls each (most of the cost in code V8 has not optimised). Only
+ * for values and offsets the caller has checked: an out-of-range value is cut to its low bits, and
+ * a store past the end is dropped, not refused.
+ */
+
+export function putHostU16(buf: Uint8Array, value: number, offset: number): void {
+  if (HOST_IS_LITTLE_ENDIAN) {
+    buf[offset] = value
+    buf[offset + 1] = value >>> 8
+  } else {
+    buf[offset] = value >>> 8
+    buf[offset + 1] = value
+  }
+}
+
+/** A u32, or an s32 (the same four bytes). */
+export function putHostU32(buf: Uint8Array, value: number, offset: number): void {
+  if (HOST_IS_LITTLE_ENDIAN) {
+    buf[offset] = value
+    buf[offset + 1] = value >>> 8
+    buf[offset + 2] = value >>> 16
+    buf[offset + 3] = value >>> 24
+  } else {
+    buf[offset] = value >>> 24
+    buf[offset + 1] = value >>> 16
+    buf[offset + 2] = value >>> 8
+    buf[offset + 3] = value
+  }
+}
+
+/*
+ * Unchecked reads, the counterparts of the put* writes: byte loads for offsets the caller has
+ * checked to lie inside `buf` (a load past the end reads as 0, it does not throw).
+ */
+
+export function peekHostU16(buf: Uint8Array, offset: number): number {
+  return HOST_IS_LITTLE_ENDIAN
+    ? buf[offset]! | (buf[offset + 1]! << 8)
+    : (buf[offset]! << 8) | buf[offset + 1]!
+}
+
+export function peekHostS32(buf: Uint8Array, offset: number): number {
+  return HOST_IS_LITTLE_ENDIAN
+    ? buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24)
+    : (buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!
+}
+
+export function peekHostU32(buf: Uint8Array, offset: number): number {
+  return peekHostS32(buf, offset) >>> 0
+}

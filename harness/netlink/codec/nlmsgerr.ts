@@ -17,6 +17,7 @@
  * NLMSG_DONE payload: an s32 error code (0 for a complete dump), possibly followed by ext-ack
  * TLVs when NLM_F_ACK_TLVS is set.
  */
+import { Buffer } from 'node:buffer'
 import {
   AttrWriter,
   decodeAttributes,

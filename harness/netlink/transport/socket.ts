@@ -22,6 +22,9 @@
  * callback still picks up whatever comes later (events, dump parts the eager
  * read left).
  */
+// Imported, not the globals (accessors in Node 20: a getter call per use in unoptimised code).
+import { Buffer } from 'node:buffer'
+import { performance } from 'node:perf_hooks'
 import {
   AF_NETLINK,
   MSG_DONTWAIT,
@@ -35,7 +38,6 @@ import {
   SysError,
   bind,
   close,
-  getsockname,
   recv,
   sendto,
   setsockoptInt,
@@ -45,8 +47,14 @@ import {
 } from '../../sys/index.js'
 import { type NetnsRef, openCurrentNetns, resolveNetns, withNetns } from '../../netns/index.js'
 import { NETLINK_OPT, NETLINK_ROUTE, NLMSG, NLM_F, SOL_NETLINK } from '../codec/constants.js'
-import { NLMSG_HDRLEN, type RawMessage, parseMessages, writeHeader } from '../codec/header.js'
-import { readHostS32 } from '../codec/hostorder.js'
+import {
+  NLMSG_HDRLEN,
+  type RawMessage,
+  checkHeaderFields,
+  parseMessages,
+  writeHeaderFields,
+} from '../codec/header.js'
+import { peekHostS32, peekHostU16, peekHostU32, readHostS32 } from '../codec/hostorder.js'
 import { decodeNlmsgerr } from '../codec/nlmsgerr.js'
 import { NetlinkError, NetlinkTransportError, type RequestContext } from './errors.js'
 
@@ -67,8 +75,6 @@ export interface NetlinkSocketOptions {
 
 interface Pending {
   seq: number
-  /** The encoded request (header + payload) while it waits in the outbox. */
-  message: Buffer | undefined
   type: number
   flags: number
   payload: Buffer
@@ -95,6 +101,18 @@ const MAX_BATCH = 64 << 10
  */
 let recvBuffer: Buffer | undefined
 /**
+ * One send buffer for every socket of this thread: a flush writes its
+ * datagram (headers and payloads) there and sendto() copies it out before the
+ * flush goes on, so requests are not framed one by one and concatenated.
+ */
+let sendBuffer: Buffer | undefined
+
+function sendBufferFor(bytes: number): Buffer {
+  if (sendBuffer === undefined || sendBuffer.length < bytes)
+    sendBuffer = Buffer.allocUnsafe(Math.max(bytes, MAX_BATCH))
+  return sendBuffer
+}
+/**
  * Answers are read inside the send and resolve on microtasks, so a loop of
  * awaited requests would never give the event loop a turn (timers, I/O,
  * signal handlers would starve). Once requests have gone out back to back
@@ -112,8 +130,12 @@ function flushSoon(flush: () => void): void {
     }).unref()
   }
   if (performance.now() - burstStart > YIELD_MS) setImmediate(flush)
-  else queueMicrotask(flush)
+  // A reaction on a settled promise: the same microtask queue as queueMicrotask, without the
+  // AsyncResource Node makes for every queueMicrotask call. flush throws nothing.
+  else settled.then(flush)
 }
+
+const settled = Promise.resolve()
 
 /** sockaddr_nl of the kernel (port 0), the destination of every request. */
 const KERNEL = sockaddrNl(0, 0)
@@ -159,37 +181,34 @@ export class NetlinkSocket {
   private outbox: Pending[] = []
   private flushQueued = false
 
-  private constructor(fd: number, netns: string) {
+  private constructor(fd: number, netns: string, portId: number) {
     this.fd = fd
     this.netns = netns
-    const addr = getsockname(fd)
-    this.portId = addr.readUInt32LE(4)
+    this.portId = portId
     this.seq = (Date.now() & 0x7fffffff) >>> 0
   }
 
   /** Open a socket in a namespace, with extended acks, strict checks and a large receive buffer. */
   static open(options: NetlinkSocketOptions = {}): NetlinkSocket {
     const protocol = options.protocol ?? NETLINK_ROUTE
-    const make = (): number => socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol)
     let fd: number
     let label: string
     if (options.netns === undefined) {
-      fd = make()
+      fd = openSocket(protocol)
       using here = openCurrentNetns()
       label = `${here.id.ino} (this thread's)`
     } else {
       const { ns, owned } = resolveNetns(options.netns)
       try {
         label = ns.label
-        fd = withNetns(ns, make)
+        fd = withNetns(ns, () => openSocket(protocol))
       } finally {
         if (owned) ns.close()
       }
     }
     try {
-      const big = configure(fd, options)
-      const sock = new NetlinkSocket(fd, label)
-      sock.bigBuffer = big
+      const sock = new NetlinkSocket(fd, label, configure(fd, options))
+      sock.bigBuffer = options.receiveBuffer !== undefined || (options.groups?.length ?? 0) > 0
       return sock
     } catch (err) {
       close(fd)
@@ -206,9 +225,10 @@ export class NetlinkSocket {
     if (this.closed)
       return Promise.reject(new NetlinkTransportError(`netlink socket in ${this.netns} is closed`))
     return new Promise((resolve, reject) => {
+      // Checked now, written at the flush: a bad field rejects this request only.
+      checkHeaderFields(payload.length, type, flags | NLM_F.REQUEST | NLM_F.ACK)
       const p: Pending = {
         seq: 0,
-        message: undefined,
         type,
         flags: flags | NLM_F.REQUEST | NLM_F.ACK,
         payload,
@@ -314,11 +334,6 @@ export class NetlinkSocket {
     p.seq = this.nextSeq()
     p.parts = []
     p.interrupted = false
-    // Payloads are 4-byte aligned by the codec, so messages concatenate as they are.
-    const msg = Buffer.allocUnsafe(NLMSG_HDRLEN + p.payload.length)
-    writeHeader(msg, { length: msg.length, type: p.type, flags: p.flags, seq: p.seq, pid: 0 })
-    p.payload.copy(msg, NLMSG_HDRLEN)
-    p.message = msg
     this.pending.set(p.seq, p)
     this.counters.requests++
     this.updateRef()
@@ -333,14 +348,19 @@ export class NetlinkSocket {
   private flush(): void {
     this.flushQueued = false
     while (this.outbox.length > 0 && !this.closed) {
-      const batch: Pending[] = []
+      // The requests that fit one datagram (at least one); indexed loops, not for-of (an iterator
+      // per loop costs in code V8 has not optimised).
+      const queued = this.outbox
+      let count = 0
       let bytes = 0
-      for (const p of this.outbox) {
-        if (batch.length > 0 && bytes + p.message!.length > MAX_BATCH) break
-        batch.push(p)
-        bytes += p.message!.length
+      while (count < queued.length) {
+        const size = NLMSG_HDRLEN + queued[count]!.payload.length
+        if (count > 0 && bytes + size > MAX_BATCH) break
+        bytes += size
+        count++
       }
-      this.outbox = this.outbox.slice(batch.length)
+      const batch = count === queued.length ? queued : queued.slice(0, count)
+      this.outbox = count === queued.length ? [] : queued.slice(count)
       if (batch.length > MANY_REQUESTS && !this.bigBuffer) {
         try {
           this.raiseBuffer()
@@ -353,17 +373,20 @@ export class NetlinkSocket {
           continue
         }
       }
-      const datagram =
-        batch.length === 1
-          ? batch[0]!.message!
-          : Buffer.concat(
-              batch.map((p) => p.message!),
-              bytes,
-            )
-      for (const p of batch) p.message = undefined
+      // Header and payload of each request, one after the other (payloads are 4-byte aligned by the
+      // codec, so messages concatenate as they are).
+      const datagram = sendBufferFor(bytes)
+      let at = 0
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i]!
+        const size = NLMSG_HDRLEN + p.payload.length
+        writeHeaderFields(datagram, at, size, p.type, p.flags, p.seq, 0)
+        datagram.set(p.payload, at + NLMSG_HDRLEN)
+        at += size
+      }
       try {
         this.counters.datagrams++
-        if (sendto(this.fd, datagram, 0, KERNEL) < 0)
+        if (sendto(this.fd, datagram, 0, KERNEL, bytes) < 0)
           throw new NetlinkTransportError(`netlink send buffer full in ${this.netns}`)
       } catch (err) {
         for (const p of batch) {
@@ -431,7 +454,8 @@ export class NetlinkSocket {
           )
           continue
         }
-        this.dispatch(Buffer.from(buf.subarray(0, size)))
+        // A plain ACK answers its request from the receive buffer; anything else is copied out first.
+        if (!this.settleAck(buf, size)) this.dispatch(Buffer.from(buf.subarray(0, size)))
       }
     } catch (err) {
       if (err instanceof SysError && err.code === 'ENOBUFS') {
@@ -449,6 +473,24 @@ export class NetlinkSocket {
     } finally {
       this.draining = false
     }
+  }
+
+  /**
+   * A datagram holding nothing but a plain ACK (NLMSG_ERROR, error 0) of a
+   * waiting request: resolve it without copying or parsing, as onReply would.
+   * Returns false for anything else, which goes through dispatch.
+   */
+  private settleAck(buf: Buffer, size: number): boolean {
+    // Unchecked reads: the datagram's first 20 bytes are checked to be there first.
+    if (size < NLMSG_HDRLEN + 4 || size > buf.length || peekHostU32(buf, 0) !== size) return false
+    if (peekHostU16(buf, 4) !== NLMSG.ERROR || peekHostS32(buf, NLMSG_HDRLEN) !== 0) return false
+    const seq = peekHostU32(buf, 8)
+    if (seq === 0 || peekHostU32(buf, 12) !== this.portId) return false
+    const p = this.pending.get(seq)
+    if (p === undefined) return false
+    this.settle(p)
+    p.resolve(p.parts)
+    return true
   }
 
   private dispatch(datagram: Buffer): void {
@@ -531,6 +573,14 @@ export class NetlinkSocket {
   }
 }
 
+/**
+ * A non-blocking netlink socket in the calling thread's namespace. (Not a
+ * closure made per open: tsx names those with a defineProperty call each.)
+ */
+function openSocket(protocol: number): number {
+  return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol)
+}
+
 /** Raise the receive buffer (SO_RCVBUFFORCE as root, else SO_RCVBUF up to rmem_max). */
 function raiseReceiveBuffer(fd: number, bytes: number): void {
   try {
@@ -548,20 +598,55 @@ function raiseReceiveBuffer(fd: number, bytes: number): void {
  * requests (see flush). The default send buffer (about 208 KiB) holds the
  * largest batch (MAX_BATCH).
  */
-function configure(fd: number, options: NetlinkSocketOptions): boolean {
+function configure(fd: number, options: NetlinkSocketOptions): number {
   const big = options.receiveBuffer !== undefined || (options.groups?.length ?? 0) > 0
   if (big) raiseReceiveBuffer(fd, options.receiveBuffer ?? RECEIVE_BUFFER)
-  for (const opt of [NETLINK_OPT.EXT_ACK, NETLINK_OPT.CAP_ACK, NETLINK_OPT.GET_STRICT_CHK]) {
+  // Indexed loops, not for-of: an iterator per loop, per socket, costs in code V8 has not optimised.
+  for (let i = 0; i < SOCKET_OPTIONS.length; i++) enableOption(fd, SOCKET_OPTIONS[i]!)
+  const port = bindPort(fd)
+  const groups = options.groups ?? []
+  for (let i = 0; i < groups.length; i++)
+    setsockoptInt(fd, SOL_NETLINK, NETLINK_OPT.ADD_MEMBERSHIP, groups[i]!)
+  return port
+}
+
+/** Explanations of errors (extended acks, no copy of the request in them), strict checks. */
+const SOCKET_OPTIONS = [NETLINK_OPT.EXT_ACK, NETLINK_OPT.CAP_ACK, NETLINK_OPT.GET_STRICT_CHK]
+
+function enableOption(fd: number, opt: number): void {
+  try {
+    setsockoptInt(fd, SOL_NETLINK, opt, 1)
+  } catch (err) {
+    // Older kernels lack some of these; requests still work, with terser errors.
+    if (!(err instanceof SysError && err.code === 'ENOPROTOOPT')) throw err
+  }
+}
+
+/** Binds of a chosen port; the address is filled in per bind. */
+const BIND_ADDRESS = sockaddrNl(0, 0)
+/** Ports below -4096 (as s32): 2^31 - 4096 of them, [S32_MIN, -4097]. */
+const PORTS = 0x80000000 - 4096
+const MAX_BIND_TRIES = 64
+
+/**
+ * Bind the socket to a port id chosen here and return it. Binding port 0
+ * lets the kernel choose, but then only getsockname() says which: one more
+ * call per socket. This chooses the way the kernel's autobind does once a
+ * process's pid is taken: a random negative s32 below -4096 (the kernel's
+ * own pick is a port nothing holds; positive ports are where daemons bind
+ * their pid), and another when one is taken (EADDRINUSE).
+ */
+function bindPort(fd: number): number {
+  for (let tries = 1; ; tries++) {
+    const port = 0x80000000 + Math.floor(Math.random() * PORTS)
+    BIND_ADDRESS.writeUInt32LE(port, 4)
     try {
-      setsockoptInt(fd, SOL_NETLINK, opt, 1)
+      bind(fd, BIND_ADDRESS)
+      return port
     } catch (err) {
-      // Older kernels lack some of these; requests still work, with terser errors.
-      if (!(err instanceof SysError && err.code === 'ENOPROTOOPT')) throw err
+      if (!(err instanceof SysError && err.code === 'EADDRINUSE') || tries >= MAX_BIND_TRIES) throw err
     }
   }
-  bind(fd, KERNEL) // port 0: the kernel picks this socket's port id
-  for (const g of options.groups ?? []) setsockoptInt(fd, SOL_NETLINK, NETLINK_OPT.ADD_MEMBERSHIP, g)
-  return big
 }
 
 function safe(fn: () => void): void {

@@ -89,6 +89,17 @@ describe('encodeAddr reproduces the requests ip sent, byte for byte', () => {
     expect(bytes).toEqual(sentMessage(addrAdd6, 0))
   })
 
+  it('takes addresses already parsed into bytes, with the same result', () => {
+    const v4 = Buffer.from([198, 18, 1, 1])
+    expect(encodeAddr({ prefixLen: 24, index: 3, local: v4, address: v4 })).toEqual(
+      encodeAddr({ prefixLen: 24, index: 3, local: '198.18.1.1', address: '198.18.1.1' }),
+    )
+    const v6 = Buffer.from('fd000001000000000000000000000001', 'hex')
+    expect(encodeAddr({ prefixLen: 64, index: 3, flags: IFA_F.NODAD, local: v6, address: v6 })).toEqual(
+      encodeAddr({ prefixLen: 64, index: 3, flags: IFA_F.NODAD, local: 'fd00:1::1', address: 'fd00:1::1' }),
+    )
+  })
+
   it('the dump request of ip -4 addr show dev lo', () => {
     const bytes = encodeRequest(
       { type: RTM.GETADDR, flags: NLM_F.REQUEST | NLM_F.DUMP, seq: 1795404334 },
@@ -132,6 +143,12 @@ describe('address message errors', () => {
   it('refuses to encode an address of another family', () => {
     expect(() => encodeAddr({ family: AF.INET, index: 1, local: 'fd00::1' })).toThrow(
       /does not match address family 2/,
+    )
+    expect(() => encodeAddr({ family: AF.INET6, index: 1, local: Buffer.alloc(4) })).toThrow(
+      'IFA_LOCAL of 4 bytes does not match address family 10',
+    )
+    expect(() => encodeAddr({ index: 1, local: Buffer.alloc(5) })).toThrow(
+      'IFA_LOCAL of 5 bytes does not match address family 10',
     )
   })
 

@@ -163,6 +163,18 @@ describe('AttrWriter', () => {
     )
   })
 
+  it('reserves zeroed room for a fixed header, filled in place; finish() is the bytes without a copy', () => {
+    const w = new AttrWriter(16)
+    w.buffer.fill(0xff) // as unzeroed pool memory may be: zeros() clears what it reserves, padding included
+    const at = w.zeros(6)
+    w.buffer[at] = 0x0a
+    w.u32(IFLA.MTU, 1500) // grows the buffer past its 16 bytes: the header moves with it
+    const out = w.finish()
+    expect(out.toString('hex')).toBe('0a0000000000000008000400dc050000')
+    expect(out.buffer).toBe(w.buffer.buffer)
+    expect(w.toBuffer()).toEqual(out)
+  })
+
   it('rejects values that do not fit', () => {
     const w = new AttrWriter()
     expect(() => w.u8(1, 256)).toThrow(NetlinkEncodeError)

@@ -4,12 +4,28 @@ import { NLMSG, NLM_F, RTM } from '../../../harness/netlink/codec/constants.js'
 import { NetlinkDecodeError } from '../../../harness/netlink/codec/errors.js'
 import {
   NLMSG_HDRLEN,
+  checkHeaderFields,
   decodeHeader,
   encodeHeader,
   nlmsgAlign,
   parseMessages,
   type NlMsgHeader,
+  writeHeader,
+  writeHeaderFields,
 } from '../../../harness/netlink/codec/header.js'
+import {
+  peekHostS32,
+  peekHostU16,
+  peekHostU32,
+  putHostU16,
+  putHostU32,
+  readHostS32,
+  readHostU16,
+  readHostU32,
+  writeHostS32,
+  writeHostU16,
+  writeHostU32,
+} from '../../../harness/netlink/codec/hostorder.js'
 import { linkShowDetails } from './fixtures/link.js'
 import { receivedBuffer, sentMessage } from './helpers.js'
 
@@ -59,6 +75,52 @@ describe('nlmsghdr', () => {
         expect(decodeHeader(encodeHeader(header))).toEqual(header)
       }),
     )
+  })
+
+  it('writeHeaderFields (unchecked) writes what writeHeader does, where asked', () => {
+    fc.assert(
+      fc.property(headerArb, fc.integer({ min: 0, max: 8 }), (header, at) => {
+        const a = Buffer.alloc(32, 0xee)
+        const b = Buffer.alloc(32, 0xee)
+        writeHeader(a, header, at)
+        writeHeaderFields(b, at, header.length, header.type, header.flags, header.seq, header.pid)
+        expect(b).toEqual(a)
+      }),
+    )
+  })
+
+  it('the unchecked host-order reads and writes agree with the checked ones', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 8, maxLength: 8 }),
+        fc.integer({ min: 0, max: 4 }),
+        (bytes, at) => {
+          const buf = Buffer.from(bytes)
+          expect(peekHostU16(buf, at)).toBe(readHostU16(buf, at))
+          expect(peekHostU32(buf, at)).toBe(readHostU32(buf, at))
+          expect(peekHostS32(buf, at)).toBe(readHostS32(buf, at))
+          const a = Buffer.alloc(8)
+          const b = Buffer.alloc(8)
+          putHostU32(a, readHostU32(buf, at), at)
+          writeHostU32(b, readHostU32(buf, at), at)
+          putHostU16(a, readHostU16(buf, 0), 0)
+          writeHostU16(b, readHostU16(buf, 0), 0)
+          expect(a).toEqual(b)
+          putHostU32(a, readHostS32(buf, at), at) // an s32 is the same four bytes
+          writeHostS32(b, readHostS32(buf, at), at)
+          expect(a).toEqual(b)
+        },
+      ),
+    )
+  })
+
+  it('checkHeaderFields refuses what writeHeader refuses, with the same words', () => {
+    expect(() => checkHeaderFields(0, 0x10000, 0)).toThrow(
+      'nlmsg_type must be an integer in 0..65535, got 65536',
+    )
+    expect(() => checkHeaderFields(0, 0, 1.5)).toThrow('nlmsg_flags must be an integer in 0..65535, got 1.5')
+    expect(() => checkHeaderFields(2 ** 32, 0, 0)).toThrow(/nlmsg_len must be an integer/)
+    expect(() => checkHeaderFields(20, RTM.NEWLINK, NLM_F.REQUEST | NLM_F.ACK)).not.toThrow()
   })
 
   it('rejects out-of-range fields when encoding', () => {

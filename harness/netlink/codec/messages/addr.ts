@@ -12,10 +12,11 @@
  * present. For IPv4, IFA_LOCAL is the interface's own address and IFA_ADDRESS the peer (equal to
  * IFA_LOCAL except on point-to-point links); IPv6 sends IFA_ADDRESS only.
  */
+import { Buffer } from 'node:buffer'
 import { AttrWriter, decodeAttributes, readString, readU32, type Attribute } from '../attributes.js'
 import { AF, IFA } from '../constants.js'
 import { NetlinkDecodeError } from '../errors.js'
-import { readHostU32, writeHostU32 } from '../hostorder.js'
+import { putHostU32, readHostU32, writeHostU32 } from '../hostorder.js'
 import {
   checkField,
   familyOfFirst,
@@ -64,13 +65,24 @@ export interface AddrMessage extends IfAddrHeader {
 
 /** Encode `struct ifaddrmsg`. Only the low 8 bits of `flags` fit; see {@link encodeAddr}. */
 export function encodeIfAddrHeader(header: Partial<IfAddrHeader> = {}): Buffer {
-  const buf = Buffer.allocUnsafe(IFADDRMSG_LEN).fill(0) // pooled: this runs per request
-  buf[0] = checkField(header.family ?? 0, 0, 0xff, 'ifa_family')
-  buf[1] = checkField(header.prefixLen ?? 0, 0, 0xff, 'ifa_prefixlen')
-  buf[2] = checkField(header.flags ?? 0, 0, 0xff, 'ifa_flags')
-  buf[3] = checkField(header.scope ?? 0, 0, 0xff, 'ifa_scope')
-  writeHostU32(buf, checkField(header.index ?? 0, 0, 0xffffffff, 'ifa_index'), 4)
+  const buf = Buffer.allocUnsafe(IFADDRMSG_LEN) // pooled; every byte is written
+  putIfAddrHeader(buf, 0, header, header.family ?? 0, header.flags ?? 0)
   return buf
+}
+
+/** Write `struct ifaddrmsg` at `at` of `buf`, with `family` and `flags` given apart from the rest. */
+function putIfAddrHeader(
+  buf: Buffer,
+  at: number,
+  header: Partial<IfAddrHeader>,
+  family: number,
+  flags: number,
+): void {
+  buf[at] = checkField(family, 0, 0xff, 'ifa_family')
+  buf[at + 1] = checkField(header.prefixLen ?? 0, 0, 0xff, 'ifa_prefixlen')
+  buf[at + 2] = checkField(flags, 0, 0xff, 'ifa_flags')
+  buf[at + 3] = checkField(header.scope ?? 0, 0, 0xff, 'ifa_scope')
+  putHostU32(buf, checkField(header.index ?? 0, 0, 0xffffffff, 'ifa_index'), at + 4)
 }
 
 /** Decode the ifaddrmsg at the start of `payload`. */
@@ -146,11 +158,11 @@ export function decodeAddr(payload: Buffer, baseOffset = 0): AddrMessage {
 
 /** What an address request can set. */
 export interface AddrRequest extends Partial<IfAddrHeader> {
-  /** IFA_LOCAL (IPv4: the address itself). */
-  local?: string
+  /** IFA_LOCAL (IPv4: the address itself). Addresses are text, or 4 or 16 bytes already parsed. */
+  local?: string | Uint8Array
   /** IFA_ADDRESS (IPv4: the peer, normally equal to `local`; IPv6: the address). */
-  address?: string
-  broadcast?: string
+  address?: string | Uint8Array
+  broadcast?: string | Uint8Array
   label?: string
   /** IFA_CACHEINFO lifetimes in seconds (created/updated are ignored by the kernel). */
   lifetimes?: { preferred: number; valid: number }
@@ -167,7 +179,9 @@ export function encodeAddr(req: AddrRequest): Buffer {
   const family = req.family ?? familyOfFirst([req.local, req.address, req.broadcast], AF.UNSPEC)
   const flags = checkField(req.flags ?? 0, 0, 0xffffffff, 'address flags')
   const w = new AttrWriter()
-  w.raw(encodeIfAddrHeader({ ...req, family, flags: flags & 0xff }))
+  // In place (this runs per request); zeros() may move the bytes, so the buffer is read after it.
+  const at = w.zeros(IFADDRMSG_LEN)
+  putIfAddrHeader(w.buffer, at, req, family, flags & 0xff)
   if (req.local !== undefined) w.attr(IFA.LOCAL, ipBytesForFamily(req.local, family, 'IFA_LOCAL'))
   if (req.address !== undefined) w.attr(IFA.ADDRESS, ipBytesForFamily(req.address, family, 'IFA_ADDRESS'))
   if (req.broadcast !== undefined)
@@ -181,5 +195,5 @@ export function encodeAddr(req: AddrRequest): Buffer {
   }
   if (flags > 0xff) w.u32(IFA.FLAGS, flags)
   req.extra?.(w)
-  return w.toBuffer()
+  return w.finish()
 }

@@ -45,11 +45,15 @@ export function isIpFamily(family: number): boolean {
   return family === AF.INET || family === AF.INET6
 }
 
-/** Bytes of IP text for an attribute, checking that it matches `family` when one is set. */
-export function ipBytesForFamily(text: string, family: number, what: string): Buffer {
-  const bytes = ipToBytes(text)
+/**
+ * Bytes of an IP address for an attribute, checking that it matches `family` when one is set.
+ * Given as text, or as the 4 or 16 bytes a caller already parsed (they are used as they are).
+ */
+export function ipBytesForFamily(ip: string | Uint8Array, family: number, what: string): Uint8Array {
+  const bytes = typeof ip === 'string' ? ipToBytes(ip) : ip
   const expected = family === AF.INET ? 4 : family === AF.INET6 ? 16 : bytes.length
-  if (bytes.length !== expected) {
+  if (bytes.length !== expected || (typeof ip !== 'string' && bytes.length !== 4 && bytes.length !== 16)) {
+    const text = typeof ip === 'string' ? ip : `of ${ip.length} bytes`
     throw new NetlinkEncodeError(`${what} ${text} does not match address family ${family}`)
   }
   return bytes
@@ -68,8 +72,11 @@ export function checkField(value: number, min: number, max: number, what: string
   return value
 }
 
-/** Family of the first IP text among `texts`, or `fallback` when none is given. */
-export function familyOfFirst(texts: readonly (string | undefined)[], fallback: number): number {
-  for (const text of texts) if (text !== undefined) return ipToBytes(text).length === 4 ? AF.INET : AF.INET6
+/** Family of the first IP address (text or bytes) among `ips`, or `fallback` when none is given. */
+export function familyOfFirst(ips: readonly (string | Uint8Array | undefined)[], fallback: number): number {
+  for (const ip of ips) {
+    if (ip === undefined) continue
+    return (typeof ip === 'string' ? ipToBytes(ip) : ip).length === 4 ? AF.INET : AF.INET6
+  }
   return fallback
 }

@@ -13,6 +13,7 @@
  * ifinfomsg plus IFLA_* attributes describing the peer (its name, IFLA_NET_NS_FD to create it
  * directly in another namespace, ...).
  */
+import { Buffer } from 'node:buffer'
 import { bytesToIp } from '../address.js'
 import {
   AttrWriter,
@@ -37,14 +38,7 @@ import {
   describeConstant,
 } from '../constants.js'
 import { NetlinkDecodeError } from '../errors.js'
-import {
-  readHostS32,
-  readHostU16,
-  readHostU32,
-  writeHostS32,
-  writeHostU16,
-  writeHostU32,
-} from '../hostorder.js'
+import { putHostU16, putHostU32, readHostS32, readHostU16, readHostU32 } from '../hostorder.js'
 import { checkField, ipBytesForFamily, linkAddressBytes, readMacAttr, requireFixedHeader } from './common.js'
 
 /** Size of `struct ifinfomsg`. */
@@ -122,13 +116,20 @@ export interface LinkMessage extends IfInfoHeader {
 
 /** Encode `struct ifinfomsg`; omitted fields are 0. */
 export function encodeIfInfoHeader(header: Partial<IfInfoHeader> = {}): Buffer {
-  const buf = Buffer.allocUnsafe(IFINFOMSG_LEN).fill(0) // pooled: this runs per request
-  buf[0] = checkField(header.family ?? 0, 0, 0xff, 'ifi_family')
-  writeHostU16(buf, checkField(header.type ?? 0, 0, 0xffff, 'ifi_type'), 2)
-  writeHostS32(buf, checkField(header.index ?? 0, -0x80000000, 0x7fffffff, 'ifi_index'), 4)
-  writeHostU32(buf, checkField(header.flags ?? 0, 0, 0xffffffff, 'ifi_flags'), 8)
-  writeHostU32(buf, checkField(header.change ?? 0, 0, 0xffffffff, 'ifi_change'), 12)
+  const buf = Buffer.allocUnsafe(IFINFOMSG_LEN) // pooled; every byte is written
+  putIfInfoHeader(buf, 0, header)
   return buf
+}
+
+/** Write `struct ifinfomsg` (all 16 bytes) at `at` of `buf`; omitted fields are 0. */
+function putIfInfoHeader(buf: Buffer, at: number, header: Partial<IfInfoHeader>): void {
+  buf[at] = checkField(header.family ?? 0, 0, 0xff, 'ifi_family')
+  buf[at + 1] = 0
+  // Checked, so unchecked stores (this runs per request).
+  putHostU16(buf, checkField(header.type ?? 0, 0, 0xffff, 'ifi_type'), at + 2)
+  putHostU32(buf, checkField(header.index ?? 0, -0x80000000, 0x7fffffff, 'ifi_index'), at + 4)
+  putHostU32(buf, checkField(header.flags ?? 0, 0, 0xffffffff, 'ifi_flags'), at + 8)
+  putHostU32(buf, checkField(header.change ?? 0, 0, 0xffffffff, 'ifi_change'), at + 12)
 }
 
 /** Decode the ifinfomsg at the start of `payload`. */
@@ -336,7 +337,10 @@ export interface LinkRequest extends Partial<IfInfoHeader> {
  * address, broadcast, mtu, txqlen, operstate, master, netns, link, ifname, linkinfo.
  */
 export function writeLink(writer: AttrWriter, req: LinkRequest): void {
-  writer.raw(encodeIfInfoHeader(req))
+  // In place: the header is not encoded apart and copied (this runs per request). zeros() may
+  // move the bytes: the buffer is read after it.
+  const at = writer.zeros(IFINFOMSG_LEN)
+  putIfInfoHeader(writer.buffer, at, req)
   if (req.address !== undefined) writer.attr(IFLA.ADDRESS, linkAddressBytes(req.address))
   if (req.broadcast !== undefined) writer.attr(IFLA.BROADCAST, linkAddressBytes(req.broadcast))
   if (req.mtu !== undefined) writer.u32(IFLA.MTU, req.mtu)
@@ -363,7 +367,7 @@ export function writeLink(writer: AttrWriter, req: LinkRequest): void {
 export function encodeLink(req: LinkRequest): Buffer {
   const writer = new AttrWriter()
   writeLink(writer, req)
-  return writer.toBuffer()
+  return writer.finish()
 }
 
 /**
@@ -372,7 +376,15 @@ export function encodeLink(req: LinkRequest): Buffer {
  */
 export function vethInfo(peer?: LinkRequest): LinkInfoRequest {
   if (peer === undefined) return { kind: 'veth' }
-  return { kind: 'veth', data: (w) => w.nested(VETH_INFO_PEER, (p) => writeLink(p, peer)) }
+  return { kind: 'veth', data: peerWriter(peer) }
+}
+
+/**
+ * VETH_INFO_PEER's writer. Returned from here, not written as `data: (w) => ...`: tsx (esbuild
+ * keepNames) names a closure assigned to a property with a defineProperty call, per veth.
+ */
+function peerWriter(peer: LinkRequest): (w: AttrWriter) => void {
+  return (w) => w.nested(VETH_INFO_PEER, (p) => writeLink(p, peer))
 }
 
 /** vxlan options (IFLA_VXLAN_*). Addresses may be IPv4 or IPv6 (GROUP6/LOCAL6 are chosen). */
