@@ -19,5 +19,9 @@ export default defineConfig({
     // The guest has no network device at all: sealed by construction, nothing to check on the host.
     globalSetup: [],
     outputFile: { junit: 'reports/junit-vm.xml' },
+    // Transformed modules cached on disk across runs (node_modules/.experimental-vitest-cache):
+    // each test file's imports are fetched one by one from the guest, so the host's transform
+    // time is on the way to the first test (here about 0.5 s cold, 0.1 s cached).
+    experimental: { fsModuleCache: true },
   },
 })
