@@ -265,6 +265,13 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
+    // A process that exits while its VM runs (process.exit() in a caller) takes QEMU and the
+    // control directory along; setpriv's --pdeathsig would only get QEMU.
+    const onExit = () => {
+      kill()
+      rmSync(ctl, { recursive: true, force: true })
+    }
+    process.on('exit', onExit)
     const onAbort = () => kill()
     o.signal?.addEventListener('abort', onAbort)
 
@@ -309,6 +316,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
       kill()
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      process.off('exit', onExit)
       o.signal?.removeEventListener('abort', onAbort)
     }
   }

@@ -81,8 +81,6 @@ export class PoolGuest {
       this.failReady = reject
     })
     this.ready.catch(() => {}) // a start() awaits it; nobody else need care
-    const onExit = () => this.abort.abort()
-    process.once('exit', onExit) // QEMU also dies with us (setpriv --pdeathsig), this only hurries it
     this.ended = runVm({
       // The host's node, at the same path in the guest.
       command: [process.execPath, agentPath(), POOL_CHANNEL],
@@ -113,7 +111,6 @@ export class PoolGuest {
         return undefined
       },
     )
-    void this.ended.finally(() => process.off('exit', onExit))
   }
 
   /** True once the VM was asked to power off or has gone: a new run needs a new PoolGuest. */
