@@ -95,7 +95,7 @@ describe('crash recovery', () => {
       expect(existsSync(either)).toBe(true)
     } finally {
       rmSync(other, { recursive: true, force: true })
-      for (const f of [liveSocket, either]) rmSync(f, { force: true })
+      for (const f of [...deadSockets, liveSocket, either]) rmSync(f, { force: true }) // also when gc failed
       rmSync(join(OWNER_DIR, `${liveId}.json`), { force: true })
     }
   })
