@@ -8,6 +8,9 @@
 import { TopologyError } from '../lab/errors.js'
 import type { LabNode } from '../lab/node.js'
 import type { Tunnel } from '../lab/tunnel.js'
+import type { CheckedOptions } from './options.js'
+import { hostAddress } from './subnet.js'
+import type { WorkDir } from './workdir.js'
 
 export abstract class BaseTunnel implements Tunnel {
   abstract readonly type: string
@@ -49,6 +52,34 @@ export abstract class BaseTunnel implements Tunnel {
     } finally {
       this.release()
     }
+  }
+}
+
+/**
+ * A tunnel of programs configured from files (OpenVPN, WireGuard): checked
+ * options, the inner subnet's first two hosts as a's and b's addresses, and
+ * a work directory that goes with the tunnel.
+ */
+export abstract class WorkDirTunnel extends BaseTunnel {
+  readonly addresses: { a: string; b: string }
+
+  constructor(
+    a: LabNode,
+    b: LabNode,
+    readonly options: CheckedOptions,
+    protected readonly dir: WorkDir,
+  ) {
+    super(options.name, a, b)
+    this.addresses = { a: hostAddress(options.subnet, 1), b: hostAddress(options.subnet, 2) }
+  }
+
+  /** The directory holding the tunnel's configs, keys and captured state (removed on destroy). */
+  get workDir(): string {
+    return this.dir.path
+  }
+
+  protected override release(): void {
+    this.dir.remove()
   }
 }
 

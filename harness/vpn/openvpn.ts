@@ -16,14 +16,13 @@ import { promisify } from 'node:util'
 import type { LabNode } from '../lab/node.js'
 import type { TunnelDriver, TunnelOptions } from '../lab/tunnel.js'
 import type { NetnsProcess } from '../netns/index.js'
-import { BaseTunnel, startTunnel } from './base-tunnel.js'
+import { WorkDirTunnel, startTunnel } from './base-tunnel.js'
 import { installResolvConf } from './dns.js'
 import { type CheckedOptions, checkOptions, nextTunnelNumber } from './options.js'
 import { clientCcd, clientConfig, serverConfig, upScript } from './openvpn-config.js'
 import { type PushedConfig, parseEnvDump, parsePushReply, pushedConfig } from './openvpn-env.js'
 import { createPki, type Pki } from './pki.js'
 import { stopProcess, waitForOutput } from './ready.js'
-import { hostAddress } from './subnet.js'
 import { pinUnderlay, underlayRoute } from './underlay.js'
 import { type WorkDir, makeWorkDir } from './workdir.js'
 
@@ -47,13 +46,10 @@ export function openvpnVersion(): Promise<string> {
   return version
 }
 
-export class OpenVpnTunnel extends BaseTunnel {
+export class OpenVpnTunnel extends WorkDirTunnel {
   readonly type = 'openvpn'
   readonly implementation: string
   readonly devices: { a: string; b: string }
-  readonly addresses: { a: string; b: string }
-  readonly options: CheckedOptions
-  private readonly dir: WorkDir
   private readonly pki: Pki
   private server: NetnsProcess | undefined
   private client: NetnsProcess | undefined
@@ -69,24 +65,16 @@ export class OpenVpnTunnel extends BaseTunnel {
     pki: Pki,
     device: string,
   ) {
-    super(o.name, a, b)
-    this.options = o
+    super(a, b, o, dir)
     this.implementation = impl
-    this.dir = dir
     this.pki = pki
     this.devices = { a: device, b: device }
-    this.addresses = { a: hostAddress(o.subnet, 1), b: hostAddress(o.subnet, 2) }
   }
 
   /** What the server pushed, as the client's --up script saw it (the latest connection). */
   get pushed(): PushedConfig {
     if (!this.current) throw new Error(`tunnel ${this.name} is down: nothing was pushed`)
     return this.current
-  }
-
-  /** The directory holding the PKI, configs and the captured environment (removed on destroy). */
-  get workDir(): string {
-    return this.dir.path
   }
 
   /** True while the client runs. */
@@ -173,10 +161,6 @@ export class OpenVpnTunnel extends BaseTunnel {
     if (this.client) await stopProcess(this.client)
     if (this.server) await stopProcess(this.server)
     this.restoreDns?.()
-  }
-
-  protected override release(): void {
-    this.dir.remove()
   }
 }
 

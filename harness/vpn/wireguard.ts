@@ -17,12 +17,12 @@ import { WG_SOCKET_DIR } from '../lab/gc.js'
 import type { LabNode } from '../lab/node.js'
 import type { TunnelDriver, TunnelOptions } from '../lab/tunnel.js'
 import type { NetnsProcess } from '../netns/index.js'
-import { BaseTunnel, startTunnel } from './base-tunnel.js'
+import { WorkDirTunnel, startTunnel } from './base-tunnel.js'
 import { installResolvConf } from './dns.js'
 import { tunnelKernelFeatures } from './kernel.js'
 import { type CheckedOptions, checkOptions, nextTunnelNumber } from './options.js'
 import { stopProcess, waitForOutput } from './ready.js'
-import { hostAddress, subnetText } from './subnet.js'
+import { subnetText } from './subnet.js'
 import { pinUnderlay, underlayRoute } from './underlay.js'
 import { wgConfig } from './wireguard-config.js'
 import { type WgKeyPair, wgKeyPair } from './wireguard-keys.js'
@@ -65,14 +65,11 @@ interface End {
   restoreDns: (() => void) | undefined
 }
 
-export class WireGuardTunnel extends BaseTunnel {
+export class WireGuardTunnel extends WorkDirTunnel {
   readonly type = 'wireguard'
   readonly implementation: WireGuardImplementation
   readonly devices: { a: string; b: string }
-  readonly addresses: { a: string; b: string }
-  readonly options: CheckedOptions
   private readonly ends: { a: End; b: End }
-  private readonly dir: WorkDir
   private isUp = false
 
   constructor(
@@ -83,12 +80,9 @@ export class WireGuardTunnel extends BaseTunnel {
     dir: WorkDir,
     devices: { a: string; b: string },
   ) {
-    super(o.name, a, b)
-    this.options = o
+    super(a, b, o, dir)
     this.implementation = impl
-    this.dir = dir
     this.devices = devices
-    this.addresses = { a: hostAddress(o.subnet, 1), b: hostAddress(o.subnet, 2) }
     const end = (node: LabNode, side: 'a' | 'b'): End => ({
       node,
       device: devices[side],
@@ -103,11 +97,6 @@ export class WireGuardTunnel extends BaseTunnel {
   /** Each end's public key. */
   get publicKeys(): { a: string; b: string } {
     return { a: this.ends.a.keys.publicKey, b: this.ends.b.keys.publicKey }
-  }
-
-  /** The directory holding the `wg setconf` files (removed on destroy). */
-  get workDir(): string {
-    return this.dir.path
   }
 
   get up(): boolean {
@@ -232,10 +221,6 @@ export class WireGuardTunnel extends BaseTunnel {
   protected async teardown(): Promise<void> {
     await this.stopEnd(this.ends.b)
     await this.stopEnd(this.ends.a)
-  }
-
-  protected override release(): void {
-    this.dir.remove()
   }
 }
 
