@@ -8,7 +8,7 @@
 # then makes the overlay the root (switch_root, so that setns into a mount
 # namespace and the kernel's module autoloader see the overlay, not the
 # initramfs) and runs itself again there as "stage2", which runs
-# /run/nslab-vm/run.sh with stdout on ttyS1 and stderr on ttyS2. Markers on the
+# /run/nslab-vm/run.sh with stdout and stderr on their ports (see stage2). Markers on the
 # console (ttyS0) tell the host where it is: "nslab-vm: start",
 # "nslab-vm: exit N", "nslab-vm: fail WHY".
 if [ "$1" = stage2 ]; then
@@ -17,13 +17,22 @@ if [ "$1" = stage2 ]; then
   export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   $BB hostname nslab-vm
   $BB ip link set lo up 2>/dev/null
-  $BB stty -F /dev/ttyS1 raw -echo
-  $BB stty -F /dev/ttyS2 raw -echo
+  # The command's stdout and stderr: ttyS1 and ttyS2 on the pc machine,
+  # virtio-serial ports named nslab.stdout and nslab.stderr on microvm.
+  port() {
+    for f in /sys/class/virtio-ports/*/name; do
+      [ "$($BB cat "$f" 2>/dev/null)" = "$1" ] && { f=${f%/name}; echo "/dev/${f##*/}"; return; }
+    done
+    $BB stty -F "$2" raw -echo
+    echo "$2"
+  }
+  OUT=$(port nslab.stdout /dev/ttyS1)
+  ERR=$(port nslab.stderr /dev/ttyS2)
   echo 'nslab-vm: start'
   # stdout and stderr reach their ports through pipes, as when the host pipes a
   # command's output: programs see no terminal and print plain lines.
   { { /bin/sh /run/nslab-vm/run.sh </dev/null; echo $? >/run/nslab-init/code; } 2>&1 1>&3 |
-    $BB cat >/dev/ttyS2; } 3>&1 | $BB cat >/dev/ttyS1
+    $BB cat >"$ERR"; } 3>&1 | $BB cat >"$OUT"
   code=$($BB cat /run/nslab-init/code 2>/dev/null || echo 255)
   $BB sync
   echo "nslab-vm: exit $code"

@@ -26,8 +26,18 @@ import { ConsoleWatch, type KernelProblem, describeProblems } from './console.js
 import { GUEST_PATH, envScript, runScript } from './guest-script.js'
 import { buildInitramfs, cacheDir } from './initramfs.js'
 import { type Kernel, resolveKernel } from './kernel.js'
+import { hostTscKhz } from './host-tsc.js'
 import { bootImage } from './vmlinux.js'
-import { type Accel, SERIAL_PORTS, type SerialPort, type Share, findQemu, qemuArgv } from './qemu.js'
+import {
+  type Accel,
+  type Machine,
+  SERIAL_PORTS,
+  chooseMachine,
+  type SerialPort,
+  type Share,
+  findQemu,
+  qemuArgv,
+} from './qemu.js'
 
 export {
   KernelNotFoundError,
@@ -38,7 +48,17 @@ export {
 } from './kernel.js'
 export { VmPrerequisiteError, buildInitramfs, findBusybox, isStaticElf } from './initramfs.js'
 export { ConsoleWatch, classifyLine, describeProblems, type KernelProblem } from './console.js'
-export { qemuArgv, kernelCmdline, findQemu, type Accel, type QemuConfig } from './qemu.js'
+export {
+  qemuArgv,
+  kernelCmdline,
+  chooseMachine,
+  findQemu,
+  MACHINES,
+  type Accel,
+  type Machine,
+  type QemuConfig,
+} from './qemu.js'
+export { hostTscKhz, tscKhzFromCpuinfo } from './host-tsc.js'
 export {
   type KernelReport,
   type KernelMatrix,
@@ -81,6 +101,8 @@ export interface VmOptions {
    */
   channels?: Record<string, (socket: net.Socket) => void>
   signal?: AbortSignal
+  /** QEMU's machine type (default: NSLAB_VM_MACHINE, else microvm under TCG where the host's TSC frequency is known, else pc). */
+  machine?: Machine
 }
 
 export interface VmResult {
@@ -89,6 +111,7 @@ export interface VmResult {
   timedOut: boolean
   kernel: Kernel
   accel: Accel
+  machine: Machine
   /** Panics, oopses, BUGs and WARNINGs the guest kernel printed. */
   problems: KernelProblem[]
   /** Why the guest's init gave up, if it did. */
@@ -152,11 +175,13 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const initramfs = buildInitramfs(kernel, cache)
   const boot = bootImage(kernel.image, kernel.version, cache)
   const { accel, reason } = await chooseAccel(qemu, kernel.image, cache)
+  const tscKhz = accel === 'tcg' ? hostTscKhz() : undefined
+  const machine = chooseMachine(o.machine ?? process.env.NSLAB_VM_MACHINE, accel, tscKhz)
   const cwd = resolve(o.cwd ?? process.cwd())
   const results = o.results ? resolve(o.results) : undefined
   if (results) mkdirSync(results, { recursive: true })
   progress(
-    `kernel ${kernel.version} (${kernel.image}), ${accel === 'kvm' ? 'KVM' : `TCG (${reason})`}, initramfs ${initramfs.cached ? 'cached' : 'built'}${boot.pvh ? ', PVH entry' : ''}: booting`,
+    `kernel ${kernel.version} (${kernel.image}), ${accel === 'kvm' ? 'KVM' : `TCG (${reason})`}, ${machine}, initramfs ${initramfs.cached ? 'cached' : 'built'}${boot.pvh ? ', PVH entry' : ''}: booting`,
   )
 
   let bootMs: number | undefined
@@ -237,6 +262,8 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
       shares,
       append: o.append,
       channels: channels.map(({ name, socket }) => ({ name, socket })),
+      machine,
+      tscKhz,
     })
     // setpriv --pdeathsig: QEMU dies with us even when we are SIGKILLed.
     const [file, args] = setprivAvailable()
@@ -299,6 +326,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
         timedOut,
         kernel,
         accel,
+        machine,
         problems: watch.problems,
         initFailure: watch.failure,
         bootMs,

@@ -27,7 +27,7 @@ import { loadOrder, parseModulesBuiltin, parseModulesDep } from './modules.js'
  * Modules the init script needs before it can mount the host root, and
  * virtio_console for the runner's byte channels (virtio-serial ports); deps come along.
  */
-export const BOOT_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay', 'virtio_console']
+export const BOOT_MODULES = ['virtio_pci', 'virtio_mmio', '9pnet_virtio', '9p', 'overlay', 'virtio_console']
 
 export const BUSYBOX_PATHS = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox']
 

@@ -4,8 +4,16 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Command, InvalidArgumentError } from 'commander'
-import { KernelNotFoundError, VmPrerequisiteError, runVm, vmFailure, vmSucceeded } from '../../vm/index.js'
+import { type Command, InvalidArgumentError, Option } from 'commander'
+import {
+  KernelNotFoundError,
+  MACHINES,
+  type Machine,
+  VmPrerequisiteError,
+  runVm,
+  vmFailure,
+  vmSucceeded,
+} from '../../vm/index.js'
 import { kernelMatrix, matrixMarkdown, readKernelReports } from '../../vm/matrix.js'
 
 function positive(v: string): number {
@@ -27,6 +35,7 @@ interface RunOptions {
   env: Record<string, string>
   memory?: number
   cpus?: number
+  machine?: Machine
   console?: boolean
 }
 
@@ -52,13 +61,20 @@ export function registerVmCommands(program: Command): void {
     .option('-e, --env <NAME=VALUE>', 'environment for the command (repeatable)', envPair, {})
     .option('--memory <MiB>', 'guest memory', positive)
     .option('--cpus <n>', 'guest CPUs', positive)
+    .addOption(
+      new Option(
+        '--machine <type>',
+        "QEMU machine; default: microvm under TCG when the host's TSC frequency is known, else pc",
+      ).choices(MACHINES),
+    )
     .option('--console', 'copy the guest console (kernel log) to stderr')
     .addHelpText(
       'after',
       `
 Needs qemu-system-x86, a kernel with its modules (linux-image-amd64) and busybox-static:
   apt-get install -y qemu-system-x86 linux-image-amd64 busybox-static
-KVM is used when it works, TCG otherwise (NSLAB_VM_ACCEL=tcg|kvm forces one).
+KVM is used when it works, TCG otherwise (NSLAB_VM_ACCEL=tcg|kvm forces one);
+NSLAB_VM_MACHINE=pc|microvm sets the machine as --machine does.
 The guest kernel's panics, oopses, BUGs and WARNINGs fail the run (exit 1).
 
 Examples:
@@ -78,6 +94,7 @@ Examples:
           env,
           memory: o.memory,
           cpus: o.cpus,
+          machine: o.machine,
           onStdout: (d) => process.stdout.write(d),
           onStderr: (d) => process.stderr.write(d),
           onConsole: o.console ? (d) => process.stderr.write(d) : undefined,

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { runVm, vmFailure } from '../../vm/index.js'
+import { hostTscKhz, runVm, vmFailure } from '../../vm/index.js'
 
 mkdirSync(join(process.cwd(), 'reports'), { recursive: true })
 const results = mkdtempSync(join(process.cwd(), 'reports', '.vm-test-'))
@@ -14,34 +14,40 @@ afterAll(() => rmSync(results, { recursive: true, force: true }))
 
 /** One vCPU and little memory: the rest of the suite runs beside these boots and needs the other core. */
 const small = { cpus: 1, memory: 512 }
-
 /** True while a process with this pid exists. */
 const running = (pid: number | undefined) => pid !== undefined && existsSync(`/proc/${pid}`)
 
 describe('VM runner', { timeout: 180_000 }, () => {
-  it('runs a command in the guest kernel, streams stdout and stderr apart, and brings a result file back', async () => {
-    let out = ''
-    let err = ''
-    const r = await runVm({
-      command: [
-        'sh',
-        '-c',
-        'uname -r; echo to-stderr >&2; echo "$NSLAB_VM" > "$NSLAB_VM_RESULTS/r.txt"; true',
-      ],
-      ...small,
-      results,
-      timeout: 150,
-      onStdout: (d) => (out += d),
-      onStderr: (d) => (err += d),
-    })
-    expect(vmFailure(r, 150)).toBeUndefined()
-    expect(r.code).toBe(0)
-    expect(out).toBe(`${r.kernel.version}\n`) // the guest's kernel, not the host's
-    expect(err).toBe('to-stderr\n')
-    expect(readFileSync(join(results, 'r.txt'), 'utf8')).toBe('1\n')
-    expect(r.problems).toEqual([])
-    expect(running(r.pid)).toBe(false)
-  })
+  // Both machines where microvm can boot (under TCG it needs the host's TSC frequency); pc everywhere.
+  const machines = hostTscKhz() ? (['microvm', 'pc'] as const) : (['pc'] as const)
+  it.each(machines)(
+    'runs a command in the guest kernel (%s machine), streams stdout and stderr apart, and brings a result file back',
+    async (machine) => {
+      let out = ''
+      let err = ''
+      const r = await runVm({
+        machine,
+        command: [
+          'sh',
+          '-c',
+          'uname -r; echo to-stderr >&2; echo "$NSLAB_VM" > "$NSLAB_VM_RESULTS/r.txt"; true',
+        ],
+        ...small,
+        results,
+        timeout: 150,
+        onStdout: (d) => (out += d),
+        onStderr: (d) => (err += d),
+      })
+      expect(vmFailure(r, 150)).toBeUndefined()
+      expect(r.code).toBe(0)
+      expect(out).toBe(`${r.kernel.version}\n`) // the guest's kernel, not the host's
+      expect(err).toBe('to-stderr\n')
+      expect(readFileSync(join(results, 'r.txt'), 'utf8')).toBe('1\n')
+      expect(r.problems).toEqual([])
+      expect(r.machine).toBe(machine)
+      expect(running(r.pid)).toBe(false)
+    },
+  )
 
   it("returns the command's exit code", async () => {
     const r = await runVm({ ...small, command: ['false'], timeout: 150 })

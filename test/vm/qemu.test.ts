@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { cpioArchive } from '../../vm/cpio.js'
 import { runScript, shellQuote } from '../../vm/guest-script.js'
 import { isStaticElf } from '../../vm/initramfs.js'
-import { kernelCmdline, qemuArgv } from '../../vm/qemu.js'
+import { chooseMachine, kernelCmdline, qemuArgv } from '../../vm/qemu.js'
 
 const serial = { console: '/t/console.sock', stdout: '/t/stdout.sock', stderr: '/t/stderr.sock' }
 const base = {
@@ -77,9 +77,63 @@ describe('QEMU argv', () => {
 
   it('passes a kernel command line without the command (it travels as a script), panics ending the VM', () => {
     const line = values(qemuArgv({ ...base, append: ['loglevel=7'] }), '-append')[0]!
-    expect(line).toBe(kernelCmdline(['loglevel=7']))
+    expect(line).toBe(kernelCmdline(['loglevel=7'], { accel: 'tcg' }))
     expect(line.split(' ')).toEqual(
       expect.arrayContaining(['console=ttyS0', 'panic=-1', 'rdinit=/init', 'loglevel=7']),
+    )
+  })
+
+  it('under TCG trusts the TSC and gives its frequency when known; under KVM leaves the clock to the kernel', () => {
+    const words = (accel: 'tcg' | 'kvm', tscKhz?: number) => kernelCmdline([], { accel, tscKhz }).split(' ')
+    expect(words('tcg', 2596142)).toEqual(expect.arrayContaining(['tsc=reliable', 'tsc_early_khz=2596142']))
+    expect(words('tcg')).toContain('tsc=reliable')
+    expect(words('tcg').some((w) => w.startsWith('tsc_early_khz'))).toBe(false)
+    expect(words('kvm', 2596142).some((w) => w.startsWith('tsc'))).toBe(false)
+    expect(words('kvm')).toContain('cryptomgr.notests')
+  })
+})
+
+describe('QEMU argv on the microvm machine', () => {
+  const micro = { ...base, machine: 'microvm' as const, tscKhz: 2596142 }
+
+  it('uses virtio-mmio devices, the one ISA serial port for the console, and ports for stdout and stderr', () => {
+    const argv = qemuArgv({ ...micro, channels: [{ name: 'nslab.pool', socket: '/t/chan.sock' }] })
+    expect(values(argv, '-machine')[0]).toMatch(/^microvm,acpi=on,/)
+    expect(values(argv, '-serial')).toEqual(['chardev:console'])
+    expect(values(argv, '-device')).toEqual([
+      'virtio-serial-device,id=vser0',
+      'virtserialport,bus=vser0.0,chardev=chan0,name=nslab.pool',
+      'virtserialport,bus=vser0.0,chardev=chan1,name=nslab.stdout',
+      'virtserialport,bus=vser0.0,chardev=chan2,name=nslab.stderr',
+      'virtio-9p-device,fsdev=fs0,mount_tag=hostroot',
+      'virtio-9p-device,fsdev=fs1,mount_tag=nslabctl',
+    ])
+    expect(values(argv, '-chardev')).toEqual([
+      'socket,id=console,path=/t/console.sock,server=off',
+      'socket,id=chan0,path=/t/chan.sock,server=off',
+      'socket,id=chan1,path=/t/stdout.sock,server=off',
+      'socket,id=chan2,path=/t/stderr.sock,server=off',
+    ])
+    expect(values(argv, '-append')[0]).toContain('tsc_early_khz=2596142')
+  })
+
+  it('refuses microvm under TCG without the TSC frequency (the guest could hang calibrating it)', () => {
+    expect(() => qemuArgv({ ...micro, tscKhz: undefined })).toThrow('TSC frequency')
+    expect(() => qemuArgv({ ...micro, accel: 'kvm', tscKhz: undefined })).not.toThrow()
+  })
+})
+
+describe('choosing the machine', () => {
+  it('takes microvm under TCG when the TSC frequency is known, pc otherwise, and what is asked for', () => {
+    expect(chooseMachine(undefined, 'tcg', 2596142)).toBe('microvm')
+    expect(chooseMachine(undefined, 'tcg', undefined)).toBe('pc')
+    expect(chooseMachine(undefined, 'kvm', 2596142)).toBe('pc')
+    expect(chooseMachine('', 'tcg', 2596142)).toBe('microvm')
+    expect(chooseMachine('pc', 'tcg', 2596142)).toBe('pc')
+    expect(chooseMachine('microvm', 'kvm', undefined)).toBe('microvm')
+    expect(() => chooseMachine('microvm', 'tcg', undefined)).toThrow('use the pc machine')
+    expect(() => chooseMachine('q35', 'tcg', 1)).toThrow(
+      'unknown machine type "q35" (nslab boots pc or microvm)',
     )
   })
 })
