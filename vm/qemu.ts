@@ -82,8 +82,10 @@ export interface Channel {
 
 /**
  * The three serial ports, in order: the console (ttyS0, kernel log and init
- * markers), the command's stdout (ttyS1) and its stderr (ttyS2). QEMU
- * connects each to a Unix socket the host listens on (`serial` in QemuConfig).
+ * markers), the command's stdout (ttyS1) and its stderr (ttyS2); on microvm,
+ * which has one ISA serial port, stdout and stderr are virtio-serial ports
+ * instead. QEMU connects each to a Unix socket the host listens on (`serial`
+ * in QemuConfig).
  */
 export const SERIAL_PORTS = ['console', 'stdout', 'stderr'] as const
 export type SerialPort = (typeof SERIAL_PORTS)[number]
