@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -22,8 +22,32 @@ const run = (cmd, args, cwd) =>
     env: { ...process.env, npm_config_update_notifier: 'false' },
   })
 
+/**
+ * Remove the fixtures of checkouts that are gone (a CI clone deleted after
+ * its run, a removed worktree): each fixture names its checkout in `root`.
+ * One without that file (made before it was written) is removed once it is
+ * an hour old; every `npm test` builds its own afresh anyway.
+ */
+function sweepOrphans() {
+  for (const name of readdirSync(tmpdir())) {
+    const other = join(tmpdir(), name)
+    if (!name.startsWith('nslab-downstream-') || other === dir) continue
+    try {
+      const owner = join(other, 'root')
+      const orphan = existsSync(owner)
+        ? !existsSync(readFileSync(owner, 'utf8'))
+        : Date.now() - statSync(other).mtimeMs > 3600_000
+      if (orphan) rmSync(other, { recursive: true, force: true })
+    } catch {
+      // being removed by another run, or not ours to read
+    }
+  }
+}
+
+sweepOrphans()
 rmSync(dir, { recursive: true, force: true })
 mkdirSync(join(dir, 'project'), { recursive: true })
+writeFileSync(join(dir, 'root'), root)
 run('npm', ['pack', '--silent', '--pack-destination', dir], root)
 const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))
 if (!tarball) throw new Error('npm pack produced no tarball')
