@@ -65,13 +65,18 @@ export function chooseMachine(asked: string | undefined, accel: Accel, tscKhz: n
   if (asked !== undefined && asked !== '') {
     if (!(MACHINES as readonly string[]).includes(asked))
       throw new VmPrerequisiteError(`unknown machine type "${asked}" (nslab boots ${MACHINES.join(' or ')})`)
-    if (asked === 'microvm' && accel === 'tcg' && !tscKhz)
+    if (asked === 'microvm' && !microvmBoots(accel, tscKhz))
       throw new VmPrerequisiteError(
         "the microvm machine under TCG needs the host's TSC frequency, which /proc/cpuinfo does not tell here (a CPU with APERF/MPERF, or a TSC that is not constant); use the pc machine",
       )
     return asked as Machine
   }
-  return accel === 'tcg' && tscKhz ? 'microvm' : 'pc'
+  return accel === 'tcg' && microvmBoots(accel, tscKhz) ? 'microvm' : 'pc'
+}
+
+/** microvm has no HPET or ACPI PM timer: under TCG its kernel must be told the TSC frequency, or it may hang calibrating it. */
+function microvmBoots(accel: Accel, tscKhz: number | undefined): boolean {
+  return accel !== 'tcg' || tscKhz !== undefined
 }
 
 /** A virtio-serial port and the host socket QEMU connects it to. */
@@ -123,7 +128,7 @@ export function qemuArgv(c: QemuConfig): string[] {
       'kernel and initramfs paths must not contain spaces (QEMU splits its options on them)',
     )
   const micro = c.machine === 'microvm'
-  if (micro && c.accel === 'tcg' && !c.tscKhz)
+  if (micro && !microvmBoots(c.accel, c.tscKhz))
     throw new TypeError(
       "the microvm machine under TCG needs the host's TSC frequency (tscKhz): without it the guest kernel may hang calibrating its clock",
     )
