@@ -16,9 +16,8 @@ import {
   monitorNetns,
 } from '../netns/index.js'
 import { SysError } from '../sys/errors.js'
-import { gc } from '../lab/gc.js'
+import { LabInUseError, LabNotFoundError, gc, recordNamespaces } from '../lab/gc.js'
 import { listOwners, ownerAlive } from '../lab/owner.js'
-import { LabNotFoundError } from '../lab/gc.js'
 import { ScenarioError } from '../scenario/diagnostics.js'
 import { FeatureMissingError } from '../lab/features.js'
 import { registerScenarioCommands } from './scenario.js'
@@ -86,13 +85,13 @@ export function buildProgram(): Command {
     )
     .addHelpText(
       'after',
-      '\nOnly labs whose owning process (pid + start time) is gone are touched; namespaces made by\n`ip netns add` or by a live nslab process are left alone.\n\nExample:\n  nslab gc',
+      "\nOnly what a lab record names is touched, and only when the record's owning process (pid +\nstart time) is gone; namespaces made by `ip netns add` or by a live nslab process are left\nalone, whatever their names.\n\nExample:\n  nslab gc",
     )
     .action(() => {
       const r = gc()
       for (const lab of r.reaped)
         console.log(
-          `reaped lab ${lab.id} (owner pid ${lab.pid} is dead): ${lab.namespaces.length} namespace(s)${lab.killed.length ? `, killed ${lab.killed.join(' ')}` : ''}`,
+          `reaped lab ${lab.id} (owner pid ${lab.pid} is dead): ${lab.namespaces.length} namespace(s)${lab.paths.length ? `, ${lab.paths.length} file(s)` : ''}${lab.killed.length ? `, killed ${lab.killed.join(' ')}` : ''}`,
         )
       for (const lab of r.live) console.log(`kept lab ${lab.id}: its owner pid ${lab.pid} is alive`)
       for (const lab of r.kept)
@@ -107,7 +106,7 @@ export function buildProgram(): Command {
     .action(() => {
       const names = listNetns()
       for (const o of listOwners()) {
-        const ns = names.filter((n) => n.startsWith(o.prefix))
+        const ns = recordNamespaces(o, names)
         console.log(
           `${o.id}  owner ${o.pid} ${o.kept ? 'left up (nslab down ' + o.id + ')' : ownerAlive(o) ? 'alive' : 'DEAD (run: nslab gc)'}  ${ns.length} namespace(s)  since ${o.createdAt}  ${o.command}`,
         )
@@ -123,6 +122,7 @@ export function buildProgram(): Command {
 export function exitCodeFor(err: unknown): number {
   if (err instanceof NetnsNameError || err instanceof TypeError || err instanceof ScenarioError) return 2
   if (err instanceof LabNotFoundError) return 2
+  if (err instanceof LabInUseError) return 1
   if (err instanceof FeatureMissingError) return 3
   if (err instanceof SysError && (err.code === 'EPERM' || err.code === 'EACCES')) return 3
   if (err instanceof NetnsError) return 1

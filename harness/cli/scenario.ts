@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Command } from 'commander'
-import { LabNotFoundError, listOwners, netnsName, removeLab } from '../lab/index.js'
+import { LabNotFoundError, listOwners, netnsName, recordNamespaces, removeLab } from '../lab/index.js'
 import { exec, listNetns, openNetns } from '../netns/index.js'
 import { subscribe } from '../netlink/index.js'
 import {
@@ -130,10 +130,14 @@ Examples:
   program
     .command('down <lab...>')
     .description('remove labs left up by `nslab up` or `nslab run --keep` (ids from nslab ls)')
-    .addHelpText('after', '\nExample:\n  nslab ls && nslab down 3f2a')
-    .action((ids: string[]) => {
+    .option('--force', 'also remove a lab whose owning process is still running it')
+    .addHelpText(
+      'after',
+      '\nA lab that a live process is running (not left up on purpose) is refused unless --force:\nits owner would find its namespaces gone under it.\n\nExample:\n  nslab ls && nslab down 3f2a',
+    )
+    .action((ids: string[], opts: { force?: boolean }) => {
       for (const id of ids) {
-        const r = removeLab(id)
+        const r = removeLab(id, { force: opts.force })
         for (const lab of r.reaped)
           console.log(
             `removed lab ${lab.id}: ${lab.namespaces.length} namespace(s)${lab.killed.length ? `, killed ${lab.killed.join(' ')}` : ''}`,
@@ -159,8 +163,9 @@ Examples:
     .description('print netlink events (links, addresses, routes, neighbours) across a lab as they happen')
     .addHelpText('after', '\nExample:\n  nslab monitor 3f2a')
     .action(async (lab?: string) => {
-      const ids = lab ? [labOf(lab)] : listOwners().map((o) => o.id)
-      const names = listNetns().filter((n) => ids.some((id) => n.startsWith(netnsName(id, ''))))
+      const owners = listOwners().filter((o) => lab === undefined || o.id === labOf(lab))
+      const present = listNetns()
+      const names = owners.flatMap((o) => recordNamespaces(o, present))
       if (names.length === 0) throw new LabNotFoundError(lab ?? '(any)')
       const subs = names.map((name) => {
         using ns = openNetns(name)

@@ -1,26 +1,38 @@
 /**
- * Garbage collection of what crashed runs left: for every lab record whose
- * owner is dead, kill the processes still inside its namespaces, delete the
- * namespaces (mounts and files under /run/netns), their /etc/netns/NAME
- * directories, and the record. Nothing else is touched: a namespace made by
- * `ip netns add`, or by a live nslab process, stays.
+ * Removing what a lab made, from its record (harness/lab/owner.ts): the
+ * processes inside its namespaces, the namespaces (mounts and files under
+ * /run/netns), their /etc/netns/NAME directories, the files it made outside
+ * them, and the record. `nslab gc` does it for every lab whose owner is
+ * dead, `nslab down` for one lab, and a lab's own signal teardown for
+ * itself. Only what a record names is touched: a namespace made by
+ * `ip netns add`, or by a live nslab process, stays, whatever its name.
  */
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NETNS_ETC_DIR, NETNS_RUN_DIR, deleteNetns, listNetns } from '../netns/index.js'
-import { type OwnerRecord, listOwners, ownerAlive, releaseLab } from './owner.js'
+import { type OwnerRecord, listOwners, ownerAlive, readRecords, releaseLab, staleTempFiles } from './owner.js'
 
 /**
  * Where wireguard-go puts its control sockets, one directory shared by every
- * namespace; a lab's are named `wg<lab id><tunnel number><end>.sock`
- * (harness/vpn/wireguard.ts). A SIGKILLed wireguard-go leaves its socket.
+ * namespace (harness/vpn/wireguard.ts). A SIGKILLed wireguard-go leaves its socket.
  */
 export const WG_SOCKET_DIR = '/var/run/wireguard'
 
+export interface ReapedLab {
+  id: string
+  pid: number
+  /** Namespaces deleted. */
+  namespaces: string[]
+  /** Processes killed inside them. */
+  killed: number[]
+  /** Files and directories removed. */
+  paths: string[]
+}
+
 export interface GcReport {
   /** Labs reaped (owner dead). */
-  reaped: { id: string; pid: number; namespaces: string[]; killed: number[] }[]
+  reaped: ReapedLab[]
   /** Labs left alone because their owner lives. */
   live: { id: string; pid: number }[]
   /** Labs left up on purpose (`nslab up`); `nslab down ID` removes them. */
@@ -28,36 +40,157 @@ export interface GcReport {
   errors: string[]
 }
 
-/** Pids whose network namespace is the one bound at /run/netns/NAME (like `ip netns pids`). */
-export function pidsInNetns(name: string): number[] {
-  let ino: bigint
+function emptyReport(): GcReport {
+  return { reaped: [], live: [], kept: [], errors: [] }
+}
+
+/** `device:inode` of a file (a namespace is the same namespace only if both match). */
+function fileKey(path: string): string | undefined {
   try {
-    ino = statSync(join(NETNS_RUN_DIR, name), { bigint: true }).ino
+    const st = statSync(path, { bigint: true })
+    return `${st.dev}:${st.ino}`
   } catch {
-    return []
+    return undefined
   }
+}
+
+/** The identity of a named namespace (its nsfs file), or undefined when it is not there. */
+function netnsInode(name: string): string | undefined {
+  return fileKey(join(NETNS_RUN_DIR, name))
+}
+
+/** Pids (not this process) whose network namespace is one of `inodes`, from one pass over /proc. */
+export function pidsInNetnsInodes(inodes: ReadonlySet<string>): number[] {
+  if (inodes.size === 0) return []
   const pids: number[] = []
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      if (statSync(`/proc/${entry}/ns/net`, { bigint: true }).ino === ino) pids.push(Number(entry))
-    } catch {
-      // gone, or not ours to read
-    }
+    const c = entry.charCodeAt(0)
+    if (c < 48 || c > 57) continue // not a pid
+    const pid = Number(entry)
+    if (pid === process.pid) continue
+    const key = fileKey(`/proc/${entry}/ns/net`) // undefined: gone, or not ours to read
+    if (key !== undefined && inodes.has(key)) pids.push(pid)
   }
   return pids
 }
 
+/** Pids whose network namespace is the one bound at /run/netns/NAME (like `ip netns pids`). */
+export function pidsInNetns(name: string): number[] {
+  const ino = netnsInode(name)
+  return ino === undefined ? [] : pidsInNetnsInodes(new Set([ino]))
+}
+
 /**
- * Remove one lab whatever its owner's state (`nslab down`): processes,
- * namespaces, /etc/netns files, record. Throws if there is no such lab.
+ * Delete `namespaces` and their /etc/netns/NAME directories. With
+ * `killInside` (the default), first SIGKILL every process inside them, and
+ * after deleting kill again what entered in between (a process forked while
+ * we were killing keeps its namespace alive unnamed, where nothing could
+ * find it later). Returns the pids killed; failures go to `errors`.
  */
-export function removeLab(id: string): GcReport {
-  const record = listOwners().find((r) => r.id === id)
-  if (!record) throw new LabNotFoundError(id)
-  const report: GcReport = { reaped: [], live: [], kept: [], errors: [] }
-  reap(record, report)
-  return report
+export function killAndDelete(
+  namespaces: readonly string[],
+  errors: string[],
+  options: { killInside?: boolean } = {},
+): number[] {
+  const killInside = options.killInside ?? true
+  const inodes = new Set<string>()
+  if (killInside)
+    for (const ns of namespaces) {
+      const ino = netnsInode(ns)
+      if (ino !== undefined) inodes.add(ino)
+    }
+  const killed: number[] = []
+  const killAll = (): void => {
+    for (const pid of pidsInNetnsInodes(inodes)) {
+      try {
+        process.kill(pid, 'SIGKILL')
+        killed.push(pid)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
+          errors.push(`kill ${pid}: ${(err as Error).message}`)
+      }
+    }
+  }
+  killAll()
+  for (const ns of namespaces) {
+    try {
+      if (netnsInode(ns) !== undefined) deleteNetns(ns)
+    } catch (err) {
+      errors.push(`delete ${ns}: ${(err as Error).message}`)
+    }
+    rmSync(join(NETNS_ETC_DIR, ns), { recursive: true, force: true })
+  }
+  killAll()
+  return killed
+}
+
+/** The namespaces of a record that exist now (records before the `namespaces` field: by prefix). */
+export function recordNamespaces(record: OwnerRecord, present: readonly string[] = listNetns()): string[] {
+  if (record.namespaces) {
+    const named = new Set(record.namespaces)
+    return present.filter((n) => named.has(n))
+  }
+  return present.filter((n) => n.startsWith(record.prefix))
+}
+
+/**
+ * Remove everything `record` names, whatever its owner's state, and the
+ * record. Used by gc (owner dead), `nslab down`, and a lab's signal teardown.
+ */
+export function reapRecord(record: OwnerRecord, report: GcReport): ReapedLab {
+  const namespaces = recordNamespaces(record)
+  const killed = killAndDelete(namespaces, report.errors)
+  const paths: string[] = []
+  for (const p of record.paths ?? []) {
+    try {
+      rmSync(p, { recursive: true, force: true })
+      paths.push(p)
+    } catch (err) {
+      report.errors.push(`remove ${p}: ${(err as Error).message}`)
+    }
+  }
+  if (!record.paths) paths.push(...removeLegacyFiles(record))
+  releaseLab(record.id)
+  const reaped = { id: record.id, pid: record.pid, namespaces, killed, paths }
+  report.reaped.push(reaped)
+  return reaped
+}
+
+/**
+ * Records written before they named their files: tunnel and NetworkManager
+ * work directories were `/tmp/nslab-{vpn,nm}-<namespace>-*` and wireguard-go
+ * sockets `wg<id><tunnel number><end>.sock`.
+ */
+function removeLegacyFiles(record: OwnerRecord): string[] {
+  const removed: string[] = []
+  let temp: string[] = []
+  try {
+    temp = readdirSync(tmpdir())
+  } catch {
+    // no temp dir to read
+  }
+  for (const entry of temp)
+    if (entry.startsWith(`nslab-vpn-${record.prefix}`) || entry.startsWith(`nslab-nm-${record.prefix}`)) {
+      rmSync(join(tmpdir(), entry), { recursive: true, force: true })
+      removed.push(join(tmpdir(), entry))
+    }
+  let sockets: string[] = []
+  try {
+    sockets = readdirSync(WG_SOCKET_DIR)
+  } catch {
+    return removed // no wireguard-go has run here
+  }
+  const longer = listOwners()
+    .map((r) => r.id)
+    .filter((other) => other !== record.id && other.startsWith(record.id))
+  const socketOf = (id: string, file: string): boolean =>
+    file.startsWith(`wg${id}`) && /^[0-9a-z]+[ab]\.sock$/.test(file.slice(2 + id.length))
+  for (const s of sockets)
+    if (socketOf(record.id, s) && !longer.some((other) => socketOf(other, s))) {
+      rmSync(join(WG_SOCKET_DIR, s), { force: true })
+      removed.push(join(WG_SOCKET_DIR, s))
+    }
+  return removed
 }
 
 export class LabNotFoundError extends Error {
@@ -67,91 +200,44 @@ export class LabNotFoundError extends Error {
   }
 }
 
-function reap(record: OwnerRecord, report: GcReport): void {
-  const namespaces = listNetns().filter((n) => n.startsWith(record.prefix))
-  const killed: number[] = []
-  for (const ns of namespaces) {
-    for (const pid of pidsInNetns(ns)) {
-      if (pid === process.pid) continue
-      try {
-        process.kill(pid, 'SIGKILL')
-        killed.push(pid)
-      } catch (err) {
-        report.errors.push(`kill ${pid} in ${ns}: ${(err as Error).message}`)
-      }
-    }
-    try {
-      deleteNetns(ns)
-    } catch (err) {
-      report.errors.push(`delete ${ns}: ${(err as Error).message}`)
-    }
-    rmSync(join(NETNS_ETC_DIR, ns), { recursive: true, force: true })
+/** `nslab down` of a lab whose owner still runs it (not left up on purpose). */
+export class LabInUseError extends Error {
+  constructor(readonly record: OwnerRecord) {
+    super(
+      `lab ${record.id} belongs to process ${record.pid}, which is still running it (${record.command.slice(0, 80) || 'no command line'}); ` +
+        `stop that process (its teardown removes the lab), or run: nslab down --force ${record.id}`,
+    )
+    this.name = 'LabInUseError'
   }
-  // Work directories of tunnels and NetworkManager instances (harness/vpn):
-  // /tmp/nslab-vpn-<namespace>-*, /tmp/nslab-nm-<namespace>-*.
-  let temp: string[] = []
-  try {
-    temp = readdirSync(tmpdir())
-  } catch {
-    // no temp dir to read
-  }
-  for (const entry of temp)
-    if (entry.startsWith(`nslab-vpn-${record.prefix}`) || entry.startsWith(`nslab-nm-${record.prefix}`))
-      rmSync(join(tmpdir(), entry), { recursive: true, force: true })
-  removeWireguardSockets(record.id)
-  releaseLab(record.id)
-  report.reaped.push({ id: record.id, pid: record.pid, namespaces, killed })
-}
-
-/** `wg<id><tunnel number><end>.sock` for lab `id`: what follows the id is a number and an end. */
-function wireguardSocketOf(id: string, file: string): boolean {
-  return file.startsWith(`wg${id}`) && /^[0-9a-z]+[ab]\.sock$/.test(file.slice(2 + id.length))
 }
 
 /**
- * The wireguard-go control sockets of lab `id`, whose processes are dead by
- * now. A name that could also be a live lab's whose id starts with this one
- * (labs `ab` and `ab1` both fit `wgab12a.sock`) stays.
+ * Remove one lab (`nslab down`): one left up on purpose or whose owner is
+ * dead; a lab its owner still runs only with `force`. Throws
+ * LabNotFoundError if there is no such lab, LabInUseError if it is in use.
  */
-function removeWireguardSockets(id: string, dir = WG_SOCKET_DIR): void {
-  let entries: string[] = []
-  try {
-    entries = readdirSync(dir)
-  } catch {
-    return // no wireguard-go has run here
-  }
-  const longer = listOwners()
-    .map((r) => r.id)
-    .filter((other) => other !== id && other.startsWith(id))
-  for (const e of entries)
-    if (wireguardSocketOf(id, e) && !longer.some((other) => wireguardSocketOf(other, e)))
-      rmSync(join(dir, e), { force: true })
+export function removeLab(id: string, options: { force?: boolean } = {}): GcReport {
+  const record = listOwners().find((r) => r.id === id)
+  if (!record) throw new LabNotFoundError(id)
+  if (!record.kept && ownerAlive(record) && !options.force) throw new LabInUseError(record)
+  const report = emptyReport()
+  reapRecord(record, report)
+  return report
 }
 
 /**
- * Namespaces nslab makes outside a Lab (the Vitest `netns` fixture, feature
- * probes) are named `nslab-t<pid in base 36>-...`: they belong to that pid.
+ * Reap every lab whose owner is dead. Damaged records are reported, never
+ * acted on; temporary record files of dead writers are removed.
  */
-export const PID_NAMED = /^nslab-t([0-9a-z]+)-/
-
-/** Reap every lab whose owner is dead, and pid-named namespaces whose process is gone. */
 export function gc(): GcReport {
-  const report: GcReport = { reaped: [], live: [], kept: [], errors: [] }
-  for (const r of listOwners()) {
+  const report = emptyReport()
+  const { records, bad } = readRecords()
+  for (const r of records) {
     if (r.kept) report.kept.push({ id: r.id })
-    else if (r.pid > 0 && ownerAlive(r)) report.live.push({ id: r.id, pid: r.pid })
-    else reap(r, report)
+    else if (ownerAlive(r)) report.live.push({ id: r.id, pid: r.pid })
+    else reapRecord(r, report)
   }
-  const orphans = new Set<number>()
-  for (const ns of listNetns()) {
-    const m = PID_NAMED.exec(ns)
-    if (!m) continue
-    const pid = parseInt(m[1]!, 36)
-    if (!existsSync(`/proc/${pid}`)) orphans.add(pid)
-  }
-  for (const pid of orphans) {
-    const id = `t${pid.toString(36)}`
-    reap({ id, prefix: `nslab-${id}-`, pid, startTime: -1, createdAt: '', command: '' }, report)
-  }
+  for (const b of bad) report.errors.push(b.message)
+  for (const f of staleTempFiles()) rmSync(f, { force: true })
   return report
 }

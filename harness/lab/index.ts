@@ -13,7 +13,15 @@ export { TopologyError } from './errors.js'
 export { AddressPlan, PlanError, parseSubnet, overlaps, contains, hostAddress, capacity } from './plan.js'
 export { computeRoutes, type PlannedRoute } from './routes.js'
 export { deviceName, netnsName } from './names.js'
-export { gc, removeLab, LabNotFoundError, pidsInNetns, type GcReport } from './gc.js'
+export {
+  gc,
+  removeLab,
+  recordNamespaces,
+  LabInUseError,
+  LabNotFoundError,
+  pidsInNetns,
+  type GcReport,
+} from './gc.js'
 export { listOwners, ownerAlive, markKept, type OwnerRecord } from './owner.js'
 export { labState, formatLabState, nodeState, type NodeState } from './state.js'
 export { FeatureMissingError, kernelFeatures, type Feature } from './features.js'

@@ -11,7 +11,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { NETNS_ETC_DIR, addNetns, deleteNetns, listNetns, netnsExists, openNetns } from '../netns/index.js'
+import { NETNS_ETC_DIR, addNetns, openNetns } from '../netns/index.js'
 import {
   type EventSubscription,
   Netlink,
@@ -24,7 +24,8 @@ import { checkHostName, deviceName, netnsName, newLabId } from './names.js'
 import { LabNode, type NodeKind, type Port } from './node.js'
 import { AddressPlan, type PlanOptions, type Segment, subnetText } from './plan.js'
 import { type PlannedRoute, computeRoutes } from './routes.js'
-import { claimLab, markKept, releaseLab } from './owner.js'
+import { LabRecord } from './owner.js'
+import { killAndDelete, reapRecord } from './gc.js'
 import { type Impairment, applyImpairment, clearImpairment } from './impair.js'
 import { heal, partition } from './partition.js'
 import { requireFeature } from './features.js'
@@ -173,6 +174,8 @@ export class Lab {
   private destroyed = false
   private readonly tunnels: Tunnel[] = []
   private linkCount = new Map<string, number>()
+  /** The ownership record: what this lab made, for gc if this process dies (set by create). */
+  private record!: LabRecord
 
   private constructor(options: LabOptions) {
     this.id = options.id ?? newLabId()
@@ -189,7 +192,9 @@ export class Lab {
   static async create(options: LabOptions = {}): Promise<Lab> {
     for (let attempt = 0; ; attempt++) {
       const lab = new Lab(options)
-      if (claimLab(lab.id, lab.prefix)) {
+      const record = LabRecord.claim(lab.id, lab.prefix)
+      if (record) {
+        lab.record = record
         liveLabs.add(lab)
         installSignalCleanup()
         return lab
@@ -251,7 +256,7 @@ export class Lab {
    */
   async keep(): Promise<void> {
     if (this.destroyed) throw new TopologyError(`lab ${this.id} was destroyed`)
-    markKept(this.id)
+    this.record.markKept()
     this.destroyed = true
     liveLabs.delete(this)
     for (const n of this.nodes.values()) await n.release()
@@ -301,10 +306,20 @@ export class Lab {
   private async addNodes(names: string[], kind: NodeKind, options: HostOptions = {}): Promise<LabNode[]> {
     this.checkNew(names)
     const made: LabNode[] = []
+    // Named in the record before they are made: a crash in between leaves a
+    // record naming an absent namespace, never a namespace nobody owns.
+    const wanted = names.map((name) => netnsName(this.id, name))
+    this.record.addNamespaces(wanted)
     try {
-      for (const name of names) {
-        const ns = netnsName(this.id, name)
-        addNetns(ns)
+      for (const [i, name] of names.entries()) {
+        const ns = wanted[i]!
+        try {
+          addNetns(ns)
+        } catch (err) {
+          // Not made (EEXIST: someone else's): never ours to delete.
+          this.record.removeNamespaces(wanted.slice(i))
+          throw err
+        }
         let handle
         let nl
         try {
@@ -312,10 +327,11 @@ export class Lab {
           nl = Netlink.open(handle)
         } catch (err) {
           handle?.close()
-          deleteNetns(ns)
+          killAndDelete([ns], [])
+          this.record.removeNamespaces([ns])
           throw err
         }
-        const node = new LabNode(name, kind, ns, { handle, nl, nextIndex: 2 })
+        const node = new LabNode(name, kind, ns, { handle, nl, nextIndex: 2 }, this.record)
         this.nodes.set(name, node)
         made.push(node)
       }
@@ -328,7 +344,13 @@ export class Lab {
         }),
       )
     } catch (err) {
-      for (const n of made) await this.removeNode(n)
+      const errors: string[] = []
+      for (const n of made) await this.removeNode(n).catch((e: unknown) => errors.push(String(e)))
+      killAndDelete(
+        made.map((n) => n.netns),
+        errors,
+      )
+      this.record.removeNamespaces(made.map((n) => n.netns))
       throw err
     }
     return made
@@ -714,19 +736,23 @@ export class Lab {
     return this.installedRoutes
   }
 
+  /** Stop what a node runs and close this process's handles to it (its namespace is deleted by the caller). */
   private async removeNode(n: LabNode): Promise<void> {
-    await n.stopAll()
-    n.internals.nl.close()
-    n.internals.handle.close()
-    if (netnsExists(n.netns)) deleteNetns(n.netns)
-    rmSync(join(NETNS_ETC_DIR, n.netns), { recursive: true, force: true })
     this.nodes.delete(n.name)
+    try {
+      await n.stopAll()
+    } finally {
+      n.internals.nl.close()
+      n.internals.handle.close()
+    }
   }
 
   /**
-   * Tear everything down: processes, workers, sockets, netlink handles, and
-   * every namespace (their devices go with them). Idempotent; also after a
-   * failed build.
+   * Tear everything down: tunnels, processes (also what they started),
+   * workers, sockets, netlink handles, every namespace the lab made (their
+   * devices go with them), the files it made outside them, and its record.
+   * Only what the lab made: a namespace with the lab's prefix that someone
+   * else made stays. Idempotent; also after a failed build.
    */
   async destroy(): Promise<void> {
     if (this.destroyed) return
@@ -734,49 +760,39 @@ export class Lab {
     const errors: unknown[] = []
     for (const t of this.tunnels.splice(0).reverse())
       await t.destroy().catch((err: unknown) => errors.push(err))
-    await Promise.all(
-      [...this.nodes.values()].map((n) => this.removeNode(n).catch((err: unknown) => errors.push(err))),
-    )
-    // Anything with our prefix that a failed step left behind.
-    for (const ns of listNetns()) {
-      if (ns.startsWith(this.prefix)) {
-        try {
-          deleteNetns(ns)
-        } catch (err) {
-          errors.push(err)
-        }
+    const nodes = [...this.nodes.values()]
+    const startedProcesses = nodes.some((n) => n.hasStartedProcesses)
+    await Promise.all(nodes.map((n) => this.removeNode(n).catch((err: unknown) => errors.push(err))))
+    const record = this.record.snapshot()
+    const failures: string[] = []
+    // Children of the processes it started may still be inside (a daemon's
+    // fork): look for them in /proc only then (a scan costs about 0.4 ms).
+    killAndDelete(record.namespaces ?? [], failures, { killInside: startedProcesses })
+    for (const p of record.paths ?? []) {
+      try {
+        rmSync(p, { recursive: true, force: true })
+      } catch (err) {
+        failures.push(`remove ${p}: ${(err as Error).message}`)
       }
     }
+    errors.push(...failures.map((f) => new Error(f)))
     liveLabs.delete(this)
     if (errors.length > 0)
       throw new AggregateError(errors, `lab ${this.id}: ${errors.length} teardown step(s) failed`)
-    releaseLab(this.id)
+    this.record.release()
   }
 
-  /** @internal Synchronous teardown for signal handlers: kill processes, delete namespaces. */
+  /**
+   * @internal Synchronous teardown for signal handlers: everything the
+   * record names (processes inside its namespaces, the namespaces, tunnel
+   * work directories and sockets), then the record, as `nslab gc` would.
+   */
   destroySync(): void {
     if (this.destroyed) return
     this.destroyed = true
-    for (const n of this.nodes.values()) {
-      for (const p of n.running) {
-        try {
-          if (p.pid) process.kill(p.pid, 'SIGKILL')
-        } catch {
-          // already gone
-        }
-      }
-    }
-    for (const ns of listNetns()) {
-      try {
-        if (ns.startsWith(this.prefix)) deleteNetns(ns)
-      } catch {
-        // already gone
-      }
-    }
-    for (const n of this.nodes.values())
-      rmSync(join(NETNS_ETC_DIR, n.netns), { recursive: true, force: true })
+    const report = { reaped: [], live: [], kept: [], errors: [] }
+    reapRecord(this.record.snapshot(), report)
     liveLabs.delete(this)
-    releaseLab(this.id)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -15,8 +15,8 @@ import {
   type SpawnOptions,
   type UdpOptions,
   bindUdpIn,
+  collect,
   connectIn,
-  exec,
   listenIn,
   spawnIn,
 } from '../netns/index.js'
@@ -25,6 +25,12 @@ import { type PingOptions, type PingResult, ping } from '../checks/ping.js'
 import type { Segment } from './plan.js'
 
 export type NodeKind = 'host' | 'router' | 'switch'
+
+/** Where a node names the files it makes outside its namespace (the lab's record). */
+export interface PathOwner {
+  addPath(path: string): void
+  removePath(path: string): void
+}
 
 /** One end of a link, as seen from the node that owns it. */
 export interface Port {
@@ -71,8 +77,15 @@ export class LabNode {
   readonly history: NetnsProcess[] = []
   private readonly closers = new Set<{ close(): void } | { destroy(): void }>()
   private readonly cleanups: (() => Promise<void>)[] = []
+  private startedProcesses = false
 
-  constructor(name: string, kind: NodeKind, netns: string, internals: NodeInternals) {
+  constructor(
+    name: string,
+    kind: NodeKind,
+    netns: string,
+    internals: NodeInternals,
+    private readonly paths?: PathOwner,
+  ) {
     this.name = name
     this.kind = kind
     this.netns = netns
@@ -119,16 +132,24 @@ export class LabNode {
     return ping(this.internals.handle, to, { ...options, from })
   }
 
-  /** Run a program here, like `ip netns exec`. */
-  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
-    return exec(this.netns, argv, options)
+  /**
+   * Run a program here to completion, like `ip netns exec`. Killed with the
+   * lab (destroy, the signal teardown, a reset) if it is still running then.
+   */
+  async exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
+    return await collect(this.track(spawnIn(this.netns, argv, options)), options)
   }
 
   /** Start a long-running program here; it is killed when the lab is destroyed. */
   spawn(argv: readonly string[], options?: SpawnOptions): NetnsProcess {
-    const p = spawnIn(this.netns, argv, options)
-    this.processes.add(p)
+    const p = this.track(spawnIn(this.netns, argv, options))
     this.history.push(p)
+    return p
+  }
+
+  private track(p: NetnsProcess): NetnsProcess {
+    this.startedProcesses = true
+    this.processes.add(p)
     void p.exited.then(
       () => this.processes.delete(p),
       () => this.processes.delete(p),
@@ -136,9 +157,33 @@ export class LabNode {
     return p
   }
 
-  /** Processes started with spawn() and still running. */
+  /** Processes started with spawn() or exec() and still running. */
   get running(): NetnsProcess[] {
     return [...this.processes]
+  }
+
+  /**
+   * True once a process was started here (its children may still be inside
+   * the namespace after it ended: teardown then looks for them in /proc).
+   */
+  get hasStartedProcesses(): boolean {
+    return this.startedProcesses
+  }
+
+  /**
+   * Name a file or directory made for this node outside its namespace (a
+   * tunnel's work directory, a daemon's control socket) in the lab's record
+   * before making it: the lab's teardown removes it, and so does `nslab gc`
+   * when this process dies first. Its name must start with `nslab-` (or be a
+   * wireguard-go socket `wg*.sock`).
+   */
+  ownPath(path: string): void {
+    this.paths?.addPath(path)
+  }
+
+  /** The maker removed a path named with ownPath(). */
+  disownPath(path: string): void {
+    this.paths?.removePath(path)
   }
 
   /** A TCP server whose socket lives in this namespace, used from the calling thread. */

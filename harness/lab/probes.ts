@@ -4,9 +4,9 @@
  * kernel's own words. The kernel-behaviour suite puts them in its per-kernel
  * report; the lab's own needs (features.ts) come from the same probes.
  */
-import { randomBytes } from 'node:crypto'
 import { Netlink, NetlinkError, createTunTap } from '../netlink/index.js'
-import { addNetns, deleteNetns, exec } from '../netns/index.js'
+import { exec } from '../netns/index.js'
+import { ScratchNetns } from './scratch.js'
 
 export interface FeatureResult {
   present: boolean
@@ -146,9 +146,15 @@ function kernelWords(err: unknown): string {
 export async function probeFeatures(
   names: string[] = Object.keys(FEATURE_PROBES),
 ): Promise<Record<string, FeatureResult>> {
-  const ns = `nslab-t${process.pid.toString(36)}-probe${randomBytes(2).toString('hex')}`
-  addNetns(ns)
-  const nl = Netlink.open(ns)
+  const scratch = ScratchNetns.create('probe')
+  const ns = scratch.name
+  let nl: Netlink
+  try {
+    nl = Netlink.open(ns)
+  } catch (err) {
+    scratch.delete()
+    throw err
+  }
   const parents = new Map<number, number>()
   const ctx: Ctx = {
     ns,
@@ -185,7 +191,7 @@ export async function probeFeatures(
     }
   } finally {
     nl.close()
-    deleteNetns(ns)
+    scratch.delete()
   }
   return out
 }

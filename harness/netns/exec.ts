@@ -256,7 +256,16 @@ export async function exec(
   argv: readonly string[],
   options: ExecOptions = {},
 ): Promise<ExecResult> {
-  const proc = spawnIn(ref, argv, options)
+  return await collect(spawnIn(ref, argv, options), options)
+}
+
+/**
+ * Wait for a started process to end and collect its status and output, as
+ * `exec` does; with `timeout`, SIGKILL it when the time is up. For callers
+ * that keep the process (to kill it on teardown) while they wait.
+ */
+export async function collect(proc: NetnsProcess, options: { timeout?: number } = {}): Promise<ExecResult> {
+  const argv = proc.argv
   let timedOut = false
   let timer: NodeJS.Timeout | undefined
   if (options.timeout !== undefined) {

@@ -27,6 +27,7 @@ export {
   NetnsProcess,
   type SpawnOptions,
   SpawnError,
+  collect,
   exec,
   spawnIn,
   stopExecWorker,

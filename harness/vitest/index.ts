@@ -16,22 +16,13 @@
  * failure, in the terminal and in JUnit/JSON reports. At start, labs left by
  * dead processes (a crashed earlier run) are reaped.
  */
-import { randomBytes } from 'node:crypto'
 import { test as base, expect, type TestContext } from 'vitest'
 import '../vpn/index.js' // registers the tunnel drivers for lab.tunnel()
 import { Lab, type LabOptions } from '../lab/lab.js'
 import { gc } from '../lab/gc.js'
 import { formatLabState, labState } from '../lab/state.js'
-import {
-  type ExecOptions,
-  type ExecResult,
-  type Netns,
-  addNetns,
-  deleteNetns,
-  exec,
-  netnsExists,
-  openNetns,
-} from '../netns/index.js'
+import { ScratchNetns } from '../lab/scratch.js'
+import { type ExecOptions, type ExecResult, type Netns, exec, openNetns } from '../netns/index.js'
 import { matchers } from './matchers.js'
 
 export { scenarioTest, checkScenario, ScenarioFailed, type ScenarioTestOptions } from './scenario.js'
@@ -86,14 +77,15 @@ export const test = base.extend<NslabFixtures>({
   },
   // eslint-disable-next-line no-empty-pattern
   netns: async ({}, use) => {
-    const name = `nslab-t${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`
-    addNetns(name)
-    const handle = openNetns(name)
+    const scratch = ScratchNetns.create('t')
+    const name = scratch.name
+    let handle: Netns | undefined
     try {
+      handle = openNetns(name)
       await use({ name, handle, exec: (argv, options) => exec(name, argv, options) })
     } finally {
-      handle.close()
-      if (netnsExists(name)) deleteNetns(name)
+      handle?.close()
+      scratch.delete()
     }
   },
 })

@@ -4,7 +4,7 @@
  * (harness/vpn/pki.ts), a TLS server pushing routes and DNS, the client's
  * certificate files to hand out. Stopped with the host's lab.
  */
-import { rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LabNode } from '../lab/index.js'
 import type { NetnsProcess } from '../netns/index.js'
@@ -39,7 +39,8 @@ function mask(prefixLen: number): string {
 }
 
 export async function startOpenVpnServer(server: LabNode, o: OpenVpnServerOptions): Promise<OpenVpnServer> {
-  const dir = makeWorkDir(server.netns).path
+  const work = makeWorkDir(server)
+  const dir = work.path
   try {
     const pki = await createPki(dir, 'server', ['client'])
     const pool = parseSubnet(o.subnet ?? '10.8.0.0/24', 'openvpn server subnet')
@@ -87,13 +88,13 @@ export async function startOpenVpnServer(server: LabNode, o: OpenVpnServerOption
       closed = true
       unregister()
       await kill()
-      rmSync(dir, { recursive: true, force: true })
+      work.remove()
     }
     const unregister = server.onStop(close)
     const client = pki.clients[0]!
     return { client: { ca: pki.ca, cert: client.cert, key: client.key }, process: proc, kill, close }
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true })
+    work.remove()
     throw err
   }
 }

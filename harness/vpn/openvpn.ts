@@ -170,7 +170,7 @@ export const openvpnDriver: TunnelDriver = {
     const n = nextTunnelNumber()
     const o = checkOptions(a, b, options, { basePort: 1194, n })
     const impl = await openvpnVersion()
-    const dir = makeWorkDir(a.netns)
+    const dir = makeWorkDir(a)
     let pki: Pki
     try {
       pki = await createPki(dir.path, 'server', ['client'])

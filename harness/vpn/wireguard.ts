@@ -184,7 +184,9 @@ export class WireGuardTunnel extends WorkDirTunnel {
       await end.node.netlink.createLink(end.device, 'wireguard')
       return
     }
-    rmSync(`${WG_SOCKET_DIR}/${end.device}.sock`, { force: true })
+    const sock = `${WG_SOCKET_DIR}/${end.device}.sock`
+    rmSync(sock, { force: true })
+    end.node.ownPath(sock) // a SIGKILLed wireguard-go leaves it: gc removes it then
     end.process = end.node.spawn(['wireguard-go', '-f', end.device], {
       env: { ...process.env, LOG_LEVEL: 'verbose', WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' },
     })
@@ -203,7 +205,9 @@ export class WireGuardTunnel extends WorkDirTunnel {
     } else if (this.implementation === 'kernel') {
       await end.node.netlink.deleteLink(end.device).catch(() => undefined)
     }
-    rmSync(`${WG_SOCKET_DIR}/${end.device}.sock`, { force: true })
+    const sock = `${WG_SOCKET_DIR}/${end.device}.sock`
+    rmSync(sock, { force: true })
+    end.node.disownPath(sock)
   }
 
   /** Up: b is set up again. */
@@ -257,6 +261,6 @@ export const wireguardDriver: TunnelDriver = {
         throw new Error(`${sock} is in use by another wireguard-go: another lab uses the device name ${d}`)
       rmSync(sock, { force: true })
     }
-    return startTunnel(new WireGuardTunnel(a, b, o, impl, makeWorkDir(a.netns), devices), (t) => t.start())
+    return startTunnel(new WireGuardTunnel(a, b, o, impl, makeWorkDir(a), devices), (t) => t.start())
   },
 }

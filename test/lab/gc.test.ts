@@ -147,20 +147,119 @@ describe('crash recovery', () => {
   })
 })
 
-describe('gc and pid-named namespaces', () => {
-  it('reaps nslab-t<pid>- namespaces whose process is gone, and keeps those of live ones', () => {
+describe('ownership is proven by a record, never inferred from a name', () => {
+  it("gc leaves a live lab whose id reads like a dead pid, and a person's nslab-tools-mine", async () => {
+    // `nslab-t<pid>-` once meant "a test namespace of pid": `tzzzz` read as pid 1679615.
     const dead = spawnSync('true').pid!
-    const deadName = `nslab-t${dead.toString(36)}-orphan`
-    const liveName = `nslab-t${process.pid.toString(36)}-mine`
-    addNetns(deadName)
-    addNetns(liveName)
+    const lab = await Lab.create({ id: `t${dead.toString(36)}`.slice(0, 8) })
+    const theirs = 'nslab-tools-mine'
+    ip('netns', 'add', theirs)
     try {
+      const [h] = await lab.addHosts('h')
       const report = gc()
-      expect(report.reaped.flatMap((r) => r.namespaces)).toContain(deadName)
-      expect(listNetns()).not.toContain(deadName)
-      expect(listNetns()).toContain(liveName)
+      expect(report.reaped.map((r) => r.id)).not.toContain(lab.id)
+      expect(listNetns()).toContain(h!.netns)
+      expect(listNetns()).toContain(theirs)
+      // and the lab still works
+      expect((await h!.exec(['true'])).code).toBe(0)
     } finally {
-      for (const n of [deadName, liveName]) if (listNetns().includes(n)) deleteNetns(n)
+      await lab.destroy()
+      if (listNetns().includes(theirs)) deleteNetns(theirs)
     }
   })
+
+  it("a namespace with a dead lab's prefix that its record does not name stays", async () => {
+    const id = `g${process.pid.toString(36).slice(-4)}d`
+    const named = `nslab-${id}-a`
+    const unnamed = `nslab-${id}-b` // made by a person with `ip netns add`
+    writeFileSync(
+      join(OWNER_DIR, `${id}.json`),
+      JSON.stringify({
+        id,
+        prefix: `nslab-${id}-`,
+        pid: 2 ** 22 + 9,
+        startTime: 1,
+        createdAt: '',
+        command: 'test',
+        namespaces: [named],
+        paths: [],
+      }),
+    )
+    addNetns(named)
+    ip('netns', 'add', unnamed)
+    try {
+      const report = gc()
+      expect(report.reaped.find((r) => r.id === id)?.namespaces).toEqual([named])
+      expect(listNetns()).not.toContain(named)
+      expect(listNetns()).toContain(unnamed)
+    } finally {
+      for (const n of [named, unnamed]) if (listNetns().includes(n)) deleteNetns(n)
+      rmSync(join(OWNER_DIR, `${id}.json`), { force: true })
+    }
+  })
+
+  it('a damaged record is reported and never acted on', () => {
+    const id = `g${process.pid.toString(36).slice(-4)}x`
+    const file = join(OWNER_DIR, `${id}.json`)
+    const ns = `nslab-${id}-a`
+    addNetns(ns)
+    writeFileSync(file, '{"id": "' + id + '", "pid"') // cut short
+    try {
+      const report = gc()
+      expect(report.errors.join('\n')).toContain(`lab record ${file} is not valid`)
+      expect(listNetns()).toContain(ns)
+      expect(existsSync(file)).toBe(true)
+    } finally {
+      rmSync(file, { force: true })
+      if (listNetns().includes(ns)) deleteNetns(ns)
+    }
+  })
+
+  it("addHost over someone else's namespace fails with EEXIST, and destroy leaves theirs", async () => {
+    const lab = await Lab.create()
+    const theirs = `${lab.prefix}a`
+    ip('netns', 'add', theirs)
+    try {
+      await expect(lab.addHost('a')).rejects.toThrow(
+        `EEXIST: namespace ${theirs} already exists (left by a crashed run? run: nslab gc)`,
+      )
+      expect(listOwners().find((o) => o.id === lab.id)?.namespaces).toEqual([])
+      const [b] = await lab.addHosts('b')
+      await lab.destroy()
+      expect(listNetns()).toContain(theirs)
+      expect(listNetns()).not.toContain(b!.netns)
+    } finally {
+      await lab.destroy()
+      if (listNetns().includes(theirs)) deleteNetns(theirs)
+    }
+  })
+
+  it('records are written whole: gc beside 3 processes creating labs never takes a live one', async () => {
+    const children = [0, 1, 2].map(() =>
+      spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/lab-churn.ts', '40'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    )
+    const done = children.map(
+      (c) =>
+        new Promise<string>((resolve) => {
+          let out = ''
+          c.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+          c.once('exit', (code) => resolve(`${out}exit ${code}`))
+        }),
+    )
+    let running = true
+    void Promise.all(done).then(() => (running = false))
+    let rounds = 0
+    const reaped: string[] = []
+    while (running) {
+      reaped.push(...gc().reaped.map((r) => r.id))
+      rounds++
+      await new Promise((r) => setImmediate(r))
+    }
+    const outputs = await Promise.all(done)
+    expect(rounds).toBeGreaterThan(10)
+    for (const o of outputs) expect(o).toMatch(/^ok 40 labs\nexit 0$/m)
+    expect(reaped).toEqual([])
+  }, 120_000)
 })

@@ -1,9 +1,9 @@
 /**
  * Vitest global setup: refuse to run unsealed, and fail the run if it leaves
  * named namespaces behind. Another suite may run on the same machine at the
- * same time, so a namespace counts as leaked only when whoever made it is
- * dead: a lab whose owner record names a dead process, or a test namespace
- * (`nslab-t<pid>-...`) whose pid is gone.
+ * same time, so a namespace counts as leaked only when no live process
+ * owns it: no record of a live lab names it, and it is not a test's own
+ * `ip netns add` namespace (`nslab-t<pid>-...`) whose pid still runs.
  */
 import { readFileSync, readdirSync } from 'node:fs'
 
@@ -28,23 +28,38 @@ function alive(pid: number, startTime?: number): boolean {
   }
 }
 
-/** True when the namespace's maker still runs (so it is not ours to call leaked). */
-function ownedByLiveProcess(name: string): boolean {
-  const test = /^nslab-t([0-9a-z]+)-/.exec(name)
-  if (test) return alive(parseInt(test[1]!, 36))
-  const lab = /^nslab-([0-9a-f]+)-/.exec(name)
-  if (lab) {
+/** Namespaces named by the records of labs whose owner still runs (another suite's, say). */
+function namedByLiveRecords(): Set<string> {
+  const out = new Set<string>()
+  let files: string[] = []
+  try {
+    files = readdirSync(OWNER_DIR).filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+  } catch {
+    return out
+  }
+  for (const f of files) {
     try {
-      const r = JSON.parse(readFileSync(`${OWNER_DIR}/${lab[1]}.json`, 'utf8')) as {
+      const r = JSON.parse(readFileSync(`${OWNER_DIR}/${f}`, 'utf8')) as {
         pid: number
         startTime: number
+        prefix: string
+        namespaces?: string[]
       }
-      return alive(r.pid, r.startTime)
+      if (!alive(r.pid, r.startTime)) continue
+      for (const n of r.namespaces ?? netnsNames().filter((n) => n.startsWith(r.prefix))) out.add(n)
     } catch {
-      return false
+      // released meanwhile, or not a record
     }
   }
-  return false
+  return out
+}
+
+/** True when the namespace's maker still runs (so it is not ours to call leaked). */
+function ownedByLiveProcess(name: string, live: Set<string>): boolean {
+  // Made by a test with `ip netns add` (test/support/names.ts): `nslab-t<pid>-`.
+  const test = /^nslab-t([0-9a-z]+)-/.exec(name)
+  if (test && alive(parseInt(test[1]!, 36))) return true
+  return live.has(name)
 }
 
 function isSealed(): boolean {
@@ -65,8 +80,9 @@ export default function setup(): () => void {
   }
   const before = new Set(netnsNames())
   return () => {
+    const live = namedByLiveRecords()
     const leaked = netnsNames().filter(
-      (n) => !before.has(n) && n.startsWith('nslab') && !ownedByLiveProcess(n),
+      (n) => !before.has(n) && n.startsWith('nslab') && !ownedByLiveProcess(n, live),
     )
     if (leaked.length > 0)
       throw new Error(

@@ -12,12 +12,11 @@
  */
 import { descendants, processName } from './processes.js'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFileSync, rmSync } from 'node:fs'
 import { Variant } from '@jellybrick/dbus-next'
 import type { LabNode } from '../../lab/index.js'
 import { type PrivateBus, startPrivateBus } from './bus.js'
+import { makeWorkDir } from '../workdir.js'
 import {
   ACTIVE_STATES,
   type ActiveState,
@@ -388,6 +387,7 @@ export class NetworkManager {
       await this.daemon.close()
       await this.privateBus.close()
     } finally {
+      this.host.disownPath(this.dir)
       rmSync(this.dir, { recursive: true, force: true })
     }
   }
@@ -438,8 +438,9 @@ export async function startNetworkManager(
   host: LabNode,
   options: StartNetworkManagerOptions = {},
 ): Promise<NetworkManager> {
-  const dir = mkdtempSync(join(tmpdir(), `nslab-nm-${host.netns}-`))
-  const undo: (() => Promise<void>)[] = [async () => rmSync(dir, { recursive: true, force: true })]
+  const work = makeWorkDir(host, 'nslab-nm-')
+  const dir = work.path
+  const undo: (() => Promise<void>)[] = [async () => work.remove()]
   try {
     const privateBus = await startPrivateBus(host, dir)
     undo.push(() => privateBus.close())
