@@ -54,6 +54,10 @@ if (process.env.NSLAB_SEALED !== '1') {
   run(['unshare', '--net', '--', process.execPath, self, '--', ...command], {
     ...process.env,
     NSLAB_SEALED: '1',
+    // The namespace the run started from (this process stays in it until the run ends), for the
+    // few things that must reach the network on purpose: dockerd, debootstrap building the
+    // runner image. Lab traffic never goes there.
+    NSLAB_OUTER_NETNS: `/proc/${process.pid}/ns/net`,
   })
 } else {
   const ifaces = interfaces()

@@ -55,14 +55,23 @@ function which(cmd: string): string | undefined {
   return undefined
 }
 
-/** /proc/1/ns/net when this process may open it (some sandboxes' init forbids it), else undefined. */
-function hostNetnsPath(): string | undefined {
-  try {
-    closeSync(openSync('/proc/1/ns/net', 'r'))
-    return '/proc/1/ns/net'
-  } catch {
-    return undefined
+/**
+ * The host's network namespace, for what must run outside nslab's sealed one:
+ * /proc/1/ns/net when this process may open it, else (some sandboxes' init
+ * forbids that) the namespace the sealed run was started from, which
+ * scripts/sealed.mjs passes as NSLAB_OUTER_NETNS; undefined when neither opens.
+ */
+export function hostNetnsPath(): string | undefined {
+  for (const path of ['/proc/1/ns/net', process.env.NSLAB_OUTER_NETNS]) {
+    if (!path) continue
+    try {
+      closeSync(openSync(path, 'r'))
+      return path
+    } catch {
+      /* not ours to enter */
+    }
   }
+  return undefined
 }
 
 export interface DockerStatus {

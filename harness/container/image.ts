@@ -6,11 +6,30 @@
  * base image may be named instead; the tools and Node are then layered on it
  * with a Dockerfile. The tag holds the hash of everything that goes in, so a
  * second run finds the image and builds nothing.
+ *
+ * Builds are serialised across processes by a lock beside the cache
+ * (build-lock.ts): while one process builds, the others (say, test files
+ * started at once on a machine with no image) wait for it and reuse its
+ * image, and the .deb cache is never written by two debootstraps at once.
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
+import { processStartTime } from './owner.js'
+import { MNT_DETACH, umount2 } from '../sys/index.js'
+import { buildOnce, type BuildLock } from './build-lock.js'
+import { hostNetnsPath } from './docker.js'
 import { ContainerError } from './errors.js'
 import { loadTestcontainers } from './testcontainers.js'
 
@@ -113,21 +132,84 @@ function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex')
 }
 
-/** Run a tool, its output on our stderr (stdout stays the command's); reject with what to do. */
-function runTool(cmd: string, args: string[], hint: string): Promise<void> {
+/**
+ * Run a tool, its output on our stderr (stdout stays the command's); reject
+ * with what to do. The tool holds the build lock too, so a tool that runs on
+ * after this process is killed keeps other builders out until it ends.
+ */
+function runTool(argv: string[], hint: string, lock: BuildLock): Promise<void> {
+  const [cmd, ...args] = argv as [string, ...string[]]
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', process.stderr, process.stderr] })
+    const child = spawn(cmd, args, { stdio: lock.stdio('ignore', process.stderr, process.stderr) })
     child.on('error', (err) =>
       reject(new ContainerError(`could not run ${cmd} (${err.message}); ${hint}`, 3)),
     )
     child.on('exit', (code, signal) =>
       code === 0
         ? resolve()
-        : reject(
-            new ContainerError(`${cmd} ${args.join(' ')} failed (${signal ?? `exit ${code}`}); ${hint}`),
-          ),
+        : reject(new ContainerError(`${argv.join(' ')} failed (${signal ?? `exit ${code}`}); ${hint}`)),
     )
   })
+}
+
+/** Where debootstrap's .deb cache, the build lock and the temporary roots live. */
+export function imageCacheDir(o: { cacheDir?: string } = {}): string {
+  return o.cacheDir ?? process.env.NSLAB_CACHE_DIR ?? '/var/cache/nslab'
+}
+
+/** The build lock beside the cache: one builder at a time for every image built from it. */
+export const BUILD_LOCK = 'build.lock'
+
+/** Mount points at or below `dir` (from this process's mountinfo), deepest first. */
+function mountsUnder(dir: string): string[] {
+  const unescape = (p: string) =>
+    p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((m): m is string => m !== undefined)
+    .map(unescape)
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length)
+}
+
+/**
+ * Remove a build's temporary tree. A debootstrap killed outright leaves
+ * /proc, /sys and /dev mounted in its target: those are detached first, so
+ * the removal never reaches into the host's.
+ */
+function removeTree(dir: string): void {
+  if (!existsSync(dir)) return
+  for (const m of mountsUnder(realpathSync(dir))) {
+    try {
+      umount2(m, MNT_DETACH)
+    } catch (err) {
+      throw new ContainerError(
+        `could not unmount ${m}, left mounted in a build root by a killed debootstrap (${(err as Error).message}); unmount it (umount -l ${m}) and remove ${dir}`,
+      )
+    }
+  }
+  rmSync(dir, { recursive: true, force: true })
+}
+
+/**
+ * What builds killed mid-way left in the cache directory: the temporary
+ * roots and build contexts of processes that are gone (their names end in the
+ * builder's pid), and half-downloaded .debs. Called with the build lock held,
+ * so no live builder that takes the lock owns them; trees of live processes
+ * (a build by an nslab without the lock) are left alone.
+ */
+function sweepLeftovers(cacheDir: string, log: (line: string) => void): void {
+  for (const name of readdirSync(cacheDir)) {
+    const m = /^(?:rootfs-[0-9a-f]+\.|context-)(\d+)$/.exec(name)
+    if (!m || processStartTime(Number(m[1])) !== undefined) continue
+    log(`removing ${join(cacheDir, name)}, left by a build whose process (pid ${m[1]}) is gone`)
+    removeTree(join(cacheDir, name))
+  }
+  // debootstrap downloads into partial/ when it exists and moves a .deb into the cache only once
+  // its checksum is verified; what a killed download left there is thrown away.
+  rmSync(join(cacheDir, 'debs', 'partial'), { recursive: true, force: true })
+  mkdirSync(join(cacheDir, 'debs', 'partial'), { recursive: true })
 }
 
 function capture(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
@@ -145,11 +227,16 @@ export interface ImageOptions {
   suite?: string
   base?: string
   mirror?: string
-  /** Where debootstrap's .deb cache and the temporary root live. */
+  /** Where debootstrap's .deb cache, the build lock and the temporary root live. */
   cacheDir?: string
   /** The Node binary to copy in (default: the one running this code). */
   node?: string
+  /** Progress lines (default: on stderr, prefixed `nslab container:`). */
   log?: (line: string) => void
+  /** How long to wait for another process's build before giving up (default 20 min). */
+  waitMs?: number
+  /** Stop waiting for another process's build once this is aborted. */
+  signal?: AbortSignal
 }
 
 export interface ImageResult {
@@ -170,13 +257,35 @@ async function imageExists(tag: string): Promise<boolean> {
   }
 }
 
+/**
+ * debootstrap's command line. nslab's sealed suite runs in a network
+ * namespace with only loopback, where the mirror cannot be reached: there
+ * debootstrap runs in the host's network namespace (as dockerd does), the
+ * download being the build's own, not lab traffic.
+ */
+function debootstrapArgv(args: string[], tag: string, mirror: string): { argv: string[]; where: string } {
+  if (process.env.NSLAB_SEALED !== '1') return { argv: ['debootstrap', ...args], where: '' }
+  const hostNet = hostNetnsPath()
+  if (!hostNet)
+    throw new ContainerError(
+      `cannot build ${tag} here: this process runs in nslab's sealed network namespace (loopback only), debootstrap must reach ${mirror}, and neither PID 1's network namespace nor the one the suite was started from (NSLAB_OUTER_NETNS) can be entered; build the image first, outside the suite: npx nslab container image`,
+      3,
+    )
+  return {
+    argv: ['nsenter', `--net=${hostNet}`, '--', 'debootstrap', ...args],
+    where: " (in the host's network namespace: the sealed suite's has no route out)",
+  }
+}
+
 async function buildWithDebootstrap(
   tag: string,
   hash: string,
   suite: string,
+  cacheDir: string,
+  lock: BuildLock,
   o: ImageOptions,
+  log: (line: string) => void,
 ): Promise<void> {
-  const cacheDir = o.cacheDir ?? process.env.NSLAB_CACHE_DIR ?? '/var/cache/nslab'
   const debs = join(cacheDir, 'debs')
   const root = join(cacheDir, `rootfs-${hash}.${process.pid}`)
   const mirror = o.mirror ?? process.env.NSLAB_DEBIAN_MIRROR ?? debianMirror(aptSourceTexts(), suite)
@@ -185,21 +294,26 @@ async function buildWithDebootstrap(
       `no Debian mirror for ${suite} in /etc/apt/sources.list(.d); pass one with --mirror URL`,
       2,
     )
+  const { argv, where } = debootstrapArgv(
+    [
+      '--variant=minbase',
+      `--include=${RUNNER_PACKAGES.join(',')}`,
+      `--cache-dir=${debs}`,
+      suite,
+      root,
+      mirror,
+    ],
+    tag,
+    mirror,
+  )
   mkdirSync(debs, { recursive: true })
-  rmSync(root, { recursive: true, force: true })
+  removeTree(root)
   try {
-    o.log?.(`building ${tag}: debootstrap ${suite} from ${mirror}`)
+    log(`building ${tag}: debootstrap ${suite} from ${mirror}${where}, about a minute`)
     await runTool(
-      'debootstrap',
-      [
-        '--variant=minbase',
-        `--include=${RUNNER_PACKAGES.join(',')}`,
-        `--cache-dir=${debs}`,
-        suite,
-        root,
-        mirror,
-      ],
+      argv,
       'install debootstrap (apt-get install -y debootstrap) and check the Debian mirror answers',
+      lock,
     )
     const node = o.node ?? process.execPath
     copyFileSync(node, join(root, NODE_IN_IMAGE))
@@ -212,12 +326,12 @@ async function buildWithDebootstrap(
         `the host's Node (${node}) does not run in the ${suite} root: ${missing.join('; ') || check.out.trim()}; pass a Node built for that Debian release with --node`,
       )
     }
-    o.log?.(`node ${check.out.trim()} runs inside the image`)
+    log(`node ${check.out.trim()} runs inside the image`)
     rmSync(join(root, 'var/lib/apt/lists'), { recursive: true, force: true })
     mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true })
     await importRoot(root, tag, hash)
   } finally {
-    rmSync(root, { recursive: true, force: true })
+    removeTree(root)
   }
 }
 
@@ -247,9 +361,14 @@ async function importRoot(root: string, tag: string, hash: string): Promise<void
   )
 }
 
-async function buildOnBase(tag: string, base: string, o: ImageOptions): Promise<void> {
+async function buildOnBase(
+  tag: string,
+  base: string,
+  cacheDir: string,
+  o: ImageOptions,
+  log: (line: string) => void,
+): Promise<void> {
   const tc = await loadTestcontainers()
-  const cacheDir = o.cacheDir ?? process.env.NSLAB_CACHE_DIR ?? '/var/cache/nslab'
   const ctx = join(cacheDir, `context-${process.pid}`)
   rmSync(ctx, { recursive: true, force: true })
   mkdirSync(ctx, { recursive: true })
@@ -268,7 +387,7 @@ async function buildOnBase(tag: string, base: string, o: ImageOptions): Promise<
         '',
       ].join('\n'),
     )
-    o.log?.(`building ${tag} on ${base}`)
+    log(`building ${tag} on ${base}`)
     const [repo, version] = tag.split(':') as [string, string]
     await tc.GenericContainer.fromDockerfile(ctx)
       .withBuildArgs({})
@@ -281,19 +400,37 @@ async function buildOnBase(tag: string, base: string, o: ImageOptions): Promise<
   }
 }
 
-/** The runner image's tag, built first when no image with that content hash exists. */
+/**
+ * The runner image's tag, built first when no image with that content hash
+ * exists. One process builds at a time (the lock beside the cache); one that
+ * finds another building waits for it, says so in one line, and reuses the
+ * image it made.
+ */
 export async function ensureImage(o: ImageOptions = {}): Promise<ImageResult> {
   const t0 = performance.now()
+  const log = o.log ?? ((line: string) => console.error(`nslab container: ${line}`))
   const nodeSha256 = sha256File(o.node ?? process.execPath)
   const inputs: ImageInputs = o.base
     ? { base: o.base, packages: RUNNER_PACKAGES, nodeSha256 }
     : { suite: o.suite ?? DEFAULT_SUITE, packages: RUNNER_PACKAGES, nodeSha256 }
   const hash = imageHash(inputs)
   const tag = imageTag(hash)
-  if (await imageExists(tag)) return { tag, hash, built: false, seconds: (performance.now() - t0) / 1000 }
-  if (o.base) await buildOnBase(tag, o.base, o)
-  else await buildWithDebootstrap(tag, hash, inputs.suite!, o)
+  const cacheDir = imageCacheDir(o)
+  const r = await buildOnce({
+    lockPath: join(cacheDir, BUILD_LOCK),
+    what: tag,
+    log,
+    waitMs: o.waitMs,
+    signal: o.signal,
+    find: async () => ((await imageExists(tag)) ? tag : undefined),
+    build: async (lock) => {
+      sweepLeftovers(cacheDir, log)
+      if (o.base) await buildOnBase(tag, o.base, cacheDir, o, log)
+      else await buildWithDebootstrap(tag, hash, inputs.suite!, cacheDir, lock, o, log)
+      return tag
+    },
+  })
   const seconds = (performance.now() - t0) / 1000
-  o.log?.(`built ${tag} in ${seconds.toFixed(1)} s`)
-  return { tag, hash, built: true, seconds }
+  if (r.built) log(`built ${tag} in ${seconds.toFixed(1)} s`)
+  return { tag, hash, built: r.built, seconds }
 }

@@ -161,7 +161,9 @@ export async function runInContainer(o: ContainerRunOptions): Promise<ContainerR
   await ensureDocker({ log })
   const reaped = await reapContainers()
   for (const r of reaped.removed) log(`removed container ${r.id} of dead owner pid ${r.ownerPid}`)
-  const image = o.image ?? (await ensureImage({ base: o.base, suite: o.suite, mirror: o.mirror, log })).tag
+  const image =
+    o.image ??
+    (await ensureImage({ base: o.base, suite: o.suite, mirror: o.mirror, log, signal: o.signal })).tag
   const runId = randomUUID()
   const spec = containerSpec(
     {

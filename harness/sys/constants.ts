@@ -13,6 +13,12 @@ export const O_NONBLOCK = 0o4000
 export const O_DIRECTORY = 0o200000
 export const O_CLOEXEC = 0o2000000
 
+/** flock(2) operations. */
+export const LOCK_SH = 1
+export const LOCK_EX = 2
+export const LOCK_NB = 4
+export const LOCK_UN = 8
+
 export const MS_RDONLY = 1
 export const MS_NOSUID = 2
 export const MS_NODEV = 4

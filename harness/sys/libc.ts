@@ -7,7 +7,7 @@
 import { Buffer } from 'node:buffer'
 import koffi from 'koffi'
 import { SysError } from './errors.js'
-import { MSG_TRUNC as MSG_TRUNC_FLAG } from './constants.js'
+import { LOCK_NB, MSG_TRUNC as MSG_TRUNC_FLAG } from './constants.js'
 
 const libc = koffi.load('libc.so.6')
 
@@ -21,6 +21,7 @@ const c = {
   open: libc.func('int open(const char *path, int flags, ...)'),
   close: libc.func('int close(int fd)'),
   fcntl: libc.func('int fcntl(int fd, int cmd, ...)'),
+  flock: libc.func('int flock(int fd, int operation)'),
   gettid: libc.func('int gettid(void)'),
   getpid: libc.func('int getpid(void)'),
   ioctlInt: libc.func('int ioctl(int fd, unsigned long request, ...)'),
@@ -86,6 +87,25 @@ export function close(fd: number): void {
 /** Duplicate an fd (F_DUPFD_CLOEXEC), so another thread can own and close its copy. */
 export function dup(fd: number): number {
   return check(c.fcntl(fd, 1030, 'int', 0) as number, 'fcntl')
+}
+
+/**
+ * flock(2) on an open file (LOCK_SH, LOCK_EX, LOCK_UN, each optionally with
+ * LOCK_NB). The lock belongs to the open file description: children that
+ * inherit the fd hold it too, and the kernel drops it when the last copy is
+ * closed, also when the holder is killed. With LOCK_NB, returns false when
+ * another open file holds a conflicting lock (EWOULDBLOCK) instead of
+ * throwing. Without LOCK_NB the call blocks the calling thread: never do that
+ * on the event loop. EINTR is retried.
+ */
+export function flock(fd: number, operation: number, target?: string): boolean {
+  for (;;) {
+    if ((c.flock(fd, operation) as number) === 0) return true
+    const errno = koffi.errno()
+    if (errno === 4) continue // EINTR
+    if (errno === 11 && operation & LOCK_NB) return false // EWOULDBLOCK
+    throw new SysError('flock', errno, target === undefined ? {} : { target })
+  }
 }
 
 /** The kernel thread id of the calling thread. */
