@@ -8,9 +8,24 @@
 //
 //   npm run test:vm                      # newest kernel in /boot
 //   NSLAB_VM_KERNEL=6.1.0-56-amd64 npm run test:vm
+//   NSLAB_VM_KERNEL=5.10.0-32-amd64 npm run test:vm   # not installed: fetched from Debian into nslab's cache first
 //   npm run test:vm -- test/kernel       # only these files (named first, then Vitest options)
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
+
+// A kernel version that is not installed is fetched (or found in the cache) before Vitest starts,
+// with apt's progress on the terminal; an unknown one stops here with the nearest versions (exit 2).
+const kernel = process.env.NSLAB_VM_KERNEL
+if (kernel && !kernel.includes('/') && !existsSync(`/boot/vmlinuz-${kernel}`)) {
+  const f = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'harness/cli/main.ts', 'kernel', 'fetch', kernel],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  )
+  if (f.status !== 0) process.exit(f.status ?? 1)
+}
 
 const chosen = process.argv.slice(2)
 const dirs =

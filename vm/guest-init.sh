@@ -86,5 +86,13 @@ mount -t tmpfs tmpfs $R/dev/shm
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
 # /dev/net/tun before tun is loaded: opening it autoloads the module (char-major-10-200)
 [ -e $R/dev/net/tun ] || mknod $R/dev/net/tun c 10 200
+# A kernel from nslab's cache keeps its modules there (a host path, visible in
+# the overlay): link them where modprobe looks, /lib/modules/<uname -r>.
+if [ -n "$NSLAB_VM_MODULES" ]; then
+  v=$(uname -r)
+  mkdir -p $R/lib/modules
+  [ -e "$R/lib/modules/$v" ] || [ -L "$R/lib/modules/$v" ] && rm -rf "$R/lib/modules/$v"
+  ln -s "$NSLAB_VM_MODULES" "$R/lib/modules/$v" || fail "link of $NSLAB_VM_MODULES to /lib/modules/$v"
+fi
 cp /bin/busybox /init $R/run/nslab-init/
 exec switch_root $R /run/nslab-init/busybox sh /run/nslab-init/init stage2

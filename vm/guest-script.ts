@@ -15,9 +15,13 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 export const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
-/** env.sh: the variables the init script needs. */
-export function envScript(results: string | undefined): string {
-  return `NSLAB_VM_RESULTS=${shellQuote(results ?? '')}\n`
+/**
+ * env.sh: the variables the init script needs: the results directory, and
+ * the guest kernel's modules directory when it is not /lib/modules/<version>
+ * on the host (a kernel from nslab's cache), which init links there.
+ */
+export function envScript(results: string | undefined, modules?: string): string {
+  return `NSLAB_VM_RESULTS=${shellQuote(results ?? '')}\nNSLAB_VM_MODULES=${shellQuote(modules ?? '')}\n`
 }
 
 /** run.sh: exports, cd, exec the command. */

@@ -25,7 +25,7 @@ import { chooseAccel } from './accel.js'
 import { ConsoleWatch, type KernelProblem, describeProblems } from './console.js'
 import { GUEST_PATH, envScript, runScript } from './guest-script.js'
 import { buildInitramfs, cacheDir } from './initramfs.js'
-import { type Kernel, resolveKernel } from './kernel.js'
+import { type Kernel, findKernel } from './kernel.js'
 import { hostTscKhz } from './host-tsc.js'
 import { bootImage } from './vmlinux.js'
 import {
@@ -42,10 +42,30 @@ import {
 export {
   KernelNotFoundError,
   bzImageVersion,
+  findKernel,
   installedKernels,
   resolveKernel,
   type Kernel,
 } from './kernel.js'
+export {
+  UnknownKernelError,
+  cachedKernel,
+  cachedKernels,
+  fetchKernel,
+  archiveKernels,
+  kernelCacheDir,
+  nslabCacheRoot,
+  type CachedKernel,
+  type FetchOptions,
+} from './kernel-cache.js'
+export {
+  ArchiveError,
+  DEFAULT_SUITES,
+  configuredSuites,
+  type ArchiveKernel,
+  type Progress,
+} from './debian-archive.js'
+export { compareDebianVersions } from './debian-version.js'
 export { VmPrerequisiteError, buildInitramfs, findBusybox, isStaticElf } from './initramfs.js'
 export { ConsoleWatch, classifyLine, describeProblems, type KernelProblem } from './console.js'
 export {
@@ -71,7 +91,10 @@ export { probeKvm, chooseAccel } from './accel.js'
 export interface VmOptions {
   /** argv run inside the guest (no shell). */
   command: string[]
-  /** A kernel image path or an installed version (/boot/vmlinuz-<v>); default: the newest in /boot. */
+  /**
+   * A kernel image path or a version: installed (/boot/vmlinuz-<v>), cached, or else fetched from
+   * Debian's archive into the cache (nslab kernel list); default: the newest in /boot.
+   */
   kernel?: string
   /** Seconds before the VM is killed (default 600). */
   timeout?: number
@@ -170,7 +193,8 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const progress = o.onProgress ?? (() => {})
   const timeout = o.timeout ?? 600
   const qemu = findQemu()
-  const kernel = resolveKernel(o.kernel)
+  // A version neither installed nor cached is fetched from Debian's archive first.
+  const kernel = await findKernel(o.kernel, { progress: { line: progress, tty: false } })
   const cache = cacheDir()
   const initramfs = buildInitramfs(kernel, cache)
   const boot = bootImage(kernel.image, kernel.version, cache)
@@ -212,7 +236,14 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
       NSLAB_VM: '1',
       NSLAB_VM_RESULTS: results ?? '',
     }
-    writeFileSync(join(ctl, 'env.sh'), envScript(results))
+    const hostModules = `/lib/modules/${kernel.version}`
+    writeFileSync(
+      join(ctl, 'env.sh'),
+      envScript(
+        results,
+        resolve(kernel.modulesDir) === hostModules ? undefined : realpathSync(kernel.modulesDir),
+      ),
+    )
     writeFileSync(join(ctl, 'run.sh'), runScript(o.command, cwd, env))
     const shares: Share[] = [
       { tag: 'hostroot', path: '/', readonly: true },
