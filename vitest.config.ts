@@ -1,8 +1,13 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Needs the network (deb.debian.org) and QEMU boots: npm run test:kernels.
+    exclude: [
+      ...configDefaults.exclude,
+      ...(process.env.NSLAB_TEST_DEBIAN === '1' ? [] : ['test/vm/debian-kernels.test.ts']),
+    ],
     // Namespaces are per thread: each test file gets a process of its own, so a
     // thread switched into a namespace by one file never affects another.
     pool: 'forks',
