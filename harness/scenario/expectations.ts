@@ -3,6 +3,7 @@
  * data, what was expected and what happened, naming hosts and addresses.
  */
 import type net from 'node:net'
+import { Connections } from '../checks/connections.js'
 import { httpCheck, pathMtu, tcpEcho, tcpThroughput, udpEcho, type EchoResult } from '../checks/index.js'
 import { pidsInNetns } from '../lab/index.js'
 import { netnsExists, socketIn } from '../netns/index.js'
@@ -163,10 +164,15 @@ async function checkUdp(ctx: RunContext, u: Spec<'udp'>): Promise<Outcome> {
 }
 
 async function checkExec(ctx: RunContext, x: Spec<'exec'>): Promise<Outcome> {
-  const r = await ctx.node(x.host).exec(x.cmd, { timeout: durationMs(x.timeout ?? '30s') })
+  const timeout = durationMs(x.timeout ?? '30s')
+  const r = await ctx.node(x.host).exec(x.cmd, { timeout, signal: ctx.signal })
   const problems: string[] = []
   const code = x.code ?? 0
-  if (r.code !== code) problems.push(`exit code ${r.code ?? r.signal} (expected ${code})`)
+  if (r.timedOut)
+    problems.push(
+      `did not finish within ${timeout} ms: stopped it and every process it started (${r.signal})`,
+    )
+  else if (r.code !== code) problems.push(`exit code ${r.code ?? r.signal} (expected ${code})`)
   if (x.stdout !== undefined && !matches(r.stdout, x.stdout))
     problems.push(`stdout does not match ${describeMatch(x.stdout)}`)
   if (x.stderr !== undefined && !matches(r.stderr, x.stderr))
@@ -400,7 +406,9 @@ async function socketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outco
   const server = ctx.node(s.to)
   const label = `socket born in ${s.createdIn}, used from a thread in ${s.usedFrom}, reaches ${s.to} as ${s.createdIn}`
   let seen: string | undefined
+  const conns = new Connections()
   const srv = await server.listen({ port: s.port ?? 0, host: '0.0.0.0' }, (c) => {
+    conns.accept(c)
     seen = c.remoteAddress?.replace(/^::ffff:/, '')
     c.end(`${seen}\n`)
   })
@@ -409,20 +417,23 @@ async function socketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outco
   const fd = socketIn(created.internals.handle, AF_INET, SOCK_STREAM)
   try {
     const answer = await user.run(
-      async (fd: number, port: number, host: string) => {
+      async (fd: number, port: number, host: string, ms: number) => {
         const net = await import('node:net')
         return await new Promise<string>((resolve, reject) => {
           const sock = new net.Socket({ fd })
+          const timer = setTimeout(() => sock.destroy(new Error(`no answer within ${ms} ms`)), ms)
           let d = ''
           sock.on('data', (x: Buffer) => (d += x.toString()))
           sock.on('end', () => resolve(d.trim()))
           sock.on('error', reject)
+          sock.on('close', () => clearTimeout(timer))
           sock.connect(port, host)
         })
       },
       fd,
       port,
       host,
+      3000,
     )
     const expected = created.address(server)
     return {
@@ -438,5 +449,6 @@ async function socketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outco
     }
   } finally {
     srv.close()
+    conns.destroyAll()
   }
 }
