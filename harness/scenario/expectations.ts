@@ -4,7 +4,15 @@
  */
 import type net from 'node:net'
 import { Connections } from '../checks/connections.js'
-import { httpCheck, pathMtu, tcpEcho, tcpThroughput, udpEcho, type EchoResult } from '../checks/index.js'
+import {
+  httpCheck,
+  pathMtu,
+  tcpEcho,
+  tcpThroughput,
+  udpEcho,
+  type EchoResult,
+  type PingResult,
+} from '../checks/index.js'
 import { pidsInNetns } from '../lab/index.js'
 import { netnsExists, socketIn } from '../netns/index.js'
 import { FALLBACK_TUNNEL_DEVICE } from '../netlink/index.js'
@@ -37,12 +45,28 @@ function matches(text: string, m: MatchSpec): boolean {
   return true
 }
 
+/**
+ * Why `from` cannot even try to reach `to` on this family: one of them has
+ * no address of it (never connected). Such a pair is unreachable, which
+ * `notReach` and `ok: false` expect; it is not an error of the scenario.
+ */
+function unaddressed(ctx: RunContext, from: string, to: string, family: 4 | 6): string | undefined {
+  for (const name of [from, to]) {
+    const n = ctx.node(name)
+    if (!n.addresses().some((a) => Boolean(family === 4 ? a.v4 : a.v6)))
+      return `${n} has no IPv${family} address yet: connect it first`
+  }
+  return undefined
+}
+
 async function reach(ctx: RunContext, e: Spec<'reach'>): Promise<{ ok: boolean; detail: string }> {
   const from = ctx.node(e.from)
   const to = ctx.node(e.to)
   const family = e.family ?? 4
   const timeout = durationMs(e.timeout ?? '1s')
   const protocol = e.protocol ?? 'icmp'
+  const missing = unaddressed(ctx, e.from, e.to, family)
+  if (missing) return { ok: false, detail: missing }
   if (protocol === 'icmp') {
     const r = await from.ping(to, { count: 3, interval: 50, timeout, family })
     return {
@@ -101,14 +125,17 @@ async function checkNotReach(ctx: RunContext, spec: Spec<'notReach'>): Promise<O
 
 async function checkPing(ctx: RunContext, p: Spec<'ping'>): Promise<Outcome> {
   const count = p.count ?? 10
-  const r = await ctx.node(p.from).ping(ctx.node(p.to), {
-    count,
-    interval: p.interval === undefined ? 10 : durationMs(p.interval),
-    size: p.size,
-    dontFragment: p.dontFragment,
-    family: p.family ?? 4,
-    timeout: p.timeout === undefined ? undefined : durationMs(p.timeout),
-  })
+  const missing = unaddressed(ctx, p.from, p.to, p.family ?? 4)
+  const r: PingResult = missing
+    ? { from: p.from, to: p.to, sent: 0, received: 0, loss: 1, rtt: null, errors: [missing] }
+    : await ctx.node(p.from).ping(ctx.node(p.to), {
+        count,
+        interval: p.interval === undefined ? 10 : durationMs(p.interval),
+        size: p.size,
+        dontFragment: p.dontFragment,
+        family: p.family ?? 4,
+        timeout: p.timeout === undefined ? undefined : durationMs(p.timeout),
+      })
   const loss = r.loss * 100
   const problems: string[] = []
   if (p.loss?.max !== undefined && loss > percent(p.loss.max))
@@ -131,13 +158,17 @@ async function checkPing(ctx: RunContext, p: Spec<'ping'>): Promise<Outcome> {
 }
 
 async function checkTcp(ctx: RunContext, t: Spec<'tcp'>): Promise<Outcome> {
+  const want = t.ok ?? true
+  const size = t.bytes === undefined ? '' : ` ${t.bytes}`
+  const label = `tcp${size} ${t.from} -> ${t.to} ${want ? 'works' : 'fails'}`
+  const missing = unaddressed(ctx, t.from, t.to, t.family ?? 4)
+  if (missing) return { ok: !want, label, detail: `tcp ${t.from} -> ${t.to} cannot be tried: ${missing}` }
   const r = await tcpEcho(ctx.node(t.from), ctx.node(t.to), {
     port: t.port,
     family: t.family ?? 4,
     bytes: t.bytes === undefined ? undefined : bytes(t.bytes),
     timeout: durationMs(t.timeout ?? '3s'),
   })
-  const want = t.ok ?? true
   let ok = r.ok === want
   let detail = echoDetail(r)
   if (t.peer !== undefined && r.ok) {
@@ -145,22 +176,20 @@ async function checkTcp(ctx: RunContext, t: Spec<'tcp'>): Promise<Outcome> {
     if (r.peerAddress !== expected) ok = false
     detail += `; the server saw ${r.peerAddress} (expected ${expected}, ${t.peer}'s address)`
   }
-  const size = t.bytes === undefined ? '' : ` ${t.bytes}`
-  return { ok, label: `tcp${size} ${t.from} -> ${t.to} ${want ? 'works' : 'fails'}`, detail }
+  return { ok, label, detail }
 }
 
 async function checkUdp(ctx: RunContext, u: Spec<'udp'>): Promise<Outcome> {
+  const want = u.ok ?? true
+  const label = `udp ${u.from} -> ${u.to} ${want ? 'works' : 'fails'}`
+  const missing = unaddressed(ctx, u.from, u.to, u.family ?? 4)
+  if (missing) return { ok: !want, label, detail: `udp ${u.from} -> ${u.to} cannot be tried: ${missing}` }
   const r = await udpEcho(ctx.node(u.from), ctx.node(u.to), {
     port: u.port,
     family: u.family ?? 4,
     timeout: durationMs(u.timeout ?? '2s'),
   })
-  const want = u.ok ?? true
-  return {
-    ok: r.ok === want,
-    label: `udp ${u.from} -> ${u.to} ${want ? 'works' : 'fails'}`,
-    detail: echoDetail(r),
-  }
+  return { ok: r.ok === want, label, detail: echoDetail(r) }
 }
 
 async function checkExec(ctx: RunContext, x: Spec<'exec'>): Promise<Outcome> {

@@ -123,6 +123,25 @@ describe('nslab run', () => {
     expect(r.stdout).toMatch(/^FAIL fails /m)
   })
 
+  it('a host that was never connected is unreachable: notReach, tcp/udp ok: false and a 100% loss ping hold', async () => {
+    const file = scenario(
+      'lonely',
+      `name: lonely\ntopology:\n  hosts: [a, b, c]\n  links: [[a, b]]\nexpect:\n  - notReach: { from: a, to: c }\n  - notReach: { from: c, to: a, protocol: udp }\n  - tcp: { from: a, to: c, ok: false }\n  - udp: { from: c, to: a, ok: false }\n  - ping: { from: a, to: c, count: 2, loss: { min: 100% } }\n  - reach: { from: a, to: c }\n`,
+    )
+    const r = await nslab(['run', file])
+    expect(r.stdout).toMatch(
+      /✓ a does not reach c \(icmp\).*\n.*host c \(nslab-\w+-c\) has no IPv4 address yet: connect it first/,
+    )
+    expect(r.stdout).toMatch(/✓ c does not reach a \(udp\)/)
+    expect(r.stdout).toMatch(/✓ tcp a -> c fails/)
+    expect(r.stdout).toMatch(/✓ udp c -> a fails/)
+    expect(r.stdout).toMatch(/✓ ping a -> c x2/)
+    // The one that expects c reachable fails, and says why.
+    expect(r.stdout).toMatch(/✗ a reaches c \(icmp\).*\n.*has no IPv4 address yet/)
+    expect(r.stdout).toMatch(/1 of 6 expectation\(s\) failed/)
+    expect(r.code).toBe(1)
+  })
+
   it('exits 2 on an invalid file before building anything, naming file, line and column', async () => {
     const file = scenario('bad', `${pair}steps:\n  - lnk: { between: [a, b], state: down }\n`)
     const r = await nslab(['run', file])
