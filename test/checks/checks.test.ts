@@ -10,6 +10,7 @@ import {
   httpCheck,
   matrixDiff,
   pathMtu,
+  reachabilityMatrix,
   tcpEcho,
   tcpThroughput,
   udpEcho,
@@ -125,5 +126,58 @@ describe('checks leave nothing open', () => {
     expect((await udpEcho(a, b, { timeout: 300 })).ok).toBe(false)
     expect((await httpCheck(a, b, { timeout: 300 })).ok).toBe(false)
     expect(await leftOpen(baseline)).toEqual([])
+  })
+})
+
+describe('the reachability matrix retries silent pairs', () => {
+  it('recovers a pair whose first echo request was lost, retrying only that pair', async () => {
+    const { lab, a, b } = await pair()
+    // b drops exactly one packet: the first echo request from a (numgen inc
+    // counts the requests reaching the rule; only number 0 is dropped).
+    await nft(
+      b,
+      `add table inet lossy; add chain inet lossy in { type filter hook input priority 0; }; add rule inet lossy in ip saddr ${a.address(b)} icmp type echo-request numgen inc mod 1000000 0 counter drop`,
+    )
+    const m = await lab.reachability()
+    expect(matrixDiff(m, () => true)).toEqual([])
+    expect(m.pairs).toEqual([
+      { from: 'a', to: 'b', address: b.address(a), received: 1, sent: 2, attempts: 2, errors: [] },
+      { from: 'b', to: 'a', address: a.address(b), received: 1, sent: 1, attempts: 1, errors: [] },
+    ])
+    // The kernel did drop one request: the retry, not luck, made the pair reachable.
+    const rules = await b.exec(['nft', 'list', 'table', 'inet', 'lossy'])
+    expect(rules.stdout).toMatch(/counter packets 1 /)
+  })
+
+  it('still reports a pair that stays silent, and does not retry one the kernel refused', async () => {
+    const lab = await Lab.create()
+    labs.push(lab)
+    const [a, b, c, d] = await lab.addHosts('a', 'b', 'c', 'd')
+    const r = await lab.addRouter('r')
+    for (const h of [a, b, c, d]) await lab.connect(h, r)
+    // c's echo requests vanish at b (silent); d and a are partitioned (their
+    // own output rules refuse the send: EPERM, an answer, not silence).
+    await nft(
+      b,
+      `add table inet mute; add chain inet mute in { type filter hook input priority 0; }; add rule inet mute in ip saddr ${c.address(r)} icmp type echo-request drop`,
+    )
+    await lab.partition([a], [d])
+    const m = await reachabilityMatrix([a, b, c, d], { timeout: 200 })
+    const cut = (from: string, to: string): boolean =>
+      !(from === 'c' && to === 'b') && !(from === 'a' && to === 'd') && !(from === 'd' && to === 'a')
+    expect(matrixDiff(m, cut)).toEqual([])
+    const get = (from: string, to: string): (typeof m.pairs)[number] | undefined =>
+      m.pairs.find((p) => p.from === from && p.to === to)
+    expect(get('c', 'b')).toMatchObject({ received: 0, sent: 2, attempts: 2, errors: [] })
+    expect(get('a', 'd')).toMatchObject({ received: 0, sent: 0, attempts: 1, errors: ['EPERM'] })
+    // Every other pair answered at once: probed once.
+    expect(m.pairs.filter((p) => p.attempts > 1).map((p) => `${p.from}->${p.to}`)).toEqual(['c->b'])
+    // The diff says what was tried.
+    expect(matrixDiff(m, () => true)).toContain(
+      `c -> b (${b.address(c)}): expected reachable, got unreachable (0/2 replies in 2 rounds)`,
+    )
+    // retries: 0 turns the second round off.
+    const once = await reachabilityMatrix([c, b], { timeout: 200, retries: 0 })
+    expect(once.pairs.find((p) => p.from === 'c')).toMatchObject({ attempts: 1, sent: 1 })
   })
 })
