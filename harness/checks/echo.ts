@@ -8,6 +8,7 @@ import type dgram from 'node:dgram'
 import { once } from 'node:events'
 import http from 'node:http'
 import type net from 'node:net'
+import { Connections } from './connections.js'
 
 export interface EchoHost<H = unknown> {
   name: string
@@ -83,7 +84,9 @@ export async function tcpEcho<H extends EchoHost<H>>(
   const timeout = options.timeout ?? 2000
   const address = server.address(client, family)
   let peerAddress: string | undefined
+  const conns = new Connections()
   const srv = await server.listen({ port: options.port ?? 0, host: family === 6 ? '::' : '0.0.0.0' }, (s) => {
+    conns.accept(s)
     peerAddress = s.remoteAddress?.replace(/^::ffff:/, '')
     s.pipe(s)
   })
@@ -118,6 +121,10 @@ export async function tcpEcho<H extends EchoHost<H>>(
           clearTimeout(timer)
           reject(err)
         })
+        sock.on('end', () => {
+          clearTimeout(timer)
+          reject(new Error(`the server closed the connection after echoing ${n} of ${payload.length} bytes`))
+        })
         sock.write(payload)
       })
       if (!got.equals(payload)) throw new Error(`echo mismatch after ${got.length} bytes`)
@@ -129,6 +136,7 @@ export async function tcpEcho<H extends EchoHost<H>>(
     return { ...result('tcp', client, server, address, port, t0, err), peerAddress }
   } finally {
     srv.close()
+    conns.destroyAll()
   }
 }
 
@@ -178,9 +186,11 @@ export async function httpCheck<H extends EchoHost<H>>(
   const family = options.family ?? 4
   const address = server.address(client, family)
   const app = http.createServer((req, res) => res.end(`nslab http ${server.name} ${req.url}`))
-  const srv = await server.listen({ port: options.port ?? 0, host: family === 6 ? '::' : '0.0.0.0' }, (s) =>
-    app.emit('connection', s),
-  )
+  const conns = new Connections()
+  const srv = await server.listen({ port: options.port ?? 0, host: family === 6 ? '::' : '0.0.0.0' }, (s) => {
+    conns.accept(s)
+    app.emit('connection', s)
+  })
   const port = (srv.address() as net.AddressInfo).port
   const url = `http://${family === 6 ? `[${address}]` : address}:${port}/check`
   const t0 = performance.now()
@@ -200,5 +210,6 @@ export async function httpCheck<H extends EchoHost<H>>(
   } finally {
     srv.close()
     app.close()
+    conns.destroyAll()
   }
 }

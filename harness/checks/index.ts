@@ -2,6 +2,7 @@ export { ping, type PingOptions, type PingResult } from './ping.js'
 export {
   type Expected,
   type MatrixHost,
+  type MatrixPair,
   type MatrixOptions,
   type ReachabilityMatrix,
   formatMatrix,

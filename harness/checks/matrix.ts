@@ -1,7 +1,9 @@
 /**
  * A reachability matrix: ping every ordered pair of hosts, concurrently, and
  * compare with what was expected, printing a readable diff naming hosts and
- * addresses.
+ * addresses. A pair that stays silent (no reply, no error from the kernel)
+ * is probed again, with a longer wait, before it counts as unreachable: one
+ * echo lost on a loaded machine must not make a false "unreachable".
  */
 import type { PingResult } from './ping.js'
 
@@ -14,59 +16,114 @@ export interface MatrixHost<H = unknown> {
 
 export interface MatrixOptions {
   family?: 4 | 6
-  /** Echo requests per pair (default 1). */
+  /** Echo requests per pair and round (default 1). */
   count?: number
   /** ms to wait for replies per pair (default 500). */
   timeout?: number
   /** Pairs probed at once (default 64). */
   concurrency?: number
+  /**
+   * Further rounds for the pairs still silent, each waiting twice as long as
+   * the one before (default 1; 0: none). Only silent pairs are probed again:
+   * a matrix where every pair answers takes one round, and a pair the kernel
+   * refused (EPERM from a firewall, ENETUNREACH...) is not retried.
+   */
+  retries?: number
+  /** ms to wait in the first retry round (default twice `timeout`). */
+  retryTimeout?: number
+}
+
+export interface MatrixPair {
+  from: string
+  to: string
+  /** The address pinged. */
+  address: string
+  /** Replies and requests sent, over all rounds. */
+  received: number
+  sent: number
+  /** Rounds this pair was probed in (more than 1: it was silent at first). */
+  attempts: number
+  /** Errors the kernel reported for this pair (EPERM, ENETUNREACH...), over all rounds. */
+  errors: string[]
 }
 
 export interface ReachabilityMatrix {
   hosts: string[]
   /** reach[i][j]: host i got at least one reply from host j (true on the diagonal). */
   reach: boolean[][]
-  /** Who pinged which address. */
-  pairs: { from: string; to: string; address: string; received: number; sent: number }[]
+  /** Who pinged which address, and what came back. */
+  pairs: MatrixPair[]
 }
 
-export async function reachabilityMatrix<H extends MatrixHost<H>>(
-  hosts: readonly H[],
-  options: MatrixOptions = {},
-): Promise<ReachabilityMatrix> {
-  const n = hosts.length
-  const reach = hosts.map((_, i) => hosts.map((__, j) => i === j))
-  const pairs: ReachabilityMatrix['pairs'] = []
-  const jobs: (() => Promise<void>)[] = []
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      if (i === j) continue
-      jobs.push(async () => {
-        const from = hosts[i]!
-        const to = hosts[j]!
-        const r = await from.ping(to, {
-          count: options.count ?? 1,
-          timeout: options.timeout ?? 500,
-          family: options.family ?? 4,
-        })
-        reach[i]![j] = r.received > 0
-        pairs.push({ from: from.name, to: to.name, address: r.to, received: r.received, sent: r.sent })
-      })
-    }
-  }
-  const width = options.concurrency ?? 64
+/** Run `jobs` with at most `width` at once. */
+async function pool(jobs: readonly (() => Promise<void>)[], width: number): Promise<void> {
   let next = 0
   await Promise.all(
     Array.from({ length: Math.min(width, jobs.length) }, async () => {
       while (next < jobs.length) await jobs[next++]!()
     }),
   )
+}
+
+export async function reachabilityMatrix<H extends MatrixHost<H>>(
+  hosts: readonly H[],
+  options: MatrixOptions = {},
+): Promise<ReachabilityMatrix> {
+  const count = options.count ?? 1
+  const family = options.family ?? 4
+  const timeout = options.timeout ?? 500
+  const width = options.concurrency ?? 64
+  const probes: { i: number; j: number; pair: MatrixPair }[] = []
+  hosts.forEach((from, i) =>
+    hosts.forEach((to, j) => {
+      if (i === j) return
+      probes.push({
+        i,
+        j,
+        pair: { from: from.name, to: to.name, address: '', received: 0, sent: 0, attempts: 0, errors: [] },
+      })
+    }),
+  )
+  const round = (todo: typeof probes, wait: number): Promise<void> =>
+    pool(
+      todo.map(({ i, j, pair }) => async () => {
+        const r = await hosts[i]!.ping(hosts[j]!, { count, timeout: wait, family })
+        pair.address = r.to
+        pair.received += r.received
+        pair.sent += r.sent
+        pair.attempts++
+        for (const e of r.errors) if (!pair.errors.includes(e)) pair.errors.push(e)
+      }),
+      width,
+    )
+  const silent = (todo: typeof probes): typeof probes =>
+    todo.filter(({ pair }) => pair.received === 0 && pair.errors.length === 0)
+
+  await round(probes, timeout)
+  let wait = options.retryTimeout ?? 2 * timeout
+  let todo = silent(probes)
+  for (let k = 0; k < (options.retries ?? 1) && todo.length > 0; k++) {
+    await round(todo, wait)
+    todo = silent(todo)
+    wait *= 2
+  }
+
+  const reach = hosts.map((_, i) => hosts.map((__, j) => i === j))
+  for (const { i, j, pair } of probes) reach[i]![j] = pair.received > 0
+  const pairs = probes.map((p) => p.pair)
   pairs.sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to))
   return { hosts: hosts.map((h) => h.name), reach, pairs }
 }
 
 /** The expectation: a full matrix, or a rule per pair. */
 export type Expected = boolean[][] | ((from: string, to: string) => boolean)
+
+function unanswered(p: MatrixPair | undefined): string {
+  if (!p) return 'not probed'
+  const rounds = p.attempts > 1 ? ` in ${p.attempts} rounds` : ''
+  const errors = p.errors.length ? `; the kernel said ${p.errors.join(', ')}` : ''
+  return `${p.received}/${p.sent} replies${rounds}${errors}`
+}
 
 /** Every pair whose reachability differs from the expectation; empty when all hold. */
 export function matrixDiff(actual: ReachabilityMatrix, expected: Expected): string[] {
@@ -80,7 +137,7 @@ export function matrixDiff(actual: ReachabilityMatrix, expected: Expected): stri
       if (got === want(i, j)) return
       const p = actual.pairs.find((x) => x.from === from && x.to === to)
       out.push(
-        `${from} -> ${to} (${p?.address ?? '?'}): expected ${want(i, j) ? 'reachable' : 'unreachable'}, got ${got ? 'reachable' : `unreachable (${p?.received ?? 0}/${p?.sent ?? 0} replies)`}`,
+        `${from} -> ${to} (${p?.address ?? '?'}): expected ${want(i, j) ? 'reachable' : 'unreachable'}, got ${got ? 'reachable' : `unreachable (${unanswered(p)})`}`,
       )
     }),
   )

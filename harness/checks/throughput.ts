@@ -4,6 +4,7 @@
  * worker living in the other namespace, so both ends run concurrently.
  */
 import type net from 'node:net'
+import { Connections } from './connections.js'
 import type { EchoHost } from './echo.js'
 
 export interface ThroughputResult {
@@ -23,43 +24,51 @@ export async function tcpThroughput<H extends EchoHost<H>>(
 ): Promise<ThroughputResult> {
   const bytes = options.bytes ?? 8 * 1024 * 1024
   const family = options.family ?? 4
+  const timeout = options.timeout ?? 60_000
   const address = server.address(client, family)
   let first = 0
   let received = 0
   let last = 0
-  let handler: (s: net.Socket) => void = () => undefined
-  const done = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `throughput ${client.name} -> ${server.name}: not all ${bytes} bytes arrived within ${options.timeout ?? 60_000} ms (got ${received})`,
-          ),
-        ),
-      options.timeout ?? 60_000,
-    )
-    handler = (s: net.Socket) => {
-      s.on('data', (chunk: Buffer) => {
-        const now = performance.now()
-        if (received === 0) first = now
-        received += chunk.length
-        last = now
-        if (received >= bytes) {
-          clearTimeout(timer)
-          s.end()
-          resolve()
-        }
-      })
-      s.on('error', reject)
-    }
+  const conns = new Connections()
+  let onConnection: (s: net.Socket) => void = () => undefined
+  const srv = await server.listen({ port: 0, host: family === 6 ? '::' : '0.0.0.0' }, (s) => {
+    conns.accept(s)
+    onConnection(s)
   })
-  const srv = await server.listen({ port: 0, host: family === 6 ? '::' : '0.0.0.0' }, (s) => handler(s))
   const port = (srv.address() as net.AddressInfo).port
+  let timer: NodeJS.Timeout | undefined
   try {
+    const done = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `throughput ${client.name} -> ${server.name}: not all ${bytes} bytes arrived within ${timeout} ms (got ${received})`,
+            ),
+          ),
+        timeout,
+      )
+      onConnection = (s: net.Socket) => {
+        s.on('data', (chunk: Buffer) => {
+          const now = performance.now()
+          if (received === 0) first = now
+          received += chunk.length
+          last = now
+          if (received >= bytes) {
+            clearTimeout(timer)
+            s.end()
+            resolve()
+          }
+        })
+        s.on('error', reject)
+      }
+    })
     const sending = client.run(
-      async (host: string, p: number, n: number) => {
+      async (host: string, p: number, n: number, ms: number) => {
         const netmod = await import('node:net')
         await new Promise<void>((resolve, reject) => {
+          // Never outlive the check: a connect or transfer that hangs is cut at the same timeout.
+          const timer = setTimeout(() => s.destroy(new Error(`not done within ${ms} ms`)), ms)
           const s = netmod.connect({ host, port: p }, () => {
             const chunk = Buffer.alloc(64 * 1024)
             let left = n
@@ -76,13 +85,17 @@ export async function tcpThroughput<H extends EchoHost<H>>(
             }
             pump()
           })
-          s.on('close', () => resolve())
+          s.on('close', () => {
+            clearTimeout(timer)
+            resolve()
+          })
           s.on('error', reject)
         })
       },
       address,
       port,
       bytes,
+      timeout,
     )
     await Promise.all([done, sending])
     const seconds = Math.max(1e-6, (last - first) / 1000)
@@ -95,6 +108,8 @@ export async function tcpThroughput<H extends EchoHost<H>>(
       bitsPerSecond: (received * 8) / seconds,
     }
   } finally {
+    clearTimeout(timer)
     srv.close()
+    conns.destroyAll()
   }
 }

@@ -18,6 +18,7 @@ import {
   collect,
   connectIn,
   listenIn,
+  spawnForExec,
   spawnIn,
 } from '../netns/index.js'
 import type { Netlink } from '../netlink/index.js'
@@ -137,7 +138,7 @@ export class LabNode {
    * lab (destroy, the signal teardown, a reset) if it is still running then.
    */
   async exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
-    return await collect(this.track(spawnIn(this.netns, argv, options)), options)
+    return await collect(this.track(spawnForExec(this.netns, argv, options)), options)
   }
 
   /** Start a long-running program here; it is killed when the lab is destroyed. */

@@ -14,13 +14,16 @@ export interface SpawnRequest {
   /** Bind mounts made in the child's mount namespace, in order. */
   mounts: { source: string; target: string }[]
   sysReadOnly: boolean
+  /** Start the child in a process group (and session) of its own, so a kill can reach all it started. */
+  group: boolean
 }
 
 export type ToWorker =
   | SpawnRequest
   | { op: 'stdin'; id: number; data: Uint8Array }
   | { op: 'stdin-end'; id: number }
-  | { op: 'kill'; id: number; signal: string }
+  /** `group`: signal the child's whole process group (only for children started with `group`). */
+  | { op: 'kill'; id: number; signal: string; group: boolean }
 
 export type FromWorker =
   | { op: 'spawned'; id: number; pid: number }

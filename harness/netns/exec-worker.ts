@@ -43,7 +43,22 @@ unshare(CLONE_FS)
 const homeNet = open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC)
 const homeMnt = open('/proc/thread-self/ns/mnt', O_RDONLY | O_CLOEXEC)
 const sysReadOnly = isSysReadOnly()
-const children = new Map<number, ChildProcess>()
+
+interface Child {
+  proc: ChildProcess
+  /** Leads a process group of its own (spawned detached). */
+  group: boolean
+  /** A SIGKILL was sent: stop waiting for output once it has exited. */
+  killed: boolean
+}
+const children = new Map<number, Child>()
+
+/**
+ * How long a SIGKILLed child's output pipes may stay open after it exited.
+ * Whatever still holds them escaped its process group (a daemon that called
+ * setsid); the caller is not kept waiting for it.
+ */
+const STDIO_GRACE_MS = 200
 
 function post(msg: FromWorker): void {
   port!.postMessage(msg)
@@ -97,6 +112,8 @@ function startChild(req: SpawnRequest): void {
         env: req.env ?? process.env,
         cwd: req.cwd,
         stdio: [req.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+        // setsid(): the child leads a process group, so kill(-pid) reaches what it starts.
+        detached: req.group,
       })
     } finally {
       leaveNamespaces()
@@ -110,7 +127,11 @@ function startChild(req: SpawnRequest): void {
   const { id } = req
   let spawned = false
   // Registered at once, so a kill or stdin message that follows is never lost.
-  children.set(id, child)
+  const entry: Child = { proc: child, group: req.group, killed: false }
+  children.set(id, entry)
+  child.once('exit', () => {
+    if (entry.killed) dropStdioSoon(entry)
+  })
   child.once('spawn', () => {
     spawned = true
     post({ op: 'spawned', id, pid: child.pid! })
@@ -135,13 +156,38 @@ port.on('message', (msg: ToWorker) => {
       startChild(msg)
       break
     case 'stdin':
-      children.get(msg.id)?.stdin?.write(msg.data)
+      children.get(msg.id)?.proc.stdin?.write(msg.data)
       break
     case 'stdin-end':
-      children.get(msg.id)?.stdin?.end()
+      children.get(msg.id)?.proc.stdin?.end()
       break
     case 'kill':
-      children.get(msg.id)?.kill(msg.signal as NodeJS.Signals)
+      kill(msg.id, msg.signal as NodeJS.Signals, msg.group)
       break
   }
 })
+
+function kill(id: number, signal: NodeJS.Signals, group: boolean): void {
+  const c = children.get(id)
+  if (!c) return
+  const pid = c.proc.pid
+  if (group && c.group && pid !== undefined) {
+    try {
+      process.kill(-pid, signal)
+    } catch {
+      // ESRCH: every process of the group has ended already
+    }
+  } else c.proc.kill(signal)
+  if (signal === 'SIGKILL') {
+    c.killed = true
+    if (c.proc.exitCode !== null || c.proc.signalCode !== null) dropStdioSoon(c)
+  }
+}
+
+/** Close a killed child's output pipes shortly, so 'close' comes even if an escaped process holds them. */
+function dropStdioSoon(c: Child): void {
+  setTimeout(() => {
+    c.proc.stdout?.destroy()
+    c.proc.stderr?.destroy()
+  }, STDIO_GRACE_MS)
+}

@@ -28,6 +28,12 @@ export interface SpawnOptions {
   mounts?: readonly BindMount[]
   /** Mount the namespace's /sys read-only for the child (programs that see a read-only /sys skip udev). */
   sysReadOnly?: boolean
+  /**
+   * Start the child in a process group (and session) of its own, so
+   * `proc.kill(signal, { group: true })` reaches every process it started.
+   * It then no longer gets the terminal's Ctrl-C: stopping it is up to you.
+   */
+  processGroup?: boolean
 }
 
 export interface BindMount {
@@ -36,8 +42,16 @@ export interface BindMount {
 }
 
 export interface ExecOptions extends SpawnOptions {
-  /** Kill the child (SIGKILL) after this many milliseconds. */
+  /**
+   * Stop the child after this many milliseconds: SIGTERM to its whole
+   * process group (so what it started goes too), SIGKILL `killGrace` ms
+   * later, and the result once it has been reaped (`timedOut: true`).
+   */
   timeout?: number
+  /** Milliseconds between the SIGTERM and the SIGKILL of a stopped child (default 1000). */
+  killGrace?: number
+  /** Stop the child the same way when this aborts (the result then has `timedOut: false`). */
+  signal?: AbortSignal
 }
 
 export interface ExecResult {
@@ -47,7 +61,7 @@ export interface ExecResult {
   signal: string | null
   stdout: string
   stderr: string
-  /** True when the timeout killed the child. */
+  /** True when the timeout stopped the child. */
   timedOut: boolean
 }
 
@@ -155,9 +169,13 @@ export class NetnsProcess extends EventEmitter {
     return this.done
   }
 
-  /** Send a signal (default SIGTERM). A no-op once the child has exited. */
-  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
-    if (!this.done) send({ op: 'kill', id: this.id, signal })
+  /**
+   * Send a signal (default SIGTERM). With `group`, to the child's whole
+   * process group (for children started with `processGroup`). A no-op once
+   * the child and its output pipes have closed.
+   */
+  kill(signal: NodeJS.Signals = 'SIGTERM', options: { group?: boolean } = {}): void {
+    if (!this.done) send({ op: 'kill', id: this.id, signal, group: options.group ?? false })
   }
 
   /** Write to stdin (only with `stdin: 'pipe'`). */
@@ -237,6 +255,7 @@ export function spawnIn(ref: NetnsRef, argv: readonly string[], options: SpawnOp
       stdin: hasInput || options.stdin === 'pipe',
       mounts: options.mounts?.map((m) => ({ source: m.source, target: m.target })) ?? [],
       sysReadOnly: options.sysReadOnly ?? false,
+      group: options.processGroup ?? false,
     })
     if (hasInput) {
       proc.write(options.input!)
@@ -246,39 +265,94 @@ export function spawnIn(ref: NetnsRef, argv: readonly string[], options: SpawnOp
   })
 }
 
+/** Process groups of bounded exec() children still running: killed if this process exits first. */
+const groups = new Set<NetnsProcess>()
+let groupsHooked = false
+
+function killGroupsAtExit(): void {
+  for (const p of groups) {
+    try {
+      if (p.pid !== undefined) process.kill(-p.pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /**
  * Run a program in a namespace to completion, like `ip netns exec NAME argv...`.
  * Resolves with its exit status and output (a non-zero exit is data, not an
- * exception); rejects only when the program cannot be started.
+ * exception); rejects only when the program cannot be started. With a
+ * `timeout` or `signal`, the program runs in a process group of its own and
+ * is stopped with everything it started (SIGTERM, then SIGKILL).
  */
 export async function exec(
   ref: NetnsRef,
   argv: readonly string[],
   options: ExecOptions = {},
 ): Promise<ExecResult> {
-  return await collect(spawnIn(ref, argv, options), options)
+  return await collect(spawnForExec(ref, argv, options), options)
 }
 
 /**
- * Wait for a started process to end and collect its status and output, as
- * `exec` does; with `timeout`, SIGKILL it when the time is up. For callers
+ * Start a program the way exec() does, without waiting for it: with a
+ * `timeout` or `signal`, in a process group of its own (killed with this
+ * process if it is still running then). Pair it with collect().
+ */
+export function spawnForExec(
+  ref: NetnsRef,
+  argv: readonly string[],
+  options: ExecOptions = {},
+): NetnsProcess {
+  const { timeout, killGrace: _grace, signal, ...spawnOptions } = options
+  signal?.throwIfAborted()
+  const bounded = timeout !== undefined || signal !== undefined
+  const proc = spawnIn(ref, argv, { ...spawnOptions, processGroup: spawnOptions.processGroup ?? bounded })
+  if (bounded) {
+    groups.add(proc)
+    if (!groupsHooked) {
+      groupsHooked = true
+      process.on('exit', killGroupsAtExit)
+    }
+  }
+  return proc
+}
+
+/**
+ * Wait for a process started by spawnForExec() to end and collect its
+ * status and output, as exec() does, stopping it (SIGTERM, then SIGKILL
+ * after `killGrace`) when `timeout` runs out or `signal` aborts. For callers
  * that keep the process (to kill it on teardown) while they wait.
  */
-export async function collect(proc: NetnsProcess, options: { timeout?: number } = {}): Promise<ExecResult> {
+export async function collect(
+  proc: NetnsProcess,
+  options: Pick<ExecOptions, 'timeout' | 'killGrace' | 'signal'> = {},
+): Promise<ExecResult> {
+  const { timeout, killGrace = 1000, signal } = options
   const argv = proc.argv
   let timedOut = false
   let timer: NodeJS.Timeout | undefined
-  if (options.timeout !== undefined) {
+  let killTimer: NodeJS.Timeout | undefined
+  const stop = (): void => {
+    if (killTimer !== undefined) return
+    proc.kill('SIGTERM', { group: true })
+    killTimer = setTimeout(() => proc.kill('SIGKILL', { group: true }), killGrace)
+  }
+  if (timeout !== undefined) {
     timer = setTimeout(() => {
       timedOut = true
-      proc.kill('SIGKILL')
-    }, options.timeout)
+      stop()
+    }, timeout)
   }
+  signal?.addEventListener('abort', stop, { once: true })
   try {
-    const { code, signal } = await proc.exited
-    return { argv: [...argv], code, signal, ...proc.output(), timedOut }
+    const { code, signal: by } = await proc.exited
+    return { argv: [...argv], code, signal: by, ...proc.output(), timedOut }
   } finally {
     clearTimeout(timer)
+    clearTimeout(killTimer)
+    signal?.removeEventListener('abort', stop)
+    groups.delete(proc)
   }
 }
 

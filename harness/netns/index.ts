@@ -29,6 +29,7 @@ export {
   SpawnError,
   collect,
   exec,
+  spawnForExec,
   spawnIn,
   stopExecWorker,
 } from './exec.js'

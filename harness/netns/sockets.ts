@@ -22,7 +22,7 @@ import {
   setsockoptInt,
   sockaddrIp,
 } from '../sys/index.js'
-import type { NetnsRef } from './handle.js'
+import { Netns, type NetnsRef } from './handle.js'
 import { socketIn } from './socket.js'
 
 function familyOf(host: string): 4 | 6 {
@@ -33,12 +33,23 @@ function familyOf(host: string): 4 | 6 {
   )
 }
 
-function boundSocket(ns: NetnsRef, type: number, host: string, port: number, reuse: boolean): number {
+/** `::` and its longer spellings: every IPv6 address, and with IPV6_V6ONLY off every IPv4 one too. */
+function isAnyV6(host: string): boolean {
+  return /^[0:]+$/.test(host)
+}
+
+function boundSocket(
+  ns: NetnsRef,
+  type: number,
+  host: string,
+  port: number,
+  options: { reuse?: boolean; v6only?: boolean } = {},
+): number {
   const family = familyOf(host)
   const fd = socketIn(ns, family === 6 ? AF_INET6 : AF_INET, type)
   try {
-    if (reuse) setsockoptInt(fd, SOL_SOCKET, SO_REUSEADDR, 1)
-    if (family === 6 && host === '::') setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)
+    if (options.reuse) setsockoptInt(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+    if (family === 6 && isAnyV6(host)) setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.v6only ? 1 : 0)
     bind(fd, sockaddrIp(host, port))
     return fd
   } catch (err) {
@@ -60,7 +71,7 @@ export async function listenIn(
   options: ListenOptions = {},
   onConnection?: (socket: net.Socket) => void,
 ): Promise<net.Server> {
-  const fd = boundSocket(ns, SOCK_STREAM, options.host ?? '::', options.port ?? 0, true)
+  const fd = boundSocket(ns, SOCK_STREAM, options.host ?? '::', options.port ?? 0, { reuse: true })
   try {
     listen(fd, options.backlog ?? 511)
   } catch (err) {
@@ -87,7 +98,7 @@ export interface ConnectOptions {
 export async function connectIn(ns: NetnsRef, options: ConnectOptions): Promise<net.Socket> {
   const family = familyOf(options.host)
   const fd = options.localAddress
-    ? boundSocket(ns, SOCK_STREAM, options.localAddress, 0, false)
+    ? boundSocket(ns, SOCK_STREAM, options.localAddress, 0)
     : socketIn(ns, family === 6 ? AF_INET6 : AF_INET, SOCK_STREAM)
   const socket = new net.Socket({ fd })
   const timeout = options.timeout ?? 5000
@@ -115,15 +126,91 @@ export async function connectIn(ns: NetnsRef, options: ConnectOptions): Promise<
 
 export interface UdpOptions {
   port?: number
-  /** Address to bind (default `::`, dual-stack). */
+  /**
+   * Address to bind. The default, `::`, is dual-stack: the socket sends to
+   * and receives from IPv4 and IPv6 peers alike (IPv4 ones appear as
+   * `::ffff:a.b.c.d` in `rinfo`). An IPv4 address makes an IPv4-only socket,
+   * any other IPv6 address an IPv6-only one.
+   */
   host?: string
+  /** The same as `host`, in dgram's own spelling (`socket.bind({ address })`). */
+  address?: string
+  /** With `::`: IPv6 only (IPV6_V6ONLY), no IPv4 peers. */
+  ipv6Only?: boolean
 }
 
-/** A bound dgram.Socket whose OS socket lives in the namespace. */
+function nsLabel(ns: NetnsRef): string {
+  if (typeof ns === 'string') return ns
+  if (ns instanceof Netns) return ns.label
+  return 'path' in ns ? ns.path : `the namespace of pid ${ns.pid}`
+}
+
+/**
+ * How a UDP socket bound to `host` takes a destination: an IPv4-only socket
+ * takes IPv4 addresses (and IPv4-mapped ones, unmapped), an IPv6-only one
+ * IPv6 addresses, and a dual-stack one both, IPv4 ones mapped to
+ * `::ffff:a.b.c.d` (Node's udp6 sockets map nothing themselves: they refuse
+ * an IPv4 literal with EINVAL, reported only to a send callback). Anything
+ * else throws, naming the destination, the socket and the fix.
+ */
+function udpDestination(host: string, ipv6Only: boolean, where: string): (to: string) => string {
+  const kind = net.isIPv4(host) ? 'IPv4' : isAnyV6(host) && !ipv6Only ? 'dual' : 'IPv6'
+  const bound = `${host}${ipv6Only ? ' with ipv6Only' : ''}`
+  return (to) => {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(to)?.[1]
+    const v4 = net.isIPv4(to) ? to : mapped !== undefined && net.isIPv4(mapped) ? mapped : undefined
+    if (v4 === undefined && !net.isIPv6(to))
+      throw new TypeError(
+        `UDP destination ${JSON.stringify(to)} is not a literal IP address (a name would be resolved outside the namespace ${where}; pass an address)`,
+      )
+    if (kind === 'dual') return v4 === undefined ? to : `::ffff:${v4}`
+    if (kind === 'IPv4' && v4 !== undefined) return v4
+    if (kind === 'IPv6' && v4 === undefined) return to
+    const fix =
+      kind === 'IPv4'
+        ? "bind it to '::' (dual-stack, the default) or to an IPv6 address"
+        : "bind it to '::' without ipv6Only (dual-stack, the default) or to an IPv4 address"
+    throw Object.assign(
+      new Error(
+        `cannot send to ${kind === 'IPv4' ? 'IPv6' : 'IPv4'} address ${to} from a UDP socket bound to ${bound} (${kind} only) in ${where}; ${fix}`,
+      ),
+      { code: 'EAFNOSUPPORT' },
+    )
+  }
+}
+
+/**
+ * A bound dgram.Socket whose OS socket lives in the namespace. Its `send`
+ * and `connect` take destinations of the families it can reach (see
+ * `UdpOptions.host`) and throw, at the call, for one it cannot.
+ */
 export function bindUdpIn(ns: NetnsRef, options: UdpOptions = {}): dgram.Socket {
-  const host = options.host ?? '::'
-  const fd = boundSocket(ns, SOCK_DGRAM, host, options.port ?? 0, false)
+  if (options.host !== undefined && options.address !== undefined && options.host !== options.address)
+    throw new TypeError(
+      `bindUdp: host ${JSON.stringify(options.host)} and address ${JSON.stringify(options.address)} disagree (they are the same option; give one)`,
+    )
+  const host = options.host ?? options.address ?? '::'
+  const ipv6Only = options.ipv6Only ?? false
+  if (ipv6Only && familyOf(host) !== 6)
+    throw new TypeError(`bindUdp: ipv6Only needs an IPv6 address to bind, not ${host}`)
+  const fd = boundSocket(ns, SOCK_DGRAM, host, options.port ?? 0, { v6only: ipv6Only })
   const socket = dgram.createSocket({ type: familyOf(host) === 6 ? 'udp6' : 'udp4' })
   socket.bind({ fd })
+  const destination = udpDestination(host, ipv6Only, nsLabel(ns))
+  // dgram's argument shapes: send(msg, [offset, length,] port, address, cb),
+  // connect(port, address, cb). Only a string in the address's place is
+  // rewritten; a missing address keeps dgram's default (the loopback).
+  const send = socket.send.bind(socket) as (...args: unknown[]) => void
+  socket.send = ((...args: unknown[]) => {
+    const long = Boolean(args[4]) || (Boolean(args[3]) && typeof args[3] !== 'function') // as dgram decides
+    const at = long ? 4 : 2
+    if (typeof args[at] === 'string') args[at] = destination(args[at])
+    send(...args)
+  }) as typeof socket.send
+  const connect = socket.connect.bind(socket) as (...args: unknown[]) => void
+  socket.connect = ((...args: unknown[]) => {
+    if (typeof args[1] === 'string') args[1] = destination(args[1])
+    connect(...args)
+  }) as typeof socket.connect
   return socket
 }

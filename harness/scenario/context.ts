@@ -28,8 +28,14 @@ export class RunContext {
   readonly nm = new Map<string, NetworkManager>()
   private readonly subscriptions: EventSubscription[] = []
   private readonly eventWaiters = new Set<() => void>()
+  private readonly stopping = new AbortController()
 
   constructor(readonly lab: Lab) {}
+
+  /** Aborts when the run ends (done, timed out or interrupted): commands still running are stopped. */
+  get signal(): AbortSignal {
+    return this.stopping.signal
+  }
 
   node(name: string): LabNode {
     return this.lab.node(name)
@@ -94,6 +100,7 @@ export class RunContext {
   }
 
   close(): void {
+    this.stopping.abort()
     for (const s of this.subscriptions) s.close()
     for (const s of [...this.sessions.values(), ...this.serverSockets]) s.destroy()
     this.sessions.clear()

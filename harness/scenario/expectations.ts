@@ -3,7 +3,16 @@
  * data, what was expected and what happened, naming hosts and addresses.
  */
 import type net from 'node:net'
-import { httpCheck, pathMtu, tcpEcho, tcpThroughput, udpEcho, type EchoResult } from '../checks/index.js'
+import { Connections } from '../checks/connections.js'
+import {
+  httpCheck,
+  pathMtu,
+  tcpEcho,
+  tcpThroughput,
+  udpEcho,
+  type EchoResult,
+  type PingResult,
+} from '../checks/index.js'
 import { pidsInNetns } from '../lab/index.js'
 import { netnsExists, socketIn } from '../netns/index.js'
 import { FALLBACK_TUNNEL_DEVICE } from '../netlink/index.js'
@@ -36,12 +45,28 @@ function matches(text: string, m: MatchSpec): boolean {
   return true
 }
 
+/**
+ * Why `from` cannot even try to reach `to` on this family: one of them has
+ * no address of it (never connected). Such a pair is unreachable, which
+ * `notReach` and `ok: false` expect; it is not an error of the scenario.
+ */
+function unaddressed(ctx: RunContext, from: string, to: string, family: 4 | 6): string | undefined {
+  for (const name of [from, to]) {
+    const n = ctx.node(name)
+    if (!n.addresses().some((a) => Boolean(family === 4 ? a.v4 : a.v6)))
+      return `${n} has no IPv${family} address yet: connect it first`
+  }
+  return undefined
+}
+
 async function reach(ctx: RunContext, e: Spec<'reach'>): Promise<{ ok: boolean; detail: string }> {
   const from = ctx.node(e.from)
   const to = ctx.node(e.to)
   const family = e.family ?? 4
   const timeout = durationMs(e.timeout ?? '1s')
   const protocol = e.protocol ?? 'icmp'
+  const missing = unaddressed(ctx, e.from, e.to, family)
+  if (missing) return { ok: false, detail: missing }
   if (protocol === 'icmp') {
     const r = await from.ping(to, { count: 3, interval: 50, timeout, family })
     return {
@@ -100,14 +125,17 @@ async function checkNotReach(ctx: RunContext, spec: Spec<'notReach'>): Promise<O
 
 async function checkPing(ctx: RunContext, p: Spec<'ping'>): Promise<Outcome> {
   const count = p.count ?? 10
-  const r = await ctx.node(p.from).ping(ctx.node(p.to), {
-    count,
-    interval: p.interval === undefined ? 10 : durationMs(p.interval),
-    size: p.size,
-    dontFragment: p.dontFragment,
-    family: p.family ?? 4,
-    timeout: p.timeout === undefined ? undefined : durationMs(p.timeout),
-  })
+  const missing = unaddressed(ctx, p.from, p.to, p.family ?? 4)
+  const r: PingResult = missing
+    ? { from: p.from, to: p.to, sent: 0, received: 0, loss: 1, rtt: null, errors: [missing] }
+    : await ctx.node(p.from).ping(ctx.node(p.to), {
+        count,
+        interval: p.interval === undefined ? 10 : durationMs(p.interval),
+        size: p.size,
+        dontFragment: p.dontFragment,
+        family: p.family ?? 4,
+        timeout: p.timeout === undefined ? undefined : durationMs(p.timeout),
+      })
   const loss = r.loss * 100
   const problems: string[] = []
   if (p.loss?.max !== undefined && loss > percent(p.loss.max))
@@ -130,13 +158,17 @@ async function checkPing(ctx: RunContext, p: Spec<'ping'>): Promise<Outcome> {
 }
 
 async function checkTcp(ctx: RunContext, t: Spec<'tcp'>): Promise<Outcome> {
+  const want = t.ok ?? true
+  const size = t.bytes === undefined ? '' : ` ${t.bytes}`
+  const label = `tcp${size} ${t.from} -> ${t.to} ${want ? 'works' : 'fails'}`
+  const missing = unaddressed(ctx, t.from, t.to, t.family ?? 4)
+  if (missing) return { ok: !want, label, detail: `tcp ${t.from} -> ${t.to} cannot be tried: ${missing}` }
   const r = await tcpEcho(ctx.node(t.from), ctx.node(t.to), {
     port: t.port,
     family: t.family ?? 4,
     bytes: t.bytes === undefined ? undefined : bytes(t.bytes),
     timeout: durationMs(t.timeout ?? '3s'),
   })
-  const want = t.ok ?? true
   let ok = r.ok === want
   let detail = echoDetail(r)
   if (t.peer !== undefined && r.ok) {
@@ -144,29 +176,32 @@ async function checkTcp(ctx: RunContext, t: Spec<'tcp'>): Promise<Outcome> {
     if (r.peerAddress !== expected) ok = false
     detail += `; the server saw ${r.peerAddress} (expected ${expected}, ${t.peer}'s address)`
   }
-  const size = t.bytes === undefined ? '' : ` ${t.bytes}`
-  return { ok, label: `tcp${size} ${t.from} -> ${t.to} ${want ? 'works' : 'fails'}`, detail }
+  return { ok, label, detail }
 }
 
 async function checkUdp(ctx: RunContext, u: Spec<'udp'>): Promise<Outcome> {
+  const want = u.ok ?? true
+  const label = `udp ${u.from} -> ${u.to} ${want ? 'works' : 'fails'}`
+  const missing = unaddressed(ctx, u.from, u.to, u.family ?? 4)
+  if (missing) return { ok: !want, label, detail: `udp ${u.from} -> ${u.to} cannot be tried: ${missing}` }
   const r = await udpEcho(ctx.node(u.from), ctx.node(u.to), {
     port: u.port,
     family: u.family ?? 4,
     timeout: durationMs(u.timeout ?? '2s'),
   })
-  const want = u.ok ?? true
-  return {
-    ok: r.ok === want,
-    label: `udp ${u.from} -> ${u.to} ${want ? 'works' : 'fails'}`,
-    detail: echoDetail(r),
-  }
+  return { ok: r.ok === want, label, detail: echoDetail(r) }
 }
 
 async function checkExec(ctx: RunContext, x: Spec<'exec'>): Promise<Outcome> {
-  const r = await ctx.node(x.host).exec(x.cmd, { timeout: durationMs(x.timeout ?? '30s') })
+  const timeout = durationMs(x.timeout ?? '30s')
+  const r = await ctx.node(x.host).exec(x.cmd, { timeout, signal: ctx.signal })
   const problems: string[] = []
   const code = x.code ?? 0
-  if (r.code !== code) problems.push(`exit code ${r.code ?? r.signal} (expected ${code})`)
+  if (r.timedOut)
+    problems.push(
+      `did not finish within ${timeout} ms: stopped it and every process it started (${r.signal})`,
+    )
+  else if (r.code !== code) problems.push(`exit code ${r.code ?? r.signal} (expected ${code})`)
   if (x.stdout !== undefined && !matches(r.stdout, x.stdout))
     problems.push(`stdout does not match ${describeMatch(x.stdout)}`)
   if (x.stderr !== undefined && !matches(r.stderr, x.stderr))
@@ -400,7 +435,9 @@ async function socketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outco
   const server = ctx.node(s.to)
   const label = `socket born in ${s.createdIn}, used from a thread in ${s.usedFrom}, reaches ${s.to} as ${s.createdIn}`
   let seen: string | undefined
+  const conns = new Connections()
   const srv = await server.listen({ port: s.port ?? 0, host: '0.0.0.0' }, (c) => {
+    conns.accept(c)
     seen = c.remoteAddress?.replace(/^::ffff:/, '')
     c.end(`${seen}\n`)
   })
@@ -409,20 +446,23 @@ async function socketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outco
   const fd = socketIn(created.internals.handle, AF_INET, SOCK_STREAM)
   try {
     const answer = await user.run(
-      async (fd: number, port: number, host: string) => {
+      async (fd: number, port: number, host: string, ms: number) => {
         const net = await import('node:net')
         return await new Promise<string>((resolve, reject) => {
           const sock = new net.Socket({ fd })
+          const timer = setTimeout(() => sock.destroy(new Error(`no answer within ${ms} ms`)), ms)
           let d = ''
           sock.on('data', (x: Buffer) => (d += x.toString()))
           sock.on('end', () => resolve(d.trim()))
           sock.on('error', reject)
+          sock.on('close', () => clearTimeout(timer))
           sock.connect(port, host)
         })
       },
       fd,
       port,
       host,
+      3000,
     )
     const expected = created.address(server)
     return {
@@ -438,5 +478,6 @@ async function socketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outco
     }
   } finally {
     srv.close()
+    conns.destroyAll()
   }
 }

@@ -67,11 +67,17 @@ export function stepLabel(step: Step): string {
 type StepSpec<K extends keyof Step> = NonNullable<Step[K]>
 
 async function runCommand(ctx: RunContext, r: StepSpec<'run'>): Promise<void> {
-  const res = await ctx.node(r.host).exec(r.cmd, { timeout: durationMs(r.timeout ?? '60s') })
+  const timeout = durationMs(r.timeout ?? '60s')
+  const res = await ctx.node(r.host).exec(r.cmd, { timeout, signal: ctx.signal })
+  const stderr = JSON.stringify(res.stderr.slice(-400))
+  if (res.timedOut)
+    throw new StepFailed(
+      `${r.cmd.join(' ')} in ${r.host} did not finish within ${timeout} ms (timeout: ${r.timeout ?? '60s'}): stopped it and every process it started (${res.signal ?? `exit ${res.code}`}); stderr: ${stderr}`,
+    )
   const want = r.code ?? 0
   if (res.code !== want)
     throw new StepFailed(
-      `${r.cmd.join(' ')} in ${r.host} exited with ${res.code ?? res.signal}${res.timedOut ? ' (timed out)' : ''}, expected ${want}; stderr: ${JSON.stringify(res.stderr.slice(-400))}`,
+      `${r.cmd.join(' ')} in ${r.host} exited with ${res.code ?? res.signal}, expected ${want}; stderr: ${stderr}`,
     )
 }
 

@@ -31,6 +31,10 @@ function label(n: LabNode): string {
   return `${n.name} [${n.netns}]`
 }
 
+function hasAddress(n: LabNode, family: 4 | 6): boolean {
+  return n.addresses().some((a) => Boolean(family === 4 ? a.v4 : a.v6))
+}
+
 async function routesOf(n: LabNode): Promise<string> {
   try {
     const rs = await n.netlink.listRoutes()
@@ -52,7 +56,12 @@ export async function toReach(
   const family = options.family ?? 4
   let pass: boolean
   let detail: string
-  if (protocol === 'icmp') {
+  const unaddressed = [from, to].find((n) => !hasAddress(n, family))
+  if (unaddressed) {
+    // Never connected (or not on this family): nothing to send from or to, so unreachable.
+    pass = false
+    detail = `${unaddressed} has no IPv${family} address yet: connect it first`
+  } else if (protocol === 'icmp') {
     const count = options.count ?? 3
     const r = await from.ping(to, { count, family, timeout: options.timeout ?? 1000 })
     pass = r.received > 0

@@ -230,6 +230,64 @@ describe('sockets across namespaces and threads (seed 000)', () => {
     u2.close()
   })
 
+  it('bindUdp: the default socket is dual-stack, IPv4 and IPv6 destinations both arrive', async () => {
+    const lab = await newLab()
+    const [a, b] = await lab.addHosts('a', 'b')
+    await lab.connect(a, b)
+    const v4 = a.bindUdp({ host: '0.0.0.0', port: 9100 })
+    const v6 = a.bindUdp({ host: '::', port: 9106 })
+    const sock = b.bindUdp({ port: 0 })
+    const arrives = async (server: typeof v4, to: string): Promise<{ text: string; from: string }> => {
+      const got = once(server, 'message', { signal: AbortSignal.timeout(2000) })
+      const port = server.address().port
+      const sent = new Promise<number>((resolve, reject) =>
+        sock.send(`to ${to}`, port, to, (err, n) => (err ? reject(err) : resolve(n))),
+      )
+      expect(await sent).toBe(`to ${to}`.length)
+      const [msg, rinfo] = (await got) as [Buffer, { address: string }]
+      return { text: msg.toString(), from: rinfo.address }
+    }
+    // The kernel takes the IPv4 destination through b's IPv4 route, from b's IPv4 address.
+    expect(await arrives(v4, a.address(b))).toEqual({ text: `to ${a.address(b)}`, from: b.address(a) })
+    expect(await arrives(v6, a.address(b, 6))).toEqual({
+      text: `to ${a.address(b, 6)}`,
+      from: b.address(a, 6),
+    })
+    // dgram's long form (offset, length) too, and an IPv4-mapped destination from an IPv4 socket.
+    const got4 = once(v4, 'message', { signal: AbortSignal.timeout(2000) })
+    sock.send(Buffer.from('xx-long-form'), 3, 9, 9100, a.address(b))
+    expect(((await got4) as [Buffer])[0].toString()).toBe('long-form')
+    const mapped = once(v4, 'message', { signal: AbortSignal.timeout(2000) })
+    b.bindUdp({ host: '0.0.0.0' }).send('mapped', 9100, `::ffff:${a.address(b)}`)
+    expect(((await mapped) as [Buffer])[0].toString()).toBe('mapped')
+    // The same goes for a connected default socket.
+    const connected = b.bindUdp()
+    connected.connect(9100, a.address(b))
+    await once(connected, 'connect')
+    const got = once(v4, 'message', { signal: AbortSignal.timeout(2000) })
+    connected.send('connected')
+    expect(((await got) as [Buffer])[0].toString()).toBe('connected')
+  })
+
+  it('bindUdp: a send to the family the socket cannot reach throws, naming both', async () => {
+    const lab = await newLab()
+    const [a, b] = await lab.addHosts('a', 'b')
+    await lab.connect(a, b)
+    const v4 = b.bindUdp({ address: '0.0.0.0' })
+    expect(v4.address().address).toBe('0.0.0.0')
+    expect(() => v4.send('x', 9100, a.address(b, 6))).toThrow(
+      `cannot send to IPv6 address ${a.address(b, 6)} from a UDP socket bound to 0.0.0.0 (IPv4 only) in ${b.netns}`,
+    )
+    const v6only = b.bindUdp({ ipv6Only: true })
+    expect(() => v6only.send('x', 9100, a.address(b))).toThrow(
+      `cannot send to IPv4 address ${a.address(b)} from a UDP socket bound to :: with ipv6Only (IPv6 only) in ${b.netns}`,
+    )
+    const v6 = b.bindUdp({ host: b.address(a, 6) })
+    expect(() => v6.send('x', 9100, a.address(b))).toThrow(/cannot send to IPv4 address .* \(IPv6 only\)/)
+    expect(() => v6.send('x', 9100, 'a.example')).toThrow(/not a literal IP address/)
+    expect(() => b.bindUdp({ host: '0.0.0.0', ipv6Only: true })).toThrow(/ipv6Only needs an IPv6 address/)
+  })
+
   it('a socket created in A and used from a worker living in B still sends through A', async () => {
     const lab = await newLab()
     const [a, s, lonely] = await lab.addHosts('a', 's', 'lonely')

@@ -1,9 +1,19 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { SpawnError, addNetns, exec, spawnIn, stopExecWorker } from '../../harness/netns/index.js'
 import { ip, netnsNames } from '../support/names.js'
 
 const name = netnsNames('exec')
+
+/** A process's state letter from /proc (R, S, Z...), or undefined when it is gone. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+  } catch {
+    return undefined
+  }
+}
 afterAll(() => stopExecWorker())
 
 describe('exec with `ip netns exec` semantics', () => {
@@ -64,11 +74,53 @@ describe('exec with `ip netns exec` semantics', () => {
     expect(r.stdout).toBe('/tmp\nhello\nfrom stdin')
   })
 
-  it('kills the child when the timeout expires', async () => {
+  it('stops the child when the timeout expires (SIGTERM first)', async () => {
     const n = name()
     addNetns(n)
     const r = await exec(n, ['sleep', '30'], { timeout: 100 })
+    expect(r).toMatchObject({ timedOut: true, code: null, signal: 'SIGTERM' })
+  })
+
+  it('a timeout stops what the child started too, with SIGKILL for what ignores SIGTERM', async () => {
+    const n = name()
+    addNetns(n)
+    // The shell and its background sleep both ignore SIGTERM (an ignored
+    // signal stays ignored across exec), and the sleep holds the output pipes.
+    const t0 = performance.now()
+    const r = await exec(n, ['sh', '-c', 'trap "" TERM; sleep 30 & echo $!; wait'], {
+      timeout: 300,
+      killGrace: 300,
+    })
+    expect(performance.now() - t0).toBeLessThan(10_000)
     expect(r).toMatchObject({ timedOut: true, code: null, signal: 'SIGKILL' })
+    const sleeper = Number(r.stdout.trim())
+    expect(sleeper).toBeGreaterThan(0)
+    expect(processState(sleeper) ?? 'gone').toMatch(/^(gone|Z)$/)
+  })
+
+  it('an abort signal stops the child and its children the same way', async () => {
+    const n = name()
+    addNetns(n)
+    const ac = new AbortController()
+    const p = exec(n, ['sh', '-c', 'sleep 30 & echo $!; wait'], { signal: ac.signal })
+    setTimeout(() => ac.abort(), 200)
+    const r = await p
+    expect(r).toMatchObject({ timedOut: false, code: null, signal: 'SIGTERM' })
+    expect(processState(Number(r.stdout.trim())) ?? 'gone').toMatch(/^(gone|Z)$/)
+    await expect(exec(n, ['true'], { signal: ac.signal })).rejects.toThrow(/abort/i)
+  })
+
+  it('a timed-out child is not waited for when an escaped process (own session) holds its output', async () => {
+    const n = name()
+    addNetns(n)
+    const r = await exec(n, ['sh', '-c', 'setsid sleep 30 & echo $!; wait'], { timeout: 200, killGrace: 200 })
+    const escaped = Number(r.stdout.trim())
+    try {
+      expect(r.timedOut).toBe(true)
+      expect(escaped).toBeGreaterThan(0)
+    } finally {
+      if (escaped > 0) process.kill(escaped, 'SIGKILL')
+    }
   })
 
   it('rejects with a clear error when the program does not exist', async () => {

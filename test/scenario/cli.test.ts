@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { kernelFeatures, listOwners } from '../../harness/lab/index.js'
+import { kernelFeatures, listOwners, ownerAlive, removeLab } from '../../harness/lab/index.js'
 import { listNetns } from '../../harness/netns/index.js'
 
 const root = join(import.meta.dirname, '../..')
@@ -20,27 +20,67 @@ interface Run {
   signal: NodeJS.Signals | null
   stdout: string
   stderr: string
+  /** Wall time from spawn to exit, ms. */
+  ms: number
 }
 
+/**
+ * Run the CLI to its end. With `hardKill`, a CLI still running after that
+ * many ms is SIGKILLed and the promise rejects: a command that does not exit
+ * on its own fails the test instead of hanging it.
+ */
 function nslab(
   args: string[],
   onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void,
+  options: { hardKill?: number } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
+    const t0 = performance.now()
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness/cli/main.ts'), ...args], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
     let stderr = ''
+    let hung = false
+    const timer =
+      options.hardKill === undefined
+        ? undefined
+        : setTimeout(() => {
+            hung = true
+            child.kill('SIGKILL')
+          }, options.hardKill)
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString()
       onStdout?.(stdout, (s) => child.kill(s))
     })
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      if (hung) {
+        // The killed CLI could not tear its lab down: do it here.
+        const files = args.filter((a) => a.endsWith('.yaml'))
+        for (const o of listOwners())
+          if (files.some((f) => o.command.includes(f)) && !ownerAlive(o)) removeLab(o.id)
+        reject(
+          new Error(
+            `nslab ${args.join(' ')} did not exit within ${options.hardKill} ms (killed); stdout: ${stdout}\nstderr: ${stderr}`,
+          ),
+        )
+      } else resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 })
+    })
   })
+}
+
+/** State of a process (R, S, Z...) from /proc, or undefined when there is no such process. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+  } catch {
+    return undefined
+  }
 }
 
 function scenario(name: string, text: string): string {
@@ -81,6 +121,25 @@ describe('nslab run', () => {
     expect(r.stdout).toMatch(/✗ a does not reach b \(icmp\)/)
     expect(r.stdout).toMatch(/3\/3 echo replies from 198\.18\./)
     expect(r.stdout).toMatch(/^FAIL fails /m)
+  })
+
+  it('a host that was never connected is unreachable: notReach, tcp/udp ok: false and a 100% loss ping hold', async () => {
+    const file = scenario(
+      'lonely',
+      `name: lonely\ntopology:\n  hosts: [a, b, c]\n  links: [[a, b]]\nexpect:\n  - notReach: { from: a, to: c }\n  - notReach: { from: c, to: a, protocol: udp }\n  - tcp: { from: a, to: c, ok: false }\n  - udp: { from: c, to: a, ok: false }\n  - ping: { from: a, to: c, count: 2, loss: { min: 100% } }\n  - reach: { from: a, to: c }\n`,
+    )
+    const r = await nslab(['run', file])
+    expect(r.stdout).toMatch(
+      /✓ a does not reach c \(icmp\).*\n.*host c \(nslab-\w+-c\) has no IPv4 address yet: connect it first/,
+    )
+    expect(r.stdout).toMatch(/✓ c does not reach a \(udp\)/)
+    expect(r.stdout).toMatch(/✓ tcp a -> c fails/)
+    expect(r.stdout).toMatch(/✓ udp c -> a fails/)
+    expect(r.stdout).toMatch(/✓ ping a -> c x2/)
+    // The one that expects c reachable fails, and says why.
+    expect(r.stdout).toMatch(/✗ a reaches c \(icmp\).*\n.*has no IPv4 address yet/)
+    expect(r.stdout).toMatch(/1 of 6 expectation\(s\) failed/)
+    expect(r.code).toBe(1)
   })
 
   it('exits 2 on an invalid file before building anything, naming file, line and column', async () => {
@@ -127,6 +186,39 @@ describe('nslab run', () => {
     const again = await nslab(['down', id!])
     expect(again.code).toBe(2)
     expect(again.stderr).toMatch(/there is no lab .* \(see: nslab ls\)/)
+  })
+
+  it('exits by itself after a TCP check that is expected to stall (its sockets are closed)', async () => {
+    // b drops every packet longer than 1000 bytes: the handshake and small
+    // segments pass, a 64 KiB transfer stalls with data unacknowledged, so the
+    // server's end never hears the client's FIN.
+    const drop =
+      'add table inet t; add chain inet t in { type filter hook input priority 0; }; add rule inet t in meta length > 1000 drop'
+    const file = scenario(
+      'stall',
+      `name: stall\n${pair}needs: [nftables]\nsteps:\n  - run: { host: b, cmd: [nft, '${drop}'] }\nexpect:\n  - tcp: { from: a, to: b, bytes: 64k, ok: false, timeout: 1s }\n  - tcp: { from: a, to: b }\n`,
+    )
+    const r = await nslab(['run', file], undefined, { hardKill: 20_000 })
+    expect(r.stdout).toMatch(/✓ tcp 64k a -> b fails/)
+    expect(r.stdout).toMatch(/ETIMEDOUT/)
+    expect(r.code).toBe(0)
+  })
+
+  it('kills a run step that times out, with its children, and fails it at once', async () => {
+    const pidFile = join(dir, 'sleep.pid')
+    const file = scenario(
+      'run-timeout',
+      `name: run-timeout\ntopology:\n  hosts: [a]\nsteps:\n  - run: { host: a, cmd: [sh, -c, 'sleep 30 & echo $! > ${pidFile}; wait'], timeout: 1s }\n`,
+    )
+    const r = await nslab(['run', file], undefined, { hardKill: 25_000 })
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/^FAIL run-timeout /m)
+    expect(r.stdout).toMatch(/did not finish within 1000 ms/)
+    expect(r.ms).toBeLessThan(15_000)
+    const pid = Number(readFileSync(pidFile, 'utf8'))
+    expect(pid).toBeGreaterThan(0)
+    // Gone, or dead and waiting for its new parent (init) to collect it: not running.
+    expect(procState(pid) ?? 'gone').toMatch(/^(gone|Z)$/)
   })
 
   it('leaves nothing behind when interrupted with Ctrl-C in the middle of a run', async () => {

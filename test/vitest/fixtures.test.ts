@@ -59,6 +59,32 @@ describe('the lab fixture', () => {
     expect(route?.message).toContain('its routes:')
   })
 
+  test('a host that was never connected is unreachable: .not.toReach passes, toReach says why', async ({
+    lab,
+  }) => {
+    const [a, b, c] = await lab.addHosts('a', 'b', 'c')
+    await lab.connect(a, b)
+    for (const protocol of ['icmp', 'tcp', 'udp', 'http'] as const) {
+      await expect(a).not.toReach(c, { protocol })
+      await expect(c).not.toReach(a, { protocol })
+    }
+    await expect(a).not.toPing(c)
+    await expect(c).not.toPing(a, { family: 6 })
+    const fail = async (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'passed',
+        (e: Error) => e.message,
+      )
+    const to = await fail(expect(a).toReach(c))
+    expect(to).toContain(`expected a [${a.netns}] to reach c [${c.netns}] over icmp/IPv4`)
+    expect(to).toContain(`host c (${c.netns}) has no IPv4 address yet: connect it first`)
+    const from = await fail(expect(c).toPing(a, { family: 6 }))
+    expect(from).toContain(`host c (${c.netns}) has no IPv6 address yet: connect it first`)
+    const tcp = await fail(expect(a).toReach(c, { protocol: 'tcp' }))
+    expect(tcp).toContain(`expected a [${a.netns}] to reach c [${c.netns}] over tcp/IPv4`)
+    expect(tcp).toContain('has no IPv4 address yet')
+  })
+
   test('the netns fixture is a fresh namespace with only lo', async ({ netns }) => {
     const r = await netns.exec(['ip', '-j', 'link'])
     expect(JSON.parse(r.stdout).map((l: { ifname: string }) => l.ifname)).toEqual(['lo'])
