@@ -34,6 +34,11 @@ export class ScenarioError extends Error {
   }
 }
 
+/** Text from the file, quoted and cut to a readable length: a message shows what it found, never all of it. */
+export function excerpt(text: string, max = 60): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text)
+}
+
 /** Levenshtein distance, for "did you mean". */
 export function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i)
@@ -63,6 +68,6 @@ export function nearest(word: string, valid: readonly string[]): string | undefi
 /** `unknown key "lnk" (did you mean "link"?)`, or the list of valid keys when nothing is close. */
 export function unknownKeyMessage(key: string, valid: readonly string[], what = 'key'): string {
   const near = nearest(key, valid)
-  if (near) return `unknown ${what} ${JSON.stringify(key)} (did you mean ${JSON.stringify(near)}?)`
-  return `unknown ${what} ${JSON.stringify(key)}; expected one of: ${valid.join(', ')}`
+  if (near) return `unknown ${what} ${excerpt(key)} (did you mean ${JSON.stringify(near)}?)`
+  return `unknown ${what} ${excerpt(key)}; expected one of: ${valid.join(', ')}`
 }

@@ -67,8 +67,27 @@ describe('parseScenario', () => {
     )
     expect(out).toEqual([
       'x.yaml:3:37: steps[0].link.state: expected one of "up", "down", got string "sideways"',
-      'x.yaml:4:36: steps[1].flap.down: expected a duration such as 500ms, 2s or 1m',
+      'x.yaml:4:36: steps[1].flap.down: expected a duration such as 500ms, 2s or 1m, got string "5 parsecs"',
       'x.yaml:5:10: steps[2].mtu.mtu: missing "mtu": expected number',
+    ])
+  })
+
+  it('says what is missing, and what it found for a value out of range (never "undefined")', () => {
+    expect(
+      problems(
+        [
+          'topology: { hosts: [a, b], links: [[a, b]], tunnels: [{ between: [a, b] }] }',
+          'steps:',
+          '  - link: { between: [a, b] }',
+          '  - sleep: -1',
+          '  - partition: [[a]]',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      'x.yaml:1:55: topology.tunnels[0].type: missing "type": expected one of "openvpn", "wireguard", "ipsec"',
+      'x.yaml:3:11: steps[0].link.state: missing "state": expected one of "up", "down"',
+      'x.yaml:4:12: steps[1].sleep: expected number to be >=0, got number -1',
+      'x.yaml:5:16: steps[2].partition: a partition is two groups of nodes: [[a, b], [c]], got a list of 1',
     ])
   })
 
