@@ -10,6 +10,7 @@
  * are errors everywhere.
  */
 import { z } from 'zod'
+import { BRIDGE_MAX_PORTS } from '../lab/plan.js'
 import { DURATION_PATTERN, PERCENT_PATTERN, RATE_PATTERN, SIZE_PATTERN } from './units.js'
 
 const pattern = (source: string, what: string): z.ZodString =>
@@ -133,10 +134,18 @@ const NodeSpec = z.strictObject({
   }),
 })
 
+const SWITCH_SIZE = `a switch holds 1 to ${BRIDGE_MAX_PORTS} members (a Linux bridge takes at most ${BRIDGE_MAX_PORTS} ports)`
+
 const SwitchSpec = z.strictObject({
   subnet: Cidr.optional(),
   subnet6: Cidr.optional(),
-  members: z.number().int().positive().optional().meta({ description: 'Sizes the subnet (default 254).' }),
+  members: z
+    .number()
+    .int({ error: SWITCH_SIZE })
+    .min(1, { error: SWITCH_SIZE })
+    .max(BRIDGE_MAX_PORTS, { error: SWITCH_SIZE })
+    .optional()
+    .meta({ description: 'Sizes the subnet (default 254; at most 1024, the ports of a Linux bridge).' }),
 })
 
 const Nodes = <S extends z.ZodType>(spec: S) =>

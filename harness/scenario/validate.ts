@@ -6,10 +6,12 @@
  * anything touches the kernel.
  */
 import { isIP } from 'node:net'
+import { impairmentProblems } from '../lab/impairment.js'
 import { AddressPlan, PlanError, subnetText, type Segment } from '../lab/plan.js'
-import type { DocPath } from './diagnostics.js'
+import { type DocPath, excerpt } from './diagnostics.js'
+import { impairmentOf } from './impairment.js'
 import type { Problem } from './issues.js'
-import type { Expectation, Scenario, Step } from './schema.js'
+import type { Expectation, ImpairmentSpec, Scenario, Step } from './schema.js'
 import { type Kind, linkDecls, nodeDecls, tunnelDecls } from './topology.js'
 import { varsIn } from './vars.js'
 
@@ -54,14 +56,24 @@ export function validateScenario(s: Scenario): Problem[] {
   const onNode = new Map<string, Segment[]>()
   for (const n of decls.filter((d) => d.kind === 'switch')) {
     try {
-      segOf.set(n.name, plan.segment(`switch ${n.name}`, n.switchSpec.members ?? 254, n.switchSpec))
+      segOf.set(n.name, plan.switchSegment(`switch ${n.name}`, n.switchSpec.members ?? 254, n.switchSpec))
     } catch (err) {
       if (err instanceof PlanError) add(n.path, err.message)
       else throw err
     }
   }
+  // Impairments tc would refuse (a rate under 8 bit/s, jitter without delay...).
+  const impairment = (spec: ImpairmentSpec, path: DocPath): void => {
+    for (const p of impairmentProblems(impairmentOf(spec).impairment)) {
+      const written = spec[p.field as keyof ImpairmentSpec]
+      const from =
+        typeof written === 'string' && p.message.includes(', got ') ? ` (from ${excerpt(written)})` : ''
+      add([...path, p.field], p.message + from)
+    }
+  }
   const pairs = new Set<string>()
   for (const l of linkDecls(s)) {
+    if (l.impair) impairment(l.impair, [...l.path, 'impair'])
     const ends = [l.a, l.b]
     if (!ends.map((e, i) => known(e, l.endPaths[i]!)).every(Boolean)) continue
     pairs.add([l.a, l.b].sort().join('--'))
@@ -194,6 +206,7 @@ export function validateScenario(s: Scenario): Problem[] {
       return walk(to, [...path, 'route', 'to'])
     }
     walk(step, path)
+    if (step.impair) impairment(step.impair, [...path, 'impair'])
     if (step.tunnel) knownTunnel(step.tunnel.name, [...path, 'tunnel', 'name'])
     if (step.nm) {
       nmHost(step.nm.host, [...path, 'nm', 'host'])

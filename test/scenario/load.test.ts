@@ -136,6 +136,38 @@ describe('parseScenario', () => {
     ])
   })
 
+  it('refuses what a bridge or tc cannot take, before building: switch sizes, ports, impairments', () => {
+    expect(problems('topology:\n  switches: { sw: { members: 0 } }\n')).toEqual([
+      'x.yaml:2:30: topology.switches.sw.members: a switch holds 1 to 1024 members (a Linux bridge takes at most 1024 ports), got number 0',
+    ])
+    expect(problems('topology:\n  switches: { sw: { members: 1025 } }\n')[0]).toMatch(
+      /members: a switch holds 1 to 1024 members .*, got number 1025$/,
+    )
+    const hosts = Array.from({ length: 1025 }, (_, i) => `h${i}`)
+    expect(
+      problems(
+        `topology:\n  hosts: [${hosts.join(', ')}]\n  switches: { sw: { subnet: 10.0.0.0/16 } }\n  links:\n${hosts.map((h) => `    - [${h}, sw]\n`).join('')}`,
+      ),
+    ).toEqual([
+      'x.yaml:1029:7: topology.links[1024]: switch sw is full: a Linux bridge takes at most 1024 ports and h1024 would be port 1025; split its members over several switches joined by a router',
+    ])
+    expect(
+      problems(
+        [
+          'topology:',
+          '  hosts: [a, b]',
+          '  links: [{ between: [a, b], impair: { rate: 1bit, delay: 2m } }]',
+          'steps:',
+          '  - impair: { between: [a, b], jitter: 5ms }',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      'x.yaml:3:46: topology.links[0].impair.rate: impairment rate must be at least 8 bit/s (tc counts whole bytes per second) and at most 1 Tbit/s, got 1 bit/s (from "1bit")',
+      'x.yaml:3:59: topology.links[0].impair.delay: impairment delay must be a number of milliseconds from 0 to 60000, got 120000 (from "2m")',
+      'x.yaml:5:40: steps[0].impair.jitter: impairment jitter needs a delay: give delay too',
+    ])
+  })
+
   it('checks references in steps and expectations, ${...} included', () => {
     const out = problems(
       [
