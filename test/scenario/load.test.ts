@@ -91,6 +91,35 @@ describe('parseScenario', () => {
     ])
   })
 
+  it('parses every address, subnet and regular expression while validating, placed in the file', () => {
+    const out = problems(
+      [
+        'topology:',
+        '  hosts:',
+        '    a: { dns: { nameservers: ["1.2.3"] }, hosts: { web: "${b.addr.a}", db: "10.0.0.256" } }',
+        '    b: { processes: [{ name: p, cmd: [sleep, "1"], ready: { output: "(" } }] }',
+        '  links:',
+        '    - { between: [a, b], subnet: 10.0.0.0/30, addresses: { a: "1.2.3", b: { v6: 10.0.0.2 } } }',
+        '    - { between: [a, b], subnet: 10.0.1.0/33 }',
+        '  tunnels: [{ between: [a, b], type: openvpn, routes: [10.9.0.0] }]',
+        'expect:',
+        '  - exec: { host: a, cmd: [ip, addr], stdout: { matches: "(" } }',
+        '  - event: { host: a, kind: address, address: "fd00::1::2/64" }',
+      ].join('\n'),
+    )
+    expect(out).toEqual([
+      'x.yaml:3:31: topology.hosts.a.dns.nameservers[0]: expected an IP address such as 10.0.0.1 or fd00::1, got string "1.2.3": an IPv4 address has four dot-separated numbers',
+      'x.yaml:3:76: topology.hosts.a.hosts.db: expected an IP address such as 10.0.0.1 or fd00::1, got string "10.0.0.256": 256 is larger than 255',
+      'x.yaml:4:69: topology.hosts.b.processes[0].ready.output: expected a regular expression, got string "(": Invalid regular expression: /(/: Unterminated group',
+      'x.yaml:6:63: topology.links[0].addresses.a: expected an IPv4 address such as 10.0.0.1, got string "1.2.3": an IPv4 address has four dot-separated numbers',
+      'x.yaml:6:81: topology.links[0].addresses.b.v6: expected an IPv6 address such as fd00::1, got string "10.0.0.2": that is an IPv4 address; give it as v4',
+      'x.yaml:7:34: topology.links[1].subnet: expected a subnet such as 10.0.0.0/24 or fd00:1::/64, got string "10.0.1.0/33": prefix length 33 is larger than 32',
+      'x.yaml:8:56: topology.tunnels[0].routes[0]: expected a subnet such as 10.0.0.0/24 or fd00:1::/64, got string "10.9.0.0"',
+      'x.yaml:10:58: expect[0].exec.stdout.matches: expected a regular expression, got string "(": Invalid regular expression: /(/m: Unterminated group',
+      'x.yaml:11:47: expect[1].event.address: expected an address such as 10.0.0.1, with or without a /prefix length, got string "fd00::1::2/64": "::" may appear only once',
+    ])
+  })
+
   it('wants exactly one kind per step', () => {
     expect(problems('topology: { hosts: [a] }\nsteps:\n  - { heal: true, sleep: 1s }\n')).toEqual([
       'x.yaml:3:5: steps[0]: a step has exactly one kind, got heal and sleep (split it into several steps)',
