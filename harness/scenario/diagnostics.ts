@@ -27,9 +27,15 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${where}: ${at}${d.message}`
 }
 
+/** How many problems a ScenarioError's message lists; `diagnostics` keeps them all. */
+export const SHOWN_DIAGNOSTICS = 50
+
 export class ScenarioError extends Error {
   constructor(readonly diagnostics: readonly Diagnostic[]) {
-    super(diagnostics.map(formatDiagnostic).join('\n'))
+    const shown = diagnostics.slice(0, SHOWN_DIAGNOSTICS).map(formatDiagnostic)
+    if (diagnostics.length > SHOWN_DIAGNOSTICS)
+      shown.push(`... and ${diagnostics.length - SHOWN_DIAGNOSTICS} more problem(s)`)
+    super(shown.join('\n'))
     this.name = 'ScenarioError'
   }
 }

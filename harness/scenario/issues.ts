@@ -117,7 +117,7 @@ export function problemsFrom(
     if (issue.code === 'invalid_union') {
       const fitting = issue.errors.filter((branch) => !failsAtRoot(branch))
       if (fitting.length === 1) {
-        out.push(...problemsFrom(root, input, fitting[0]!, path))
+        for (const p of problemsFrom(root, input, fitting[0]!, path)) out.push(p) // not push(...): it may be huge
         continue
       }
       out.push({ path, message: found(issue.message) })
