@@ -5,8 +5,15 @@
  */
 import type { Command } from 'commander'
 import { ContainerError } from '../container/errors.js'
+import { outputDir } from './paths.js'
 
 const collect = (value: string, previous: string[]) => [...previous, value]
+// --copy-out PATH:DIR: DIR is checked as an output directory at once (not under /proc...).
+const collectCopyOut = (value: string, previous: string[]) => {
+  const colon = value.indexOf(':')
+  if (colon > 0) outputDir(value.slice(colon + 1))
+  return [...previous, value]
+}
 
 /** Run an action; a ContainerError prints its sentence and sets its exit code (2 input, 3 Docker missing). */
 async function guarded(fn: () => Promise<void>): Promise<void> {
@@ -47,7 +54,7 @@ export function registerContainerCommand(program: Command): void {
     .option(
       '--copy-out <PATH:DIR>',
       'copy PATH out of the container into DIR after the command (repeatable)',
-      collect,
+      collectCopyOut,
       [],
     )
     .addHelpText(

@@ -25,6 +25,7 @@ import {
   type LoadedScenario,
   type ScenarioReport,
 } from '../scenario/index.js'
+import { outputFile } from './paths.js'
 
 function write(file: string, text: string): void {
   mkdirSync(dirname(file), { recursive: true })
@@ -57,8 +58,8 @@ export function registerScenarioCommands(program: Command): void {
     .command('run <files...>')
     .description('run scenario files; exit 0 only when every expectation holds')
     .option('--keep', 'leave a failed lab up for inspection (prints how to enter it; remove with nslab down)')
-    .option('--json <file>', 'also write the results as JSON')
-    .option('--junit <file>', 'also write the results as JUnit XML')
+    .option('--json <file>', 'also write the results as JSON', outputFile)
+    .option('--junit <file>', 'also write the results as JUnit XML', outputFile)
     .option('--color', 'colour the report (default: only on a terminal)')
     .option('--no-color', 'never colour the report')
     .addHelpText(
@@ -193,7 +194,7 @@ Examples:
     .command('graph <file>')
     .description("draw a scenario's topology: Mermaid (default), DOT or SVG")
     .option('-f, --format <format>', 'mermaid | dot | svg', 'mermaid')
-    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .option('-o, --output <file>', 'write to a file instead of stdout', outputFile)
     .addHelpText('after', '\nExample:\n  nslab graph scenarios/nat-private-network.yaml -f svg -o nat.svg')
     .action((file: string, opts: { format: string; output?: string }) => {
       const s = loadAll([file])[0]!.scenario

@@ -28,6 +28,7 @@ import {
   vmSucceeded,
 } from '../../vm/index.js'
 import { kernelMatrix, matrixMarkdown, readKernelReports } from '../../vm/matrix.js'
+import { outputDir, outputFile } from './paths.js'
 
 function positive(v: string): number {
   const n = Number(v)
@@ -91,6 +92,7 @@ export function registerVmCommands(program: Command): void {
     .option(
       '-r, --results <dir>',
       'host directory shared writable, at the same path in the guest, for result files',
+      outputDir,
     )
     .option('-e, --env <NAME=VALUE>', 'environment for the command (repeatable)', envPair, {})
     .option('--memory <MiB>', 'guest memory', positive)
@@ -268,7 +270,7 @@ Example:
     .command('matrix')
     .description('merge reports/kernel/<uname -r>.json into a matrix of claims and features against kernels')
     .option('-d, --dir <dir>', 'where the per-kernel reports are', 'reports/kernel')
-    .option('-o, --out <base>', 'write <base>.md and <base>.json', 'reports/kernel-matrix')
+    .option('-o, --out <base>', 'write <base>.md and <base>.json', outputFile, 'reports/kernel-matrix')
     .addHelpText(
       'after',
       '\nRun the suite on each kernel first (npm test on the host, npm run test:vm in the VM).',

@@ -8,36 +8,10 @@
  */
 import { type ExecResult } from '../netns/index.js'
 import { FeatureMissingError, kernelFeatures, requireFeature } from './features.js'
+import { type Impairment, checkImpairment } from './impairment.js'
 import type { LabNode, Port } from './node.js'
 
-export interface Impairment {
-  /** One-way delay in ms. */
-  delay?: number
-  /** Delay variation in ms (needs delay). */
-  jitter?: number
-  /** Packet loss in percent (0-100). */
-  loss?: number
-  /** Rate limit, bits per second. */
-  rate?: number
-  /** Duplicated packets in percent. */
-  duplicate?: number
-  /** Corrupted packets in percent. */
-  corrupt?: number
-  /** Reordered packets in percent (needs delay). */
-  reorder?: number
-}
-
-function check(i: Impairment): void {
-  for (const [k, v] of Object.entries(i)) {
-    if (v === undefined) continue
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-      throw new TypeError(`impairment ${k} must be a non-negative number, got ${String(v)}`)
-    if (['loss', 'duplicate', 'corrupt', 'reorder'].includes(k) && v > 100)
-      throw new TypeError(`impairment ${k} is a percentage (0-100), got ${v}`)
-  }
-  if (i.jitter && !i.delay) throw new TypeError('jitter needs a delay')
-  if (i.reorder && !i.delay) throw new TypeError('reorder needs a delay')
-}
+export type { Impairment } from './impairment.js'
 
 async function run(node: LabNode, argv: string[]): Promise<ExecResult> {
   const r = await node.exec(argv, { timeout: 10_000 })
@@ -58,7 +32,7 @@ export async function clearImpairment(node: LabNode, port: Port): Promise<void> 
 
 /** Set (replace) the impairment on egress of `port` of `node`. An empty impairment clears it. */
 export async function applyImpairment(node: LabNode, port: Port, i: Impairment): Promise<void> {
-  check(i)
+  checkImpairment(i)
   const features = await kernelFeatures()
   const active = Object.entries(i).filter(([, v]) => v !== undefined && v !== 0)
   await clearImpairment(node, port)

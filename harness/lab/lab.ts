@@ -62,7 +62,7 @@ export interface HostOptions {
 }
 
 export interface SwitchOptions {
-  /** How many members the switch must hold (sizes its IPv4 subnet; default 254). */
+  /** How many members the switch must hold (sizes its IPv4 subnet; default 254; 1 to 1024, a bridge's port limit). */
   hosts?: number
   subnet?: string
   subnet6?: string
@@ -272,7 +272,7 @@ export class Lab {
   /** A Linux bridge in its own namespace; hosts connected to it share one subnet. */
   async addSwitch(name: string, options: SwitchOptions = {}): Promise<Switch> {
     this.checkNew([name])
-    const segment = this.plan.segment(`switch ${name}`, options.hosts ?? 254, options)
+    const segment = this.plan.switchSegment(`switch ${name}`, options.hosts ?? 254, options)
     const [sw] = await this.addNodes([name], 'switch')
     this.switchSegments.set(sw!, segment)
     this.segments.push({ id: `sw:${name}`, segment })

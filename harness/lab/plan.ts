@@ -6,11 +6,18 @@
  * a real network. Pure: no I/O, unit- and property-tested.
  */
 import { bytesToIp, ipToBytes, parseCidr } from '../netlink/codec/address.js'
+import { TopologyError } from './errors.js'
 
 /** The plan cannot do what was asked: one sentence saying what and what to do. */
-export class PlanError extends Error {
-  override readonly name = 'PlanError'
+export class PlanError extends TopologyError {
+  override readonly name: string = 'PlanError'
 }
+
+/**
+ * A Linux bridge takes at most this many ports (BR_MAX_PORTS in
+ * net/bridge/br_private.h); adding one more fails with EXFULL.
+ */
+export const BRIDGE_MAX_PORTS = 1024
 
 export interface Subnet {
   /** Network address as text. */
@@ -132,6 +139,8 @@ export interface Segment {
   nextHost: number
   /** Addresses given out, per member. */
   members: Map<string, { v4: string; v6: string }>
+  /** At most this many members (a switch: BRIDGE_MAX_PORTS, one bridge port each). */
+  maxMembers?: number
 }
 
 /** The smallest IPv4 prefix that holds `hosts` hosts (at least /30, at most /16 by default growth). */
@@ -177,6 +186,20 @@ export class AddressPlan {
   }
 
   /**
+   * A switch's segment, sized for `hosts` members: a whole number from 1 to
+   * BRIDGE_MAX_PORTS, and the segment never takes more members than that.
+   */
+  switchSegment(label: string, hosts: number, explicit: { subnet?: string; subnet6?: string } = {}): Segment {
+    if (!Number.isInteger(hosts) || hosts < 1 || hosts > BRIDGE_MAX_PORTS)
+      throw new PlanError(
+        `${label}: hosts must be a whole number from 1 to ${BRIDGE_MAX_PORTS} (a Linux bridge takes at most ${BRIDGE_MAX_PORTS} ports), got ${hosts}`,
+      )
+    const seg = this.segment(label, hosts, explicit)
+    seg.maxMembers = BRIDGE_MAX_PORTS
+    return seg
+  }
+
+  /**
    * Give `member` addresses in `seg`: the next free host numbers, or the
    * explicit ones (which must lie in the segment and be unused there).
    */
@@ -186,6 +209,10 @@ export class AddressPlan {
     explicit: { v4?: string; v6?: string } = {},
   ): { v4: string; v6: string } {
     if (seg.members.has(member)) throw new PlanError(`${member} already has an address on ${seg.label}`)
+    if (seg.maxMembers !== undefined && seg.members.size >= seg.maxMembers)
+      throw new PlanError(
+        `${seg.label} is full: a Linux bridge takes at most ${seg.maxMembers} ports and ${member} would be port ${seg.members.size + 1}; split its members over several switches joined by a router`,
+      )
     const used = new Set([...seg.members.values()].flatMap((m) => [m.v4, m.v6]))
     const pick = (family: 4 | 6, given: string | undefined): string => {
       const subnet = family === 4 ? seg.v4 : seg.v6

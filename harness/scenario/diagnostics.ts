@@ -27,11 +27,22 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${where}: ${at}${d.message}`
 }
 
+/** How many problems a ScenarioError's message lists; `diagnostics` keeps them all. */
+export const SHOWN_DIAGNOSTICS = 50
+
 export class ScenarioError extends Error {
   constructor(readonly diagnostics: readonly Diagnostic[]) {
-    super(diagnostics.map(formatDiagnostic).join('\n'))
+    const shown = diagnostics.slice(0, SHOWN_DIAGNOSTICS).map(formatDiagnostic)
+    if (diagnostics.length > SHOWN_DIAGNOSTICS)
+      shown.push(`... and ${diagnostics.length - SHOWN_DIAGNOSTICS} more problem(s)`)
+    super(shown.join('\n'))
     this.name = 'ScenarioError'
   }
+}
+
+/** Text from the file, quoted and cut to a readable length: a message shows what it found, never all of it. */
+export function excerpt(text: string, max = 60): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text)
 }
 
 /** Levenshtein distance, for "did you mean". */
@@ -63,6 +74,6 @@ export function nearest(word: string, valid: readonly string[]): string | undefi
 /** `unknown key "lnk" (did you mean "link"?)`, or the list of valid keys when nothing is close. */
 export function unknownKeyMessage(key: string, valid: readonly string[], what = 'key'): string {
   const near = nearest(key, valid)
-  if (near) return `unknown ${what} ${JSON.stringify(key)} (did you mean ${JSON.stringify(near)}?)`
-  return `unknown ${what} ${JSON.stringify(key)}; expected one of: ${valid.join(', ')}`
+  if (near) return `unknown ${what} ${excerpt(key)} (did you mean ${JSON.stringify(near)}?)`
+  return `unknown ${what} ${excerpt(key)}; expected one of: ${valid.join(', ')}`
 }

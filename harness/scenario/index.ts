@@ -1,4 +1,10 @@
-export { loadScenario, parseScenario, type LoadedScenario } from './load.js'
+export {
+  SCENARIO_LIMITS,
+  loadScenario,
+  parseScenario,
+  type LoadedScenario,
+  type ScenarioReadOptions,
+} from './load.js'
 export { ScenarioError, formatDiagnostic, type Diagnostic } from './diagnostics.js'
 export { runScenario, exitCodeOf, type ScenarioReport, type ItemReport, type RunOptions } from './runner.js'
 export { formatItem, formatReport, formatSummary, toJson, toJunit } from './report.js'

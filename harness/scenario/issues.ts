@@ -5,7 +5,7 @@
  * its path so it can be placed in the file.
  */
 import type { z } from 'zod'
-import { type DocPath, unknownKeyMessage } from './diagnostics.js'
+import { type DocPath, excerpt, unknownKeyMessage } from './diagnostics.js'
 
 export interface Problem {
   path: DocPath
@@ -68,11 +68,15 @@ export function validKeys(root: z.ZodType, path: DocPath): string[] {
   return [...keys]
 }
 
-function typeName(v: unknown): string {
+/** What was found, in words: `string "5 parsecs"`, `number -1`, `a list of 3`, `a map`, `null`. */
+export function typeName(v: unknown): string {
   if (v === null) return 'null'
-  if (Array.isArray(v)) return 'a list'
+  if (Array.isArray(v)) return `a list of ${v.length}`
   if (typeof v === 'object') return 'a map'
-  return `${typeof v} ${JSON.stringify(v)}`
+  if (typeof v === 'string') return `string ${excerpt(v)}`
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')
+    return `${typeof v} ${String(v)}`
+  return typeof v
 }
 
 function valueAt(input: unknown, path: DocPath): unknown {
@@ -102,30 +106,34 @@ export function problemsFrom(
   const out: Problem[] = []
   for (const issue of issues) {
     const path = [...base, ...(issue.path as (string | number)[])]
+    const got = valueAt(input, path)
+    // "expected X, got Y", or "missing "key": expected X" when there is nothing there.
+    const found = (expected: string): string =>
+      got === undefined
+        ? `missing ${typeof path.at(-1) === 'string' ? JSON.stringify(path.at(-1)) : 'value'}: ${expected}`
+        : /\bgot\b/.test(expected)
+          ? expected
+          : `${expected}, got ${typeName(got)}`
     if (issue.code === 'invalid_union') {
       const fitting = issue.errors.filter((branch) => !failsAtRoot(branch))
       if (fitting.length === 1) {
-        out.push(...problemsFrom(root, input, fitting[0]!, path))
+        for (const p of problemsFrom(root, input, fitting[0]!, path)) out.push(p) // not push(...): it may be huge
         continue
       }
-      out.push({ path, message: `${issue.message}, got ${typeName(valueAt(input, path))}` })
+      out.push({ path, message: found(issue.message) })
     } else if (issue.code === 'unrecognized_keys') {
       const valid = validKeys(root, path)
       for (const key of issue.keys) out.push({ path, key, message: unknownKeyMessage(key, valid) })
     } else if (issue.code === 'invalid_type') {
-      const got = valueAt(input, path)
       out.push({
         path,
-        message:
-          got === undefined
-            ? `missing ${JSON.stringify(path.at(-1))}: ${issue.message.replace(/^Invalid input: /, '').replace(/, received .*$/, '')}`
-            : `${issue.message.replace(/^Invalid input: /, '').replace(/, received .*$/, '')}, got ${typeName(got)}`,
+        message: found(issue.message.replace(/^Invalid input: /, '').replace(/, received .*$/, '')),
       })
     } else if (issue.code === 'invalid_value') {
       const options = issue.values.map((v) => JSON.stringify(v)).join(', ')
-      out.push({ path, message: `expected one of ${options}, got ${typeName(valueAt(input, path))}` })
+      out.push({ path, message: found(`expected one of ${options}`) })
     } else {
-      out.push({ path, message: issue.message.replace(/^Invalid input: /, '') })
+      out.push({ path, message: found(issue.message.replace(/^(Invalid input|Too small|Too big): /, '')) })
     }
   }
   // An unknown key already says what is wrong with its object: drop the

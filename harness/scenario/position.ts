@@ -3,23 +3,45 @@
  * (or, for a key that should be there but is not, its parent's), and for an
  * unknown key, the key itself.
  */
-import { type Document, type LineCounter, isMap, isNode, isPair, isScalar, isSeq } from 'yaml'
+import {
+  type Document,
+  type LineCounter,
+  type Pair,
+  type YAMLMap,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+} from 'yaml'
 import type { DocPath } from './diagnostics.js'
 
 type Node = { range?: [number, number, number] | null } | null | undefined
 
-function child(node: unknown, key: string | number): unknown {
-  if (isMap(node)) {
-    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key))
-    return pair?.value
+// A map's pairs by key, built once per map: locating every problem of a map
+// with thousands of keys stays linear.
+const byKey = new WeakMap<YAMLMap, Map<string, Pair>>()
+
+function pairOf(node: YAMLMap, key: string): Pair | undefined {
+  let index = byKey.get(node)
+  if (!index) {
+    index = new Map()
+    for (const p of node.items)
+      if (isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p)
+    byKey.set(node, index)
   }
+  return index.get(key)
+}
+
+function child(node: unknown, key: string | number): unknown {
+  if (isMap(node)) return pairOf(node, String(key))?.value
   if (isSeq(node) && typeof key === 'number') return node.items[key]
   return undefined
 }
 
 function keyNode(node: unknown, key: string): unknown {
   if (!isMap(node)) return undefined
-  return node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key)?.key
+  return pairOf(node, key)?.key
 }
 
 export function locate(

@@ -10,6 +10,10 @@
  * are errors everywhere.
  */
 import { z } from 'zod'
+import { parseCidr } from '../netlink/codec/address.js'
+import { InvalidAddressError, ipToBytes } from '../util/ip.js'
+import { excerpt } from './diagnostics.js'
+import { BRIDGE_MAX_PORTS } from '../lab/plan.js'
 import { DURATION_PATTERN, PERCENT_PATTERN, RATE_PATTERN, SIZE_PATTERN } from './units.js'
 
 const pattern = (source: string, what: string): z.ZodString =>
@@ -53,8 +57,80 @@ const Argv = z
       'A program and its arguments (no shell; use [sh, -c, "..."] for one). ${a.addr.b} and friends are replaced.',
   })
 const Pair = z.tuple([NodeName, NodeName], { error: 'expected two node names, e.g. [a, r1]' })
-const Cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, { error: 'expected a subnet such as 10.0.0.0/24' })
-const Ip = z.string().regex(/^[0-9a-fA-F:.]+$/, { error: 'expected an IP address such as 10.0.0.1' })
+
+/**
+ * An address field: a pattern (for editors, and a first sentence for
+ * garbage), then the real parser (harness/util/ip.ts), so `1.2.3` or
+ * `10.0.0.0/33` is refused here, placed in the file, and not when the lab is
+ * built. `refs`: `${a.addr.b}` and friends stand for an address too (checked
+ * by validate.ts).
+ */
+function address(kind: 'ip' | 'ipv4' | 'ipv6' | 'cidr' | 'prefix' | 'route', refs = false): z.ZodString {
+  const expected = {
+    ip: 'an IP address such as 10.0.0.1 or fd00::1',
+    ipv4: 'an IPv4 address such as 10.0.0.1',
+    ipv6: 'an IPv6 address such as fd00::1',
+    cidr: 'a subnet such as 10.0.0.0/24 or fd00:1::/64',
+    prefix: 'an address such as 10.0.0.1, with or without a /prefix length',
+    route: 'a destination such as 10.0.0.0/24, fd00:1::/64 or default',
+  }[kind]
+  const source = {
+    ip: '^[0-9a-fA-F:.]+$',
+    ipv4: '^[0-9a-fA-F:.]+$',
+    ipv6: '^[0-9a-fA-F:.]+$',
+    cidr: '^[0-9a-fA-F:.]+/\\d{1,3}$',
+    prefix: '^[0-9a-fA-F:.]+(/\\d{1,3})?$',
+    route: '^(default|[0-9a-fA-F:.]+/\\d{1,3})$',
+  }[kind]
+  return z
+    .string()
+    .regex(new RegExp(refs ? `${source}|\\$\\{` : source), { error: `expected ${expected}`, abort: true })
+    .check((ctx) => {
+      const text = ctx.value
+      if ((refs && text.includes('${')) || (kind === 'route' && text === 'default')) return
+      let why: string | undefined
+      try {
+        if (kind === 'cidr' || kind === 'route' || kind === 'prefix') {
+          if (kind !== 'prefix' && !text.includes('/')) why = 'it has no /prefix length'
+          else parseCidr(text)
+        } else {
+          const bytes = ipToBytes(text)
+          if (kind === 'ipv4' && bytes.length !== 4) why = 'that is an IPv6 address; give it as v6'
+          if (kind === 'ipv6' && bytes.length !== 16) why = 'that is an IPv4 address; give it as v4'
+        }
+      } catch (err) {
+        why = err instanceof InvalidAddressError ? err.reason : String(err)
+      }
+      if (why)
+        ctx.issues.push({
+          code: 'custom',
+          input: text,
+          message: `expected ${expected}, got string ${excerpt(text)}: ${why}`,
+        })
+    })
+}
+const Cidr = address('cidr')
+const Ip = address('ip')
+const Ipv4 = address('ipv4')
+const Ipv6 = address('ipv6')
+
+/** A regular expression, compiled here (with the flags the runner uses), so a bad one is a validation error. */
+function regex(flags: string, description: string): z.ZodString {
+  return z
+    .string()
+    .check((ctx) => {
+      try {
+        new RegExp(ctx.value, flags)
+      } catch (err) {
+        ctx.issues.push({
+          code: 'custom',
+          input: ctx.value,
+          message: `expected a regular expression, got string ${excerpt(ctx.value)}: ${(err as Error).message}`,
+        })
+      }
+    })
+    .meta({ description })
+}
 const Family = z.union([z.literal(4), z.literal(6)], { error: 'expected 4 or 6' })
 
 /** Exactly one of the object's keys: how steps and expectations name their kind. */
@@ -101,7 +177,7 @@ const Process = z.strictObject({
   cmd: Argv,
   ready: z
     .strictObject({
-      output: z.string().meta({ description: 'A regular expression its stdout or stderr must match.' }),
+      output: regex('', 'A regular expression its stdout or stderr must match.'),
       timeout: Duration.optional(),
     })
     .optional()
@@ -123,7 +199,7 @@ const NodeSpec = z.strictObject({
       description: 'Written to /etc/netns/NAME/resolv.conf: what programs in this host resolve with.',
     }),
   hosts: z
-    .record(z.string(), z.string())
+    .record(z.string(), address('ip', true))
     .optional()
     .meta({ description: 'Written to /etc/netns/NAME/hosts: name -> address, or -> ${node.addr.peer}.' }),
   processes: z.array(Process).optional().meta({ description: 'Started once the topology is up.' }),
@@ -133,10 +209,18 @@ const NodeSpec = z.strictObject({
   }),
 })
 
+const SWITCH_SIZE = `a switch holds 1 to ${BRIDGE_MAX_PORTS} members (a Linux bridge takes at most ${BRIDGE_MAX_PORTS} ports)`
+
 const SwitchSpec = z.strictObject({
   subnet: Cidr.optional(),
   subnet6: Cidr.optional(),
-  members: z.number().int().positive().optional().meta({ description: 'Sizes the subnet (default 254).' }),
+  members: z
+    .number()
+    .int({ error: SWITCH_SIZE })
+    .min(1, { error: SWITCH_SIZE })
+    .max(BRIDGE_MAX_PORTS, { error: SWITCH_SIZE })
+    .optional()
+    .meta({ description: 'Sizes the subnet (default 254; at most 1024, the ports of a Linux bridge).' }),
 })
 
 const Nodes = <S extends z.ZodType>(spec: S) =>
@@ -152,7 +236,7 @@ export const Link = z.union(
       subnet: Cidr.optional(),
       subnet6: Cidr.optional(),
       addresses: z
-        .record(NodeName, z.union([Ip, z.strictObject({ v4: Ip.optional(), v6: Ip.optional() })]))
+        .record(NodeName, z.union([Ipv4, z.strictObject({ v4: Ipv4.optional(), v6: Ipv6.optional() })]))
         .optional()
         .meta({ description: 'Per end: an IPv4 address, or { v4, v6 }.' }),
       mtu: z.number().int().min(68).max(65535).optional(),
@@ -213,7 +297,7 @@ const Match = z.union(
     z.strictObject({
       contains: z.string().optional(),
       notContains: z.string().optional(),
-      matches: z.string().optional().meta({ description: 'A regular expression.' }),
+      matches: regex('m', 'A regular expression (multiline: ^ and $ match at each line).').optional(),
       equals: z.string().optional(),
     }),
   ],
@@ -237,8 +321,12 @@ const EventSpec = z.strictObject({
   link: NodeName.optional().meta({ description: 'The device facing this node.' }),
   device: z.string().optional(),
   state: z.enum(['up', 'down']).optional().meta({ description: 'Operational state of a link event.' }),
-  address: z.string().optional(),
-  dst: z.string().optional(),
+  address: address('prefix', true).optional().meta({
+    description: 'An address event: this address (a prefix length is ignored); a neigh event: its address.',
+  }),
+  dst: address('route', true)
+    .optional()
+    .meta({ description: 'A route event: its destination as the kernel prints it (10.0.0.0/24, default).' }),
   timeout: Duration.optional().meta({ description: 'How long to wait for it if not seen yet (default 2s).' }),
 })
 

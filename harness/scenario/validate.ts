@@ -6,10 +6,12 @@
  * anything touches the kernel.
  */
 import { isIP } from 'node:net'
+import { impairmentProblems } from '../lab/impairment.js'
 import { AddressPlan, PlanError, subnetText, type Segment } from '../lab/plan.js'
-import type { DocPath } from './diagnostics.js'
+import { type DocPath, excerpt } from './diagnostics.js'
+import { impairmentOf } from './impairment.js'
 import type { Problem } from './issues.js'
-import type { Expectation, Scenario, Step } from './schema.js'
+import type { Expectation, ImpairmentSpec, Scenario, Step } from './schema.js'
 import { type Kind, linkDecls, nodeDecls, tunnelDecls } from './topology.js'
 import { varsIn } from './vars.js'
 
@@ -38,30 +40,46 @@ export function validateScenario(s: Scenario): Problem[] {
     if (n.spec.bare && n.kind !== 'host') add([...n.path, 'bare'], 'only hosts can be bare')
   }
   if (decls.length === 0) add(['topology'], 'the topology has no nodes: add hosts, routers or switches')
+  // "; the topology has: a, b, r1", at most 20 of them (a message per unknown
+  // node listing 30,000 names ran out of memory).
+  let listed: string | undefined
+  const nodeList = (): string => {
+    if (listed !== undefined) return listed
+    const names = [...kinds.keys()]
+    const more = names.length > 20 ? ` and ${names.length - 20} more` : ''
+    listed = names.length ? `; the topology has: ${names.slice(0, 20).join(', ')}${more}` : ''
+    return listed
+  }
   const known = (name: string, path: DocPath): boolean => {
     if (kinds.has(name)) return true
-    const names = [...kinds.keys()]
-    add(
-      path,
-      `unknown node ${JSON.stringify(name)}${names.length ? `; the topology has: ${names.join(', ')}` : ''}`,
-    )
+    add(path, `unknown node ${excerpt(name)}${nodeList()}`)
     return false
   }
 
   // Links and the address plan, dry-run in build order: switches, then links.
   const plan = new AddressPlan()
   const segOf = new Map<string, Segment>()
-  const onNode = new Map<string, Segment[]>()
+  const onNode = new Map<string, Map<string, Segment>>() // node -> its segments by IPv4 subnet
   for (const n of decls.filter((d) => d.kind === 'switch')) {
     try {
-      segOf.set(n.name, plan.segment(`switch ${n.name}`, n.switchSpec.members ?? 254, n.switchSpec))
+      segOf.set(n.name, plan.switchSegment(`switch ${n.name}`, n.switchSpec.members ?? 254, n.switchSpec))
     } catch (err) {
       if (err instanceof PlanError) add(n.path, err.message)
       else throw err
     }
   }
+  // Impairments tc would refuse (a rate under 8 bit/s, jitter without delay...).
+  const impairment = (spec: ImpairmentSpec, path: DocPath): void => {
+    for (const p of impairmentProblems(impairmentOf(spec).impairment)) {
+      const written = spec[p.field as keyof ImpairmentSpec]
+      const from =
+        typeof written === 'string' && p.message.includes(', got ') ? ` (from ${excerpt(written)})` : ''
+      add([...path, p.field], p.message + from)
+    }
+  }
   const pairs = new Set<string>()
   for (const l of linkDecls(s)) {
+    if (l.impair) impairment(l.impair, [...l.path, 'impair'])
     const ends = [l.a, l.b]
     if (!ends.map((e, i) => known(e, l.endPaths[i]!)).every(Boolean)) continue
     pairs.add([l.a, l.b].sort().join('--'))
@@ -84,14 +102,15 @@ export function validateScenario(s: Scenario): Problem[] {
       if (!seg) continue
       for (const end of member ? [member] : ends) {
         plan.assign(seg, end, l.addresses[end])
-        const mine = onNode.get(end) ?? []
-        const clash = mine.find((m) => m !== seg && subnetText(m.v4) === subnetText(seg.v4))
-        if (clash)
+        const mine = onNode.get(end) ?? new Map<string, Segment>()
+        const clash = mine.get(subnetText(seg.v4))
+        if (clash && clash !== seg)
           add(
             l.path,
             `address clash on ${end}: ${seg.label} would reuse ${subnetText(seg.v4)}, already on ${clash.label}; give one of them another subnet`,
           )
-        onNode.set(end, [...mine, seg])
+        if (!clash) mine.set(subnetText(seg.v4), seg)
+        onNode.set(end, mine)
       }
     } catch (err) {
       if (err instanceof PlanError) add(l.path, err.message)
@@ -194,6 +213,7 @@ export function validateScenario(s: Scenario): Problem[] {
       return walk(to, [...path, 'route', 'to'])
     }
     walk(step, path)
+    if (step.impair) impairment(step.impair, [...path, 'impair'])
     if (step.tunnel) knownTunnel(step.tunnel.name, [...path, 'tunnel', 'name'])
     if (step.nm) {
       nmHost(step.nm.host, [...path, 'nm', 'host'])

@@ -1,8 +1,10 @@
 // Pure parts of the lab: the address plan, the route computation, the names.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { TopologyError } from '../../harness/lab/errors.js'
 import {
   AddressPlan,
+  BRIDGE_MAX_PORTS,
   PlanError,
   contains,
   hostAddress,
@@ -73,6 +75,47 @@ describe('address plan', () => {
       'ipv4Pool "nonsense" is not an address/prefix',
     )
     expect(() => new AddressPlan({ ipv6Pool: 'fd00::/96' })).toThrow('smaller than one /64')
+  })
+
+  it('sizes a switch for 1 to 1024 members and refuses any other size, as a TopologyError', () => {
+    expect(BRIDGE_MAX_PORTS).toBe(1024)
+    const plan = new AddressPlan()
+    expect(plan.switchSegment('switch one', 1).v4.prefixLen).toBe(30)
+    expect(plan.switchSegment('switch big', 1024).v4.prefixLen).toBe(21)
+    for (const hosts of [0, -5, 1.5, 1025, NaN, Infinity]) {
+      const err = (() => {
+        try {
+          plan.switchSegment('switch sw', hosts)
+        } catch (e) {
+          return e
+        }
+      })()
+      expect(err, String(hosts)).toBeInstanceOf(TopologyError)
+      expect((err as Error).message).toBe(
+        `switch sw: hosts must be a whole number from 1 to 1024 (a Linux bridge takes at most 1024 ports), got ${hosts}`,
+      )
+    }
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.double()), (hosts) => {
+        const ok = Number.isInteger(hosts) && hosts >= 1 && hosts <= 1024
+        const p = new AddressPlan()
+        if (ok) expect(p.switchSegment('switch sw', hosts).members.size).toBe(0)
+        else expect(() => p.switchSegment('switch sw', hosts)).toThrow(PlanError)
+      }),
+    )
+  })
+
+  it("refuses a switch's 1025th member in the plan, before the kernel's bridge would (EXFULL)", () => {
+    const plan = new AddressPlan()
+    const sw = plan.switchSegment('switch sw', 1024, { subnet: '10.0.0.0/16' })
+    for (let i = 0; i < 1024; i++) plan.assign(sw, `h${i}`)
+    expect(() => plan.assign(sw, 'h1024')).toThrow(
+      'switch sw is full: a Linux bridge takes at most 1024 ports and h1024 would be port 1025; split its members over several switches joined by a router',
+    )
+    expect(sw.members.size).toBe(1024)
+    // A point-to-point link or a plain segment has no such limit beyond its subnet.
+    const seg = plan.segment('seg', 2000)
+    for (let i = 0; i < 1100; i++) plan.assign(seg, `h${i}`)
   })
 
   it('computes host addresses and containment', () => {

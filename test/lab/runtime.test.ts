@@ -10,6 +10,8 @@ import {
   udpEcho,
 } from '../../harness/checks/index.js'
 import { FeatureMissingError, kernelFeatures } from '../../harness/lab/features.js'
+import { TopologyError } from '../../harness/lab/errors.js'
+import { listNetns } from '../../harness/netns/index.js'
 import { ipJson } from '../support/names.js'
 
 const labs: Lab[] = []
@@ -167,6 +169,23 @@ describe('runtime changes', () => {
     await expect(lab.impair(a, b, { loss: 150 })).rejects.toThrow('percentage')
     await expect(lab.impair(a, b, { jitter: 5 })).rejects.toThrow('jitter needs a delay')
     await expect(lab.impair(a, 'nobody', { loss: 1 })).rejects.toThrow('no such node')
+    await expect(lab.impair(a, b, { rate: 1 })).rejects.toThrow(
+      'impairment rate must be at least 8 bit/s (tc counts whole bytes per second) and at most 1 Tbit/s, got 1 bit/s',
+    )
+    for (const bad of [{ delay: NaN }, { loss: -1 }, { rate: Infinity }])
+      await expect(lab.impair(a, b, bad)).rejects.toThrow(/^impairment \w+ must be /)
+  })
+
+  it('refuses a switch size a bridge cannot have, before making anything', async () => {
+    const lab = await newLab()
+    for (const hosts of [0, -5, 2.5, 1025, NaN]) {
+      const err = await lab.addSwitch('sw', { hosts }).catch((e: unknown) => e)
+      expect(err, String(hosts)).toBeInstanceOf(TopologyError)
+      expect((err as Error).message).toMatch(/^switch sw: hosts must be a whole number from 1 to 1024/)
+    }
+    expect(listNetns().filter((n) => n.startsWith(`nslab-${lab.id}-`))).toEqual([])
+    const sw = await lab.addSwitch('sw', { hosts: 1024 })
+    expect(sw.kind).toBe('switch')
   })
 })
 

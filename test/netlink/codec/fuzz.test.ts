@@ -24,6 +24,7 @@ import * as errorFixtures from './fixtures/errors.js'
 import * as linkFixtures from './fixtures/link.js'
 import * as neighFixtures from './fixtures/neigh.js'
 import * as routeFixtures from './fixtures/route.js'
+import { FUZZ_TIMEOUT, fuzzRuns } from '../../support/fuzz.js'
 import { firstMessage } from './helpers.js'
 
 const captures: Capture[] = [addrFixtures, errorFixtures, linkFixtures, neighFixtures, routeFixtures].flatMap(
@@ -94,7 +95,7 @@ function withPayload(message: Buffer, keep: number): Buffer {
   return out
 }
 
-describe('decoder fuzzing', () => {
+describe('decoder fuzzing', { timeout: FUZZ_TIMEOUT }, () => {
   it('has a corpus of real messages', () => {
     expect(messages.length).toBeGreaterThan(60)
     for (const m of messages) expect(() => decodeMessages(m)).not.toThrow()
@@ -103,9 +104,7 @@ describe('decoder fuzzing', () => {
   it('survives random bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (raw) => decodesOrThrowsDecodeError(Buffer.from(raw))),
-      {
-        numRuns: 1000,
-      },
+      fuzzRuns(1000),
     )
   })
 
@@ -139,7 +138,7 @@ describe('decoder fuzzing', () => {
         buf.set(payload, NLMSG_HDRLEN)
         decodesOrThrowsDecodeError(buf)
       }),
-      { numRuns: 2000 },
+      fuzzRuns(2000),
     )
   })
 
@@ -167,7 +166,7 @@ describe('decoder fuzzing', () => {
           decodesOrThrowsDecodeError(buf)
         },
       ),
-      { numRuns: 3000 },
+      fuzzRuns(3000),
     )
   })
 
@@ -191,7 +190,7 @@ describe('decoder fuzzing', () => {
         fc.array(edgeMutation, { minLength: 1, maxLength: 4 }),
         (message, edits) => decodesOrThrowsDecodeError(withEdgeValues(message, edits)),
       ),
-      { numRuns: 3000 },
+      fuzzRuns(3000),
     )
   })
 
@@ -202,7 +201,7 @@ describe('decoder fuzzing', () => {
         fc.array(edgeMutation, { minLength: 1, maxLength: 2 }),
         (message, edits) => decodesOrThrowsDecodeError(withEdgeValues(message, edits)),
       ),
-      { numRuns: 2000 },
+      fuzzRuns(2000),
     )
   })
 })
