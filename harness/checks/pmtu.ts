@@ -11,11 +11,11 @@ import { ping } from './ping.js'
 
 /** Largest IP packet (header included) that reaches `to` from `ns`, between `min` and `max`. */
 export async function pathMtu(
-  ns: NetnsRef | { internals: { handle: NetnsRef } },
+  ns: NetnsRef | { ns: NetnsRef },
   to: string,
   options: { min?: number; max?: number; timeout?: number } = {},
 ): Promise<number> {
-  const ref = typeof ns === 'object' && 'internals' in ns ? ns.internals.handle : ns
+  const ref = typeof ns === 'object' && 'ns' in ns ? ns.ns : ns
   const v6 = to.includes(':')
   const header = v6 ? 48 : 28 // IP + ICMP headers
   let lo = options.min ?? (v6 ? 1280 : 68)

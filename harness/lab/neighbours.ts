@@ -18,6 +18,8 @@
  * kernel drops permanent entries of a device that goes down, so they are
  * written again (NLM_F_REPLACE) every time, not remembered.
  */
+import { TopologyError } from './errors.js'
+import type { LabModel } from './model.js'
 import type { LabNode, Port } from './node.js'
 
 /** One member of a segment: a node and its port there. */
@@ -56,4 +58,20 @@ export async function pinNeighbours(members: readonly SegmentMember[], family: 4
     ),
   )
   return ends.length * (ends.length - 1)
+}
+
+/**
+ * Pin switch `sw`'s segment (see Lab.staticNeighbours) when it has more
+ * than `above` ordered pairs. Returns how many entries were written.
+ */
+export async function staticNeighbours(
+  model: LabModel,
+  sw: LabNode | string,
+  options: { family?: 4 | 6; above?: number } = {},
+): Promise<number> {
+  const node = model.resolve(sw, 'switch')
+  if (node.kind !== 'switch') throw new TopologyError(`${node.name} is not a switch`)
+  const members = model.segmentMembers(node)
+  if (members.length * (members.length - 1) <= (options.above ?? 0)) return 0
+  return pinNeighbours(members, options.family ?? 4)
 }

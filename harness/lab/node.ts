@@ -49,27 +49,20 @@ export interface Port {
   mac?: string
 }
 
-export interface NodeInternals {
-  handle: Netns
-  nl: Netlink
-  /**
-   * The ifindex the next device made here asks for. A fresh namespace has
-   * only lo (1); the lab makes every other device in it and counts, so it
-   * never has to ask the kernel which index a new link got.
-   */
-  nextIndex: number
-  /** A switch's bridge ifindex. */
-  bridgeIndex?: number
-}
-
 export class LabNode {
   /** The user's name for it ('a', 'r1', 'sw'). */
   readonly name: string
   readonly kind: NodeKind
   /** The namespace name `ip netns` knows it by. */
   readonly netns: string
-  /** @internal */
-  readonly internals: NodeInternals
+  /**
+   * The namespace, held open by this process for as long as the node lives:
+   * hand it to the netns layer to work inside (`socketIn(a.ns, ...)`,
+   * `withNetns(a.ns, ...)`, `subscribe(a.ns, ...)`, `setSysctl(a.ns, ...)`).
+   */
+  readonly ns: Netns
+  /** The rtnetlink client living in this node's namespace. */
+  readonly netlink: Netlink
   /** Links of this node, in the order they were made. */
   readonly ports: Port[] = []
   private runtime: NetnsRuntime | undefined
@@ -83,23 +76,19 @@ export class LabNode {
   constructor(
     name: string,
     kind: NodeKind,
-    netns: string,
-    internals: NodeInternals,
+    ns: Netns,
+    netlink: Netlink,
     private readonly paths?: PathOwner,
   ) {
     this.name = name
     this.kind = kind
-    this.netns = netns
-    this.internals = internals
+    this.netns = ns.name ?? ns.label
+    this.ns = ns
+    this.netlink = netlink
   }
 
   toString(): string {
     return `${this.kind} ${this.name} (${this.netns})`
-  }
-
-  /** The netlink handle living in this node's namespace. */
-  get netlink(): Netlink {
-    return this.internals.nl
   }
 
   /**
@@ -130,7 +119,7 @@ export class LabNode {
   ping(target: LabNode | string, options: PingOptions & { family?: 4 | 6 } = {}): Promise<PingResult> {
     const to = typeof target === 'string' ? target : target.address(this, options.family ?? 4)
     const from = `${this.name} (${this.address(typeof target === 'string' ? undefined : target, options.family ?? (to.includes(':') ? 6 : 4))})`
-    return ping(this.internals.handle, to, { ...options, from })
+    return ping(this.ns, to, { ...options, from })
   }
 
   /**
@@ -192,7 +181,7 @@ export class LabNode {
     options: ListenOptions = {},
     onConnection?: (socket: net.Socket) => void,
   ): Promise<net.Server> {
-    const server = await listenIn(this.internals.handle, options, onConnection)
+    const server = await listenIn(this.ns, options, onConnection)
     this.closers.add(server)
     server.once('close', () => this.closers.delete(server))
     return server
@@ -200,7 +189,7 @@ export class LabNode {
 
   /** A TCP connection made from this namespace. */
   async connect(options: ConnectOptions): Promise<net.Socket> {
-    const socket = await connectIn(this.internals.handle, options)
+    const socket = await connectIn(this.ns, options)
     this.closers.add(socket)
     socket.once('close', () => this.closers.delete(socket))
     return socket
@@ -208,7 +197,7 @@ export class LabNode {
 
   /** A UDP socket bound in this namespace. */
   bindUdp(options: UdpOptions = {}): dgram.Socket {
-    const socket = bindUdpIn(this.internals.handle, options)
+    const socket = bindUdpIn(this.ns, options)
     this.closers.add(socket)
     socket.once('close', () => this.closers.delete(socket))
     return socket
@@ -220,7 +209,7 @@ export class LabNode {
    * not dns.lookup). The worker is reused across calls.
    */
   run<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, ...args: A): Promise<Awaited<R>> {
-    this.runtime ??= new NetnsRuntime(this.internals.handle)
+    this.runtime ??= new NetnsRuntime(this.ns)
     return this.runtime.run(fn, ...args)
   }
 
@@ -236,13 +225,17 @@ export class LabNode {
     this.closers.clear()
   }
 
-  /** @internal Close this process's handles to the node (sockets, workers, netlink), leaving the namespace and its processes. */
+  /**
+   * Close this process's handles to the node (sockets, workers, netlink, the
+   * namespace fd), leaving the namespace and its processes: what a lab kept
+   * up (`nslab up`) or torn down (after stopAll) does last.
+   */
   async release(): Promise<void> {
     this.closeSockets()
     await this.runtime?.close()
     this.runtime = undefined
-    this.internals.nl.close()
-    this.internals.handle.close()
+    this.netlink.close()
+    this.ns.close()
   }
 
   /**
@@ -259,7 +252,7 @@ export class LabNode {
     }
   }
 
-  /** @internal Stop everything this node started: cleanups, processes, workers, sockets. */
+  /** Stop everything this node started: cleanups (onStop), sockets, processes, workers. The lab's teardown and reset call it. */
   async stopAll(): Promise<void> {
     const errors: unknown[] = []
     for (const fn of this.cleanups.splice(0).reverse()) await fn().catch((err: unknown) => errors.push(err))

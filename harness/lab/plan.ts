@@ -153,7 +153,6 @@ export function prefixForHosts(hosts: number): number {
 export class AddressPlan {
   private readonly v4: Pool
   private readonly v6: Pool
-  private readonly segments: Segment[] = []
 
   constructor(options: PlanOptions = {}) {
     const v4 = parseSubnet(options.ipv4Pool ?? '198.18.0.0/15', 'ipv4Pool')
@@ -180,9 +179,7 @@ export class AddressPlan {
     if (v4.family !== 4)
       throw new PlanError(`subnet of ${label} (${subnetText(v4)}) must be IPv4; use subnet6 for IPv6`)
     if (v6.family !== 6) throw new PlanError(`subnet6 of ${label} (${subnetText(v6)}) must be IPv6`)
-    const seg: Segment = { label, v4, v6, nextHost: 1, members: new Map() }
-    this.segments.push(seg)
-    return seg
+    return { label, v4, v6, nextHost: 1, members: new Map() }
   }
 
   /**
@@ -241,5 +238,10 @@ export class AddressPlan {
     const a = { v4, v6 }
     seg.members.set(member, a)
     return a
+  }
+
+  /** Take back `member`'s addresses in `seg` (a link that could not be made). */
+  release(seg: Segment, member: string): void {
+    seg.members.delete(member)
   }
 }

@@ -3,7 +3,6 @@
  * neighbours, nftables rules, and the output of the processes started in it.
  * Read from the kernel at the moment it is asked for, for failure reports.
  */
-import type { Lab } from './lab.js'
 import type { LabNode } from './node.js'
 
 export interface NodeState {
@@ -55,12 +54,18 @@ export async function nodeState(n: LabNode): Promise<NodeState> {
   }
 }
 
-export async function labState(lab: Lab): Promise<NodeState[]> {
+/** What the state report needs of a lab. */
+export interface LabView {
+  readonly id: string
+  readonly allNodes: readonly LabNode[]
+}
+
+export async function labState(lab: LabView): Promise<NodeState[]> {
   return Promise.all(lab.allNodes.map((n) => nodeState(n)))
 }
 
 /** The state as text a person reads in a failure report. */
-export function formatLabState(lab: Lab, state: readonly NodeState[]): string {
+export function formatLabState(lab: LabView, state: readonly NodeState[]): string {
   const out = [`lab ${lab.id} at the moment of failure (enter a host: ip netns exec NAME sh):`]
   for (const n of state) {
     out.push('', `${n.kind} ${n.name}  [${n.netns}]`)

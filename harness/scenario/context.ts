@@ -75,7 +75,7 @@ export class RunContext {
   /** Record link, address and route events in every node from now on. */
   recordEvents(): void {
     for (const n of this.lab.allNodes) {
-      const sub = subscribe(n.internals.handle, ['link', 'addr', 'route', 'neigh'])
+      const sub = subscribe(n.ns, ['link', 'addr', 'route', 'neigh'])
       this.subscriptions.push(sub)
       void (async () => {
         for await (const event of sub) {

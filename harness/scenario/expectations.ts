@@ -443,7 +443,7 @@ async function socketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outco
   })
   const port = (srv.address() as net.AddressInfo).port
   const host = server.address(created)
-  const fd = socketIn(created.internals.handle, AF_INET, SOCK_STREAM)
+  const fd = socketIn(created.ns, AF_INET, SOCK_STREAM)
   try {
     const answer = await user.run(
       async (fd: number, port: number, host: string, ms: number) => {

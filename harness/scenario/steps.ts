@@ -96,7 +96,7 @@ async function impairStep(ctx: RunContext, i: StepSpec<'impair'>): Promise<void>
 
 async function sysctlStep(ctx: RunContext, s: StepSpec<'sysctl'>): Promise<void> {
   const node = ctx.node(s.host)
-  for (const [k, v] of Object.entries(s.set)) setSysctl(node.internals.handle, k, v)
+  for (const [k, v] of Object.entries(s.set)) setSysctl(node.ns, k, v)
 }
 
 async function routeStep(ctx: RunContext, r: StepSpec<'route'>): Promise<void> {
@@ -116,7 +116,7 @@ async function routeStep(ctx: RunContext, r: StepSpec<'route'>): Promise<void> {
 
 async function moveStep(ctx: RunContext, m: StepSpec<'move'>): Promise<void> {
   const to = ctx.node(m.to)
-  await ctx.node(m.from).netlink.moveLink(m.device, { fd: to.internals.handle.fd })
+  await ctx.node(m.from).netlink.moveLink(m.device, { fd: to.ns.fd })
 }
 
 async function sessionStep(ctx: RunContext, s: StepSpec<'session'>): Promise<void> {

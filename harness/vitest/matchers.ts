@@ -24,7 +24,7 @@ interface MatcherResult {
 }
 
 function isNode(x: unknown): x is LabNode {
-  return typeof x === 'object' && x !== null && 'netns' in x && 'ports' in x && 'internals' in x
+  return typeof x === 'object' && x !== null && 'netns' in x && 'ports' in x && 'netlink' in x
 }
 
 function label(n: LabNode): string {
