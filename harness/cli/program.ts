@@ -15,7 +15,7 @@ import {
   listNetns,
   monitorNetns,
 } from '../netns/index.js'
-import { SysError } from '../sys/errors.js'
+import { isPermissionError } from '../sys/errors.js'
 import { LabInUseError, LabNotFoundError, gc, recordNamespaces } from '../lab/gc.js'
 import { listOwners, ownerAlive } from '../lab/owner.js'
 import { ScenarioError } from '../scenario/diagnostics.js'
@@ -23,6 +23,7 @@ import { FeatureMissingError } from '../lab/features.js'
 import { registerScenarioCommands } from './scenario.js'
 import { registerContainerCommand } from './container.js'
 import { registerVmCommands } from './vm.js'
+import { NETNS_CAPABILITIES, PrivilegeError, requireCapabilities } from './privilege.js'
 
 /** nslab's own version, from the package.json above this file (source or dist). */
 export function version(): string {
@@ -56,17 +57,24 @@ export function buildProgram(): Command {
     .command('add <name>')
     .description('create a named namespace (like `ip netns add`)')
     .addHelpText('after', '\nExample:\n  nslab netns add demo && ip netns exec demo ip link')
-    .action((name: string) => addNetns(name))
+    .action((name: string) => {
+      requireCapabilities('nslab netns add', NETNS_CAPABILITIES)
+      addNetns(name)
+    })
   netns
     .command('delete <name>')
     .alias('del')
     .description('delete a named namespace (like `ip netns delete`)')
-    .action((name: string) => deleteNetns(name))
+    .action((name: string) => {
+      requireCapabilities('nslab netns delete', NETNS_CAPABILITIES)
+      deleteNetns(name)
+    })
   netns
     .command('exec <name> <argv...>')
     .description('run a program in a namespace (like `ip netns exec`)')
     .addHelpText('after', '\nExample:\n  nslab netns exec demo -- ip -j addr')
     .action(async (name: string, argv: string[]) => {
+      requireCapabilities('nslab netns exec', NETNS_CAPABILITIES)
       const r = await exec(name, argv)
       process.stdout.write(r.stdout)
       process.stderr.write(r.stderr)
@@ -123,8 +131,9 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof NetnsNameError || err instanceof TypeError || err instanceof ScenarioError) return 2
   if (err instanceof LabNotFoundError) return 2
   if (err instanceof LabInUseError) return 1
-  if (err instanceof FeatureMissingError) return 3
-  if (err instanceof SysError && (err.code === 'EPERM' || err.code === 'EACCES')) return 3
+  if (err instanceof FeatureMissingError || err instanceof PrivilegeError) return 3
+  // A permission error from the kernel or the file system, wherever it came from.
+  if (isPermissionError(err)) return 3
   if (err instanceof NetnsError) return 1
   return 1
 }

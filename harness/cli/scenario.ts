@@ -26,6 +26,8 @@ import {
   type ScenarioReport,
 } from '../scenario/index.js'
 import { outputFile } from './paths.js'
+import { LAB_CAPABILITIES, NETNS_CAPABILITIES, requireCapabilities } from './privilege.js'
+import { removalReport } from './removal.js'
 
 function write(file: string, text: string): void {
   mkdirSync(dirname(file), { recursive: true })
@@ -76,6 +78,7 @@ Examples:
     .action(
       async (files: string[], opts: { keep?: boolean; json?: string; junit?: string; color?: boolean }) => {
         const loaded = loadAll(files)
+        requireCapabilities('nslab run', LAB_CAPABILITIES)
         const color = opts.color ?? process.stdout.isTTY === true
         const controller = new AbortController()
         const onSignal = (): void => controller.abort()
@@ -115,6 +118,7 @@ Examples:
     )
     .action(async (file: string) => {
       const l = loadAll([file])[0]!
+      requireCapabilities('nslab up', LAB_CAPABILITIES)
       const r = await runScenario(
         { ...l, scenario: { ...l.scenario, expect: [] } },
         {
@@ -137,14 +141,14 @@ Examples:
       '\nA lab that a live process is running (not left up on purpose) is refused unless --force:\nits owner would find its namespaces gone under it.\n\nExample:\n  nslab ls && nslab down 3f2a',
     )
     .action((ids: string[], opts: { force?: boolean }) => {
+      requireCapabilities('nslab down', NETNS_CAPABILITIES)
       for (const id of ids) {
         const r = removeLab(id, { force: opts.force })
-        for (const lab of r.reaped)
-          console.log(
-            `removed lab ${lab.id}: ${lab.namespaces.length} namespace(s)${lab.killed.length ? `, killed ${lab.killed.join(' ')}` : ''}`,
-          )
-        for (const e of r.errors) console.error(`error: ${e}`)
-        if (r.errors.length) process.exitCode = 1
+        // Say what is true afterwards, not what was meant: read the namespaces back.
+        const { out, err, code } = removalReport(r, listNetns())
+        for (const line of out) console.log(line)
+        for (const line of err) console.error(line)
+        if (code > Number(process.exitCode ?? 0)) process.exitCode = code
       }
     })
 
@@ -153,6 +157,7 @@ Examples:
     .description('run a program in a host of a running lab (like ip netns exec)')
     .addHelpText('after', '\nExample:\n  nslab exec 3f2a a -- ip -j route')
     .action(async (lab: string, host: string, argv: string[]) => {
+      requireCapabilities('nslab exec', NETNS_CAPABILITIES)
       const r = await exec(netnsName(labOf(lab), host), argv)
       process.stdout.write(r.stdout)
       process.stderr.write(r.stderr)
@@ -164,6 +169,7 @@ Examples:
     .description('print netlink events (links, addresses, routes, neighbours) across a lab as they happen')
     .addHelpText('after', '\nExample:\n  nslab monitor 3f2a')
     .action(async (lab?: string) => {
+      requireCapabilities('nslab monitor', NETNS_CAPABILITIES)
       const owners = listOwners().filter((o) => lab === undefined || o.id === labOf(lab))
       const present = listNetns()
       const names = owners.flatMap((o) => recordNamespaces(o, present))

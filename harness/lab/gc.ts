@@ -150,7 +150,10 @@ export function reapRecord(record: OwnerRecord, report: GcReport): ReapedLab {
     }
   }
   if (!record.paths) paths.push(...removeLegacyFiles(record))
-  releaseLab(record.id)
+  // A namespace that could not be deleted stays named, so gc can try again
+  // (and `nslab ls` still shows it); the record goes only with everything.
+  const present = new Set(listNetns())
+  if (!namespaces.some((n) => present.has(n))) releaseLab(record.id)
   const reaped = { id: record.id, pid: record.pid, namespaces, killed, paths }
   report.reaped.push(reaped)
   return reaped

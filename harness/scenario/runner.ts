@@ -7,6 +7,7 @@
 import { join } from 'node:path'
 import { FeatureMissingError, Lab, kernelFeatures } from '../lab/index.js'
 import { OWNER_DIR } from '../lab/owner.js'
+import { isPermissionError } from '../sys/errors.js'
 import { RunContext } from './context.js'
 import { buildTopology } from './build.js'
 import { type Outcome, checkExpectation } from './expectations.js'
@@ -95,7 +96,11 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   })
   const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, timedOut, aborted])
 
+  // A build the kernel refused for want of privilege is no result of the
+  // scenario: it is thrown once the lab is cleaned up (the CLI exits 3).
+  let refused: unknown
   const result = await run().catch((err: unknown) => {
+    if (isPermissionError(err)) refused = err
     report.status = 'error'
     report.error = (err as Error).message
     return report
@@ -115,6 +120,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   } else {
     await lab.destroy()
   }
+  if (refused) throw refused
   return finish()
 
   async function run(): Promise<ScenarioReport> {
@@ -136,6 +142,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
       }
       options.onProgress?.(report.build, 'build')
       if (err instanceof FeatureMissingError) return finishMissing([err.feature], err.message)
+      if (isPermissionError(err)) throw err
       report.status = 'error'
       report.error = `building the topology failed: ${(err as Error).message}`
       return finish()

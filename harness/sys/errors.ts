@@ -44,3 +44,15 @@ export class SysError extends Error {
 export function isSysError(err: unknown, code?: string): err is SysError {
   return err instanceof SysError && (code === undefined || err.code === code)
 }
+
+/**
+ * True when `err` (or what caused it) is a permission error: EPERM or EACCES
+ * from a syscall, the kernel's netlink answer, or Node's file system calls.
+ */
+export function isPermissionError(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as Error).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (code === 'EPERM' || code === 'EACCES') return true
+  }
+  return false
+}
