@@ -188,8 +188,7 @@ describe('ownership is proven by a record, never inferred from a name', () => {
     addNetns(named)
     ip('netns', 'add', unnamed)
     try {
-      const report = gc()
-      expect(report.reaped.find((r) => r.id === id)?.namespaces).toEqual([named])
+      gc() // (or another test file's gc, first: what counts is what is left)
       expect(listNetns()).not.toContain(named)
       expect(listNetns()).toContain(unnamed)
     } finally {
@@ -251,15 +250,14 @@ describe('ownership is proven by a record, never inferred from a name', () => {
     let running = true
     void Promise.all(done).then(() => (running = false))
     let rounds = 0
-    const reaped: string[] = []
     while (running) {
-      reaped.push(...gc().reaped.map((r) => r.id))
+      gc()
       rounds++
       await new Promise((r) => setImmediate(r))
     }
     const outputs = await Promise.all(done)
     expect(rounds).toBeGreaterThan(10)
+    // Each child checked after every build that its namespaces and record were there.
     for (const o of outputs) expect(o).toMatch(/^ok 40 labs\nexit 0$/m)
-    expect(reaped).toEqual([])
   }, 120_000)
 })

@@ -56,12 +56,12 @@ describe('the signal teardown and gc leave nothing of a WireGuard lab', () => {
   it('SIGKILL then gc: the same', async () => {
     const marker = `98765.${process.pid}3`
     const { child, exited, id, prefix } = await startSoakLab(marker, 'built')
+    // While its owner lives nobody reaps it: there is something to leave.
+    expect(processesWith(marker).filter((p) => p !== child.pid).length).toBe(3)
+    expect(leftovers(id, prefix).length).toBeGreaterThan(0)
     child.kill('SIGKILL')
     await exited
-    expect(processesWith(marker).length).toBe(3)
-    expect(leftovers(id, prefix).length).toBeGreaterThan(0)
-    const report = gc()
-    expect(report.reaped.map((r) => r.id)).toContain(id)
+    gc() // (another test file's gc may have been first: what counts is what is left)
     expect(leftovers(id, prefix)).toEqual([])
     expect(processesWith(marker)).toEqual([])
   }, 60_000)
