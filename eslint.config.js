@@ -2,6 +2,56 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+const KOFFI = { name: 'koffi', message: 'Only harness/sys imports koffi.' }
+
+/**
+ * What each folder of harness/ must not import (DESIGN.md's layers,
+ * dependencies pointing down only):
+ *
+ *   cli/  vitest/  scenario/            what users touch
+ *   lab/  checks/  vpn/  capture/       topology, traffic, tunnels, packets
+ *   container/                          beside lab (reads its owner records)
+ *   netns/  netlink/                    namespaces and rtnetlink
+ *   sys/                                the only place that calls libc
+ *   util/                               pure helpers
+ */
+const USERS = ['cli', 'vitest', 'scenario']
+const LAYERS = {
+  util: ['sys', 'netns', 'netlink', 'lab', 'checks', 'vpn', 'capture', 'trace', 'container', ...USERS],
+  sys: ['netns', 'netlink', 'lab', 'checks', 'vpn', 'capture', 'trace', 'container', ...USERS],
+  netns: ['netlink', 'lab', 'checks', 'vpn', 'capture', 'trace', 'container', ...USERS],
+  netlink: ['lab', 'checks', 'vpn', 'capture', 'trace', 'container', ...USERS],
+  checks: ['lab', 'vpn', 'capture', 'trace', 'container', ...USERS],
+  capture: ['lab', 'checks', 'vpn', 'trace', 'container', ...USERS],
+  lab: ['vpn', 'capture', 'trace', 'container', ...USERS],
+  vpn: ['capture', 'trace', 'container', ...USERS],
+  trace: ['container', ...USERS],
+  container: [...USERS],
+  scenario: ['vitest', 'cli'],
+  vitest: ['cli'],
+}
+
+/** An import that climbs out of its folder into one of `forbidden` (`../lab/x.js`, `../../lab/x.js`). */
+function layerRule(folder, forbidden) {
+  return {
+    files: [`harness/${folder}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: folder === 'sys' ? [] : [KOFFI],
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${forbidden.join('|')})(/|$)`,
+              message: `harness/${folder} sits below ${forbidden.join(', ')} (DESIGN.md's layers): it must not import from them.`,
+            },
+          ],
+        },
+      ],
+    },
+  }
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'reports/**'] },
   js.configs.recommended,
@@ -21,12 +71,11 @@ export default tseslint.config(
     files: ['harness/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     ignores: ['harness/sys/**'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        { paths: [{ name: 'koffi', message: 'Only harness/sys imports koffi.' }] },
-      ],
+      'no-restricted-imports': ['error', { paths: [KOFFI] }],
     },
   },
+  // The layers of DESIGN.md, enforced: a folder may import only the folders below it.
+  ...Object.entries(LAYERS).map(([folder, forbidden]) => layerRule(folder, forbidden)),
   {
     // The VM runner sits beside the library: it may use the lower layers, never the CLI or Vitest layers.
     files: ['vm/**/*.ts'],
