@@ -11,4 +11,5 @@ export {
 } from './matrix.js'
 export { type EchoResult, tcpEcho, udpEcho, httpCheck } from './echo.js'
 export { pathMtu } from './pmtu.js'
+export { socketCrossing, type CrossingOptions, type CrossingResult } from './crossing.js'
 export { tcpThroughput, type ThroughputResult } from './throughput.js'

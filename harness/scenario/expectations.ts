@@ -3,10 +3,10 @@
  * data, what was expected and what happened, naming hosts and addresses.
  */
 import type net from 'node:net'
-import { Connections } from '../checks/connections.js'
 import {
   httpCheck,
   pathMtu,
+  socketCrossing,
   tcpEcho,
   tcpThroughput,
   udpEcho,
@@ -14,9 +14,8 @@ import {
   type PingResult,
 } from '../checks/index.js'
 import { pidsInNetns } from '../lab/index.js'
-import { netnsExists, socketIn } from '../netns/index.js'
+import { netnsExists } from '../netns/index.js'
 import { FALLBACK_TUNNEL_DEVICE } from '../netlink/index.js'
-import { AF_INET, SOCK_STREAM } from '../sys/constants.js'
 import type { RecordedEvent, RunContext } from './context.js'
 import type { EventSpec, Expectation, MatchSpec } from './schema.js'
 import { OpenVpnTunnel } from '../vpn/index.js'
@@ -379,7 +378,7 @@ const CHECKS: { [K in keyof Expectation]-?: (ctx: RunContext, spec: Spec<K>) => 
   devices: checkDevices,
   netns: checkNetns,
   tunnel: checkTunnel,
-  socket: socketCrossing,
+  socket: expectSocketCrossing,
   nm: checkNm,
 }
 
@@ -429,41 +428,20 @@ async function sessionAlive(s: net.Socket): Promise<{ ok: boolean; detail: strin
  * thread living in `usedFrom`'s: the server in `to` must see it come from
  * createdIn's address, because a socket belongs to the namespace it was born in.
  */
-async function socketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outcome> {
+async function expectSocketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outcome> {
   const created = ctx.node(s.createdIn)
   const user = ctx.node(s.usedFrom)
   const server = ctx.node(s.to)
   const label = `socket born in ${s.createdIn}, used from a thread in ${s.usedFrom}, reaches ${s.to} as ${s.createdIn}`
-  let seen: string | undefined
-  const conns = new Connections()
-  const srv = await server.listen({ port: s.port ?? 0, host: '0.0.0.0' }, (c) => {
-    conns.accept(c)
-    seen = c.remoteAddress?.replace(/^::ffff:/, '')
-    c.end(`${seen}\n`)
-  })
-  const port = (srv.address() as net.AddressInfo).port
   const host = server.address(created)
-  const fd = socketIn(created.ns, AF_INET, SOCK_STREAM)
   try {
-    const answer = await user.run(
-      async (fd: number, port: number, host: string, ms: number) => {
-        const net = await import('node:net')
-        return await new Promise<string>((resolve, reject) => {
-          const sock = new net.Socket({ fd })
-          const timer = setTimeout(() => sock.destroy(new Error(`no answer within ${ms} ms`)), ms)
-          let d = ''
-          sock.on('data', (x: Buffer) => (d += x.toString()))
-          sock.on('end', () => resolve(d.trim()))
-          sock.on('error', reject)
-          sock.on('close', () => clearTimeout(timer))
-          sock.connect(port, host)
-        })
-      },
-      fd,
-      port,
-      host,
-      3000,
-    )
+    const { seen, answer, port } = await socketCrossing({
+      createdIn: created.ns,
+      runThere: (fn, ...args) => user.run(fn, ...args),
+      server: server.ns,
+      serverAddress: host,
+      port: s.port,
+    })
     const expected = created.address(server)
     return {
       ok: seen === expected && answer === expected,
@@ -476,8 +454,5 @@ async function socketCrossing(ctx: RunContext, s: Spec<'socket'>): Promise<Outco
       label,
       detail: `connect from ${s.usedFrom}'s thread failed: ${(err as Error).message}`,
     }
-  } finally {
-    srv.close()
-    conns.destroyAll()
   }
 }
