@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { Capture, CaptureDeviceError } from '../../harness/capture/index.js'
+import { Capture, CaptureDeviceError, SECRETS_TYPE } from '../../harness/capture/index.js'
 import { ping } from '../../harness/checks/ping.js'
 import { Netlink, setSysctl } from '../../harness/netlink/index.js'
 import { type Netns, addNetns, openNetns, socketIn } from '../../harness/netns/index.js'
@@ -19,7 +19,7 @@ import {
   sockaddrIp,
 } from '../../harness/sys/index.js'
 import { netnsNames } from '../support/names.js'
-import { haveTshark, tsharkFields, tsharkNamed } from './tshark.js'
+import { capinfos, haveTshark, tsharkFields, tsharkNamed } from './tshark.js'
 
 const name = netnsNames('cap')
 const dir = mkdtempSync(join(tmpdir(), 'nslab-capture-'))
@@ -112,8 +112,17 @@ describe('capture on both ends of a veth pair', () => {
           ['198.18.0.2', 'b'],
         ]),
         descriptions: (i) => `${i.label} end of a ⟷ b (${i.device}, namespace ${i.netns})`,
+        secrets: [
+          { type: SECRETS_TYPE.TLS_KEY_LOG, data: `CLIENT_RANDOM ${'ab'.repeat(32)} ${'cd'.repeat(48)}\n` },
+        ],
       })
       expect(w.interfaces).toBe(2)
+      const info = capinfos(file)
+      expect(info).toMatch(/^Capture application: nslab \d+\.\d+\.\d+$/m)
+      expect(info).toContain('Capture comment:     lab L1; test "a ping"')
+      expect(info).toContain('Number of decryption secrets in file: 1')
+      expect(info).toContain('Number of resolved IPv4 addresses in file: 2')
+      expect(info.match(/Number of stat entries = 1/g)?.length).toBe(2)
       const rows = tsharkFields(
         file,
         [
