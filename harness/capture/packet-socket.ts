@@ -121,6 +121,7 @@ export class PacketSocket {
   private readonly names = new Map<number, string>()
   private readonly statsBuffer = Buffer.alloc(12)
   private closed = false
+  private reading = false
 
   private constructor(fd: number, netns: string, ifindex: number, options: PacketSocketOptions) {
     this.fd = fd
@@ -211,34 +212,48 @@ export class PacketSocket {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const status = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2)
     let count = 0
-    for (let n = 0; n < this.blocks; n++) {
-      const base = this.next * this.blockSize
-      // block_desc: version, offset_to_priv, then tpacket_hdr_v1: block_status at 8.
-      // Atomics: the status is read before the frames and written back after (acquire/release).
-      if ((Atomics.load(status, (base + 8) >> 2) & TP_STATUS_USER) === 0) break
-      const frames = view.getUint32(base + 12, true)
-      let at = base + view.getUint32(base + 16, true)
-      for (let i = 0; i < frames; i++) {
-        const next = view.getUint32(at, true)
-        const snap = view.getUint32(at + 12, true)
-        const mac = view.getUint16(at + 24, true)
-        const start = at + mac
-        this.onFrame({
-          sec: view.getUint32(at + 4, true),
-          nsec: view.getUint32(at + 8, true),
-          length: view.getUint32(at + 16, true),
-          ifindex: view.getInt32(at + TPACKET3_HDRLEN + 4, true),
-          type: bytes[at + TPACKET3_HDRLEN + 10]!,
-          data: Buffer.from(bytes.subarray(start, start + snap)),
-        })
-        count++
-        at += next
+    let total = 0
+    this.reading = true
+    try {
+      for (let n = 0; n < this.blocks && !this.closed; n++) {
+        const base = this.next * this.blockSize
+        // block_desc: version, offset_to_priv, then tpacket_hdr_v1: block_status at 8.
+        // Atomics: the status is read before the frames and written back after (acquire/release).
+        if ((Atomics.load(status, (base + 8) >> 2) & TP_STATUS_USER) === 0) break
+        const frames = view.getUint32(base + 12, true)
+        let at = base + view.getUint32(base + 16, true)
+        try {
+          for (let i = 0; i < frames; i++) {
+            const next = view.getUint32(at, true)
+            const snap = view.getUint32(at + 12, true)
+            const start = at + view.getUint16(at + 24, true) // tp_mac
+            count++
+            this.onFrame({
+              sec: view.getUint32(at + 4, true),
+              nsec: view.getUint32(at + 8, true),
+              length: view.getUint32(at + 16, true),
+              ifindex: view.getInt32(at + TPACKET3_HDRLEN + 4, true),
+              type: bytes[at + TPACKET3_HDRLEN + 10]!,
+              data: Buffer.from(bytes.subarray(start, start + snap)),
+            })
+            at += next
+            if (this.closed) break
+          }
+        } finally {
+          // Given back even when onFrame throws: the rest of this block is lost, never read twice.
+          Atomics.store(status, (base + 8) >> 2, TP_STATUS_KERNEL)
+          this.next = (this.next + 1) % this.blocks
+          this.counters.read += count
+          total += count
+          count = 0
+        }
       }
-      Atomics.store(status, (base + 8) >> 2, TP_STATUS_KERNEL)
-      this.next = (this.next + 1) % this.blocks
+    } finally {
+      this.reading = false
+      // close() from inside onFrame left the unmapping to us: the loop above was still reading the ring.
+      if (this.closed) this.release()
     }
-    this.counters.read += count
-    return count
+    return total
   }
 
   /**
@@ -287,10 +302,16 @@ export class PacketSocket {
     this.closed = true
     this.watcher?.close()
     this.watcher = undefined
+    // Called from onFrame, the ring is still being read: read() unmaps when it is done.
+    if (!this.reading) this.release()
+  }
+
+  private release(): void {
     const ring = this.ring
+    if (ring === undefined) return
     this.ring = undefined
     try {
-      ring?.unmap()
+      ring.unmap()
     } finally {
       close(this.fd)
     }
