@@ -10,3 +10,15 @@ export * from './netns/index.js'
 export { SysError, isSysError } from './sys/errors.js'
 export { errnoName, errnoText } from './sys/errno.js'
 export * from './vpn/index.js'
+export {
+  Capture,
+  CaptureDeviceError,
+  PcapngWriteError,
+  SECRETS_TYPE,
+  buildPcapng,
+  type CaptureOptions,
+  type CaptureStats,
+  type CaptureTarget,
+  type CapturedPacket,
+  type WritePcapngOptions,
+} from './capture/index.js'

@@ -17,13 +17,18 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_rc=1
 fi
 
+# tshark (Wireshark) checks the capture files nslab writes. Its package asks
+# whether non-root users may capture: no (nslab captures as root, in-process).
+echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+
 apt-get update
 apt-get install -y --no-install-recommends \
   iproute2 util-linux procps bash coreutils nftables iputils-ping ca-certificates netbase \
   docker.io debootstrap curl \
   qemu-system-x86 linux-image-amd64 busybox-static \
   openvpn openssl wireguard-tools wireguard-go \
-  network-manager network-manager-openvpn dbus
+  network-manager network-manager-openvpn dbus \
+  tshark
 
 [ -n "$policy_rc" ] && rm -f /usr/sbin/policy-rc.d
 

@@ -69,3 +69,30 @@ export const MSG_DONTWAIT = 0x40
 export const NS_GET_NSTYPE = 0xb703
 
 export const FIONBIO = 0x5421
+
+/** Interface ioctls (struct ifreq: a 16-byte name, then an int or a union). */
+export const SIOCGIFNAME = 0x8910
+export const SIOCGIFINDEX = 0x8933
+
+export const PROT_READ = 0x1
+export const PROT_WRITE = 0x2
+export const MAP_SHARED = 0x01
+
+/** AF_PACKET sockets (linux/if_packet.h, linux/if_ether.h). */
+export const SOL_PACKET = 263
+export const ETH_P_ALL = 0x0003
+export const PACKET_RX_RING = 5
+export const PACKET_STATISTICS = 6
+export const PACKET_VERSION = 10
+export const TPACKET_V3 = 2
+/** sll_pkttype values. */
+export const PACKET_HOST = 0
+export const PACKET_BROADCAST = 1
+export const PACKET_MULTICAST = 2
+export const PACKET_OTHERHOST = 3
+export const PACKET_OUTGOING = 4
+/** tp_status / block_status bits. */
+export const TP_STATUS_KERNEL = 0
+export const TP_STATUS_USER = 1
+export const TP_STATUS_LOSING = 4
+export const SO_ATTACH_FILTER = 26

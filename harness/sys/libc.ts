@@ -43,6 +43,8 @@ const c = {
   ),
   // A plain void *: koffi passes a Buffer's own memory either way, and _Out_ costs extra per call.
   recv: libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
+  mmap: libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)'),
+  munmap: libc.func('int munmap(void *addr, size_t length)'),
 }
 
 function fail(syscall: string, target?: string): never {
@@ -169,6 +171,16 @@ export function setsockoptInt(fd: number, level: number, name: number, value: nu
   check(c.setsockopt(fd, level, name, scratch, 4) as number, 'setsockopt')
 }
 
+/**
+ * getsockopt(2) of a struct: fills `buf` (up to its length) and returns how
+ * many bytes the kernel wrote.
+ */
+export function getsockoptBuffer(fd: number, level: number, name: number, buf: Buffer): number {
+  const len = [buf.length]
+  check(c.getsockopt(fd, level, name, buf, len) as number, 'getsockopt')
+  return len[0]!
+}
+
 export function getsockoptInt(fd: number, level: number, name: number): number {
   const buf = Buffer.alloc(4)
   const len = [4]
@@ -233,4 +245,53 @@ export function recv(fd: number, buf: Buffer, flags: number): number {
     throw new SysError('recv', errno)
   }
   return ret
+}
+
+/**
+ * A shared memory mapping of a file descriptor (mmap(2) with MAP_SHARED), read
+ * and written through `bytes`, a view onto the mapped memory itself (no copy).
+ *
+ * The view is valid only until `unmap()`. Touching mapped memory after munmap
+ * crashes the process, and koffi's external ArrayBuffers cannot be detached
+ * (measured: a transfer neither detaches nor fails cleanly). So the owner
+ * must keep every typed array over this memory private, drop them before
+ * unmapping, and copy out whatever must outlive the mapping.
+ */
+export class Mapping {
+  readonly length: number
+  private pointer: unknown
+  private view: Uint8Array | undefined
+
+  constructor(pointer: unknown, length: number) {
+    this.pointer = pointer
+    this.length = length
+    this.view = new Uint8Array(koffi.view(pointer, length))
+  }
+
+  /** The mapped bytes; throws once unmapped. */
+  get bytes(): Uint8Array {
+    if (this.view === undefined) throw new TypeError('the memory mapping was unmapped')
+    return this.view
+  }
+
+  get mapped(): boolean {
+    return this.view !== undefined
+  }
+
+  /** munmap(2). Idempotent. */
+  unmap(): void {
+    if (this.view === undefined) return
+    this.view = undefined
+    const pointer = this.pointer
+    this.pointer = null
+    check(c.munmap(pointer, this.length) as number, 'munmap')
+  }
+}
+
+/** mmap(2) of `length` bytes of `fd` at offset 0, shared. */
+export function mmap(fd: number, length: number, prot: number, flags: number, target?: string): Mapping {
+  const pointer = c.mmap(null, length, prot, flags, fd, 0)
+  // MAP_FAILED is (void *)-1.
+  if (pointer === null || koffi.address(pointer) === 0xffffffffffffffffn) fail('mmap', target)
+  return new Mapping(pointer, length)
 }

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer'
 import { isIPv4, isIPv6 } from 'node:net'
 import { bytesToIpv4, bytesToIpv6, ipv4ToBytes, ipv6ToBytes } from '../util/ip.js'
-import { AF_INET, AF_INET6, AF_NETLINK } from './constants.js'
+import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET } from './constants.js'
 
 /** struct sockaddr_nl: family, pad, port id, multicast groups bitmap. */
 export function sockaddrNl(pid = 0, groups = 0): Buffer {
@@ -9,6 +9,18 @@ export function sockaddrNl(pid = 0, groups = 0): Buffer {
   b.writeUInt16LE(AF_NETLINK, 0)
   b.writeUInt32LE(pid >>> 0, 4)
   b.writeUInt32LE(groups >>> 0, 8)
+  return b
+}
+
+/**
+ * struct sockaddr_ll for bind(2) of a packet socket: family, protocol
+ * (network order), interface index (0: every device of the namespace).
+ */
+export function sockaddrLl(protocol: number, ifindex = 0): Buffer {
+  const b = Buffer.alloc(20)
+  b.writeUInt16LE(AF_PACKET, 0)
+  b.writeUInt16BE(protocol, 2)
+  b.writeInt32LE(ifindex, 4)
   return b
 }
 

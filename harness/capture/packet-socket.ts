@@ -1,0 +1,376 @@
+/**
+ * One AF_PACKET socket born inside a namespace, reading every frame of that
+ * namespace (or of one device) in both directions through a TPACKET_V3 ring.
+ *
+ * Why the ring and not recvmmsg: the kernel writes frames straight into
+ * memory we share with it (mmap), grouped in blocks; one poll wake-up hands
+ * over a whole block of frames, each with its device (sockaddr_ll after the
+ * frame header), direction (sll_pkttype PACKET_OUTGOING) and a nanosecond
+ * timestamp (tp_sec/tp_nsec), with no syscall per frame and no msghdr,
+ * iovec and cmsg structs to lay out through koffi. The cost is latency: a
+ * block is handed over when it is full or when its retire timer
+ * (tp_retire_blk_tov) fires, hence `flush()`.
+ *
+ * The socket is created with protocol 0 (it receives nothing), given its
+ * ring, and only then bound to ETH_P_ALL, so no frame lands in the ordinary
+ * receive queue that nobody reads. The fd is non-blocking and watched by the
+ * event loop (koffi.node.poll through harness/sys), unreferenced: a capture
+ * never keeps the process alive.
+ */
+import { Buffer } from 'node:buffer'
+import { readFileSync } from 'node:fs'
+import { type Netns, type NetnsRef, resolveNetns, socketIn, withNetns } from '../netns/index.js'
+import {
+  AF_PACKET,
+  ETH_P_ALL,
+  type FdWatcher,
+  MAP_SHARED,
+  type Mapping,
+  PACKET_RX_RING,
+  PACKET_STATISTICS,
+  PACKET_VERSION,
+  PROT_READ,
+  PROT_WRITE,
+  SIOCGIFINDEX,
+  SIOCGIFNAME,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+  SOL_PACKET,
+  SysError,
+  TPACKET_V3,
+  TP_STATUS_KERNEL,
+  TP_STATUS_USER,
+  bind,
+  close,
+  getsockoptBuffer,
+  ioctlBuffer,
+  mmap,
+  setsockopt,
+  setsockoptInt,
+  sockaddrLl,
+  watchFd,
+} from '../sys/index.js'
+
+/** A frame copied out of the ring. */
+export interface Frame {
+  /** Interface index in the socket's namespace. */
+  ifindex: number
+  /** Kernel timestamp: seconds and nanoseconds since the epoch. */
+  sec: number
+  nsec: number
+  /** The captured bytes (a copy: the ring's memory goes back to the kernel). */
+  data: Buffer
+  /** The frame's length on the wire (more than data.length when it was cut). */
+  length: number
+  /** sll_pkttype: PACKET_HOST 0, BROADCAST 1, MULTICAST 2, OTHERHOST 3, OUTGOING 4. */
+  type: number
+}
+
+export interface PacketSocketOptions {
+  netns: NetnsRef
+  /** A device name or index; default: every device of the namespace. */
+  device?: string | number
+  /** Ring block size in bytes: a power-of-two number of pages (default 256 KiB). */
+  blockSize?: number
+  /** Ring blocks (default 8: a 2 MiB ring). */
+  blocks?: number
+  /** Milliseconds after which the kernel hands over a block that is not full (default 8). */
+  retireMs?: number
+  /** Called with each frame as it is read, on the event loop. */
+  onFrame: (frame: Frame) => void
+  /** Called when reading fails (the poll callback must not throw). */
+  onError?: (err: Error) => void
+}
+
+/** Kernel counters (PACKET_STATISTICS), summed since the socket opened. */
+export interface PacketSocketStats {
+  /** Frames the kernel gave this socket, dropped ones included. */
+  packets: number
+  /** Frames the kernel dropped because the ring was full. */
+  drops: number
+  /** Frames read out of the ring here. */
+  read: number
+}
+
+/** A device name or index that does not exist in the namespace. */
+export class CaptureDeviceError extends Error {
+  override readonly name = 'CaptureDeviceError'
+}
+
+const PAGE = 4096
+/** sizeof(struct tpacket3_hdr), TPACKET_ALIGN'ed: where sockaddr_ll starts in a frame. */
+const TPACKET3_HDRLEN = 48
+const FRAME_SIZE = 2048
+const IFNAMSIZ = 16
+
+export class PacketSocket {
+  readonly fd: number
+  /** The namespace, for messages. */
+  readonly netns: string
+  /** The device the socket is bound to, 0 for every device. */
+  readonly ifindex: number
+  private ring: Mapping | undefined
+  private readonly blockSize: number
+  private readonly blocks: number
+  private readonly retireMs: number
+  private next = 0
+  private watcher: FdWatcher | undefined
+  private readonly onFrame: (frame: Frame) => void
+  private readonly onError: ((err: Error) => void) | undefined
+  private readonly counters: PacketSocketStats = { packets: 0, drops: 0, read: 0 }
+  private readonly names = new Map<number, string>()
+  private readonly statsBuffer = Buffer.alloc(12)
+  private closed = false
+  private reading = false
+
+  private constructor(fd: number, netns: string, ifindex: number, options: PacketSocketOptions) {
+    this.fd = fd
+    this.netns = netns
+    this.ifindex = ifindex
+    this.blockSize = options.blockSize ?? 256 << 10
+    this.blocks = options.blocks ?? 8
+    this.retireMs = options.retireMs ?? 8
+    this.onFrame = options.onFrame
+    this.onError = options.onError
+  }
+
+  /** Open a capture socket in a namespace; it reads from the moment this returns. */
+  static open(options: PacketSocketOptions): PacketSocket {
+    const blockSize = options.blockSize ?? 256 << 10
+    const blocks = options.blocks ?? 8
+    const retireMs = options.retireMs ?? 8
+    if (blockSize < PAGE || blockSize & (blockSize - 1))
+      throw new RangeError(`capture ring block size ${blockSize} is not a power of two of at least ${PAGE}`)
+    if (!Number.isInteger(blocks) || blocks < 2)
+      throw new RangeError(`capture ring needs at least 2 blocks, got ${blocks}`)
+    if (!Number.isInteger(retireMs) || retireMs < 1)
+      throw new RangeError(`retireMs must be a positive integer`)
+    const { ns, owned } = resolveNetns(options.netns)
+    let fd = -1
+    try {
+      fd = socketIn(ns, AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, 0)
+      const ifindex = options.device === undefined ? 0 : deviceIndex(fd, ns, options.device)
+      const sock = new PacketSocket(fd, ns.label, ifindex, options)
+      try {
+        sock.setUp()
+        bind(fd, sockaddrLl(ETH_P_ALL, ifindex))
+        sock.watch()
+      } catch (err) {
+        sock.close()
+        fd = -1
+        throw err
+      }
+      return sock
+    } catch (err) {
+      if (fd >= 0) close(fd)
+      throw err
+    } finally {
+      if (owned) ns.close()
+    }
+  }
+
+  private setUp(): void {
+    setsockoptInt(this.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3)
+    // struct tpacket_req3
+    const req = Buffer.alloc(28)
+    req.writeUInt32LE(this.blockSize, 0)
+    req.writeUInt32LE(this.blocks, 4)
+    req.writeUInt32LE(FRAME_SIZE, 8)
+    req.writeUInt32LE((this.blockSize / FRAME_SIZE) * this.blocks, 12)
+    req.writeUInt32LE(this.retireMs, 16)
+    req.writeUInt32LE(0, 20) // tp_sizeof_priv
+    req.writeUInt32LE(0, 24) // tp_feature_req_word
+    setsockopt(this.fd, SOL_PACKET, PACKET_RX_RING, req)
+    this.ring = mmap(this.fd, this.blockSize * this.blocks, PROT_READ | PROT_WRITE, MAP_SHARED, this.netns)
+  }
+
+  private watch(): void {
+    const w = watchFd(this.fd)
+    w.start({ readable: true }, () => {
+      try {
+        this.read()
+      } catch (err) {
+        try {
+          this.onError?.(err instanceof Error ? err : new Error(String(err)))
+        } catch {
+          // a listener's bug must not abort the process from inside the poll callback
+        }
+      }
+    })
+    w.unref()
+    this.watcher = w
+  }
+
+  /**
+   * Read every block the kernel has handed over, in ring order, and give them
+   * back. Returns the frames read. Called by the event loop; callable any time.
+   */
+  read(): number {
+    const ring = this.ring
+    if (this.closed || ring === undefined) return 0
+    const bytes = ring.bytes
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    const status = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2)
+    let count = 0
+    let total = 0
+    this.reading = true
+    try {
+      for (let n = 0; n < this.blocks && !this.closed; n++) {
+        const base = this.next * this.blockSize
+        // block_desc: version, offset_to_priv, then tpacket_hdr_v1: block_status at 8.
+        // Atomics: the status is read before the frames and written back after (acquire/release).
+        if ((Atomics.load(status, (base + 8) >> 2) & TP_STATUS_USER) === 0) break
+        const frames = view.getUint32(base + 12, true)
+        let at = base + view.getUint32(base + 16, true)
+        try {
+          for (let i = 0; i < frames; i++) {
+            const next = view.getUint32(at, true)
+            const snap = view.getUint32(at + 12, true)
+            const start = at + view.getUint16(at + 24, true) // tp_mac
+            count++
+            this.onFrame({
+              sec: view.getUint32(at + 4, true),
+              nsec: view.getUint32(at + 8, true),
+              length: view.getUint32(at + 16, true),
+              ifindex: view.getInt32(at + TPACKET3_HDRLEN + 4, true),
+              type: bytes[at + TPACKET3_HDRLEN + 10]!,
+              data: Buffer.from(bytes.subarray(start, start + snap)),
+            })
+            at += next
+            if (this.closed) break
+          }
+        } finally {
+          // Given back even when onFrame throws: the rest of this block is lost, never read twice.
+          Atomics.store(status, (base + 8) >> 2, TP_STATUS_KERNEL)
+          this.next = (this.next + 1) % this.blocks
+          this.counters.read += count
+          total += count
+          count = 0
+        }
+      }
+    } finally {
+      this.reading = false
+      // close() from inside onFrame left the unmapping to us: the loop above was still reading the ring.
+      if (this.closed) this.release()
+    }
+    return total
+  }
+
+  /**
+   * Read everything captured until now: waits for the kernel to hand over the
+   * block it is filling (its retire timer), then reads.
+   */
+  async flush(): Promise<void> {
+    if (this.closed) return
+    await new Promise((resolve) => setTimeout(resolve, this.retireMs * 2 + 2))
+    this.read()
+  }
+
+  /** Kernel counters so far (PACKET_STATISTICS resets on read: summed here). */
+  stats(): PacketSocketStats {
+    if (!this.closed) {
+      // struct tpacket_stats_v3: tp_packets (drops included), tp_drops, tp_freeze_q_cnt
+      getsockoptBuffer(this.fd, SOL_PACKET, PACKET_STATISTICS, this.statsBuffer)
+      this.counters.packets += this.statsBuffer.readUInt32LE(0)
+      this.counters.drops += this.statsBuffer.readUInt32LE(4)
+    }
+    return { ...this.counters }
+  }
+
+  /** The name of a device of this namespace (cached; `if<index>` once it is gone). */
+  deviceName(ifindex: number): string {
+    let name = this.names.get(ifindex)
+    if (name === undefined) {
+      name = this.closed ? `if${ifindex}` : (ifName(this.fd, ifindex) ?? `if${ifindex}`)
+      this.names.set(ifindex, name)
+    }
+    return name
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  /** Stop watching, unmap the ring, close the fd; the counters stay readable. Idempotent. */
+  close(): void {
+    if (this.closed) return
+    try {
+      this.stats()
+    } catch {
+      // counters are a courtesy here; closing must go on
+    }
+    this.closed = true
+    this.watcher?.close()
+    this.watcher = undefined
+    // Called from onFrame, the ring is still being read: read() unmaps when it is done.
+    if (!this.reading) this.release()
+  }
+
+  private release(): void {
+    const ring = this.ring
+    if (ring === undefined) return
+    this.ring = undefined
+    try {
+      ring.unmap()
+    } finally {
+      close(this.fd)
+    }
+  }
+}
+
+/** SIOCGIFNAME on the socket: answered in the socket's own namespace. */
+function ifName(fd: number, ifindex: number): string | undefined {
+  const ifr = Buffer.alloc(40)
+  ifr.writeInt32LE(ifindex, IFNAMSIZ)
+  try {
+    ioctlBuffer(fd, SIOCGIFNAME, ifr)
+  } catch (err) {
+    if (err instanceof SysError && err.code === 'ENODEV') return undefined
+    throw err
+  }
+  const end = ifr.indexOf(0)
+  return ifr.toString('utf8', 0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end)
+}
+
+/** The devices of a namespace, from /proc/thread-self/net/dev read inside it. */
+export function deviceNames(netns: NetnsRef): string[] {
+  const text = withNetns(netns, () => readFileSync('/proc/thread-self/net/dev', 'utf8'))
+  return text
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0]!.trim())
+    .filter((n) => n !== '')
+}
+
+function unknownDevice(ns: Netns, device: string | number): CaptureDeviceError {
+  let has: string
+  try {
+    has = deviceNames(ns).join(', ')
+  } catch {
+    has = 'unknown'
+  }
+  const what = typeof device === 'number' ? `device index ${device}` : `device ${JSON.stringify(device)}`
+  return new CaptureDeviceError(
+    `cannot capture on ${what}: namespace ${ns.label} has no such device (it has: ${has})`,
+  )
+}
+
+/** Resolve a device name or index in the socket's namespace (SIOCGIFINDEX / SIOCGIFNAME). */
+function deviceIndex(fd: number, netns: Netns, device: string | number): number {
+  if (typeof device === 'number') {
+    if (!Number.isInteger(device) || device <= 0 || ifName(fd, device) === undefined)
+      throw unknownDevice(netns, device)
+    return device
+  }
+  const name = Buffer.from(device, 'utf8')
+  if (name.length === 0 || name.length >= IFNAMSIZ || name.includes(0)) throw unknownDevice(netns, device)
+  const ifr = Buffer.alloc(40)
+  name.copy(ifr, 0)
+  try {
+    ioctlBuffer(fd, SIOCGIFINDEX, ifr)
+  } catch (err) {
+    if (err instanceof SysError && err.code === 'ENODEV') throw unknownDevice(netns, device)
+    throw err
+  }
+  return ifr.readInt32LE(IFNAMSIZ)
+}
