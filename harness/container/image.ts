@@ -46,6 +46,8 @@ export const RUNNER_PACKAGES = [
   'ca-certificates',
   // /etc/protocols and /etc/services: `ip xfrm` and others print names, not numbers
   'netbase',
+  // Wireshark's reader: the capture tests check every pcapng file with it
+  'tshark',
   // the VPN tests and scenarios
   'openssl',
   'openvpn',

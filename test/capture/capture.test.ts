@@ -19,7 +19,7 @@ import {
   sockaddrIp,
 } from '../../harness/sys/index.js'
 import { netnsNames } from '../support/names.js'
-import { capinfos, haveTshark, tsharkFields, tsharkNamed } from './tshark.js'
+import { capinfos, tsharkFields, tsharkNamed } from './tshark.js'
 
 const name = netnsNames('cap')
 const dir = mkdtempSync(join(tmpdir(), 'nslab-capture-'))
@@ -28,7 +28,6 @@ const open: { close(): void }[] = []
 afterEach(() => {
   for (const o of open.splice(0).reverse()) o.close()
 })
-const tshark = haveTshark()
 
 interface Pair {
   a: string
@@ -75,91 +74,88 @@ function mappings(): number {
 }
 
 describe('capture on both ends of a veth pair', () => {
-  it.skipIf(!tshark)(
-    'a ping: requests out of a and into b, replies back, kernel timestamps in order, names resolved',
-    async () => {
-      const p = await pair()
-      const fdsBefore = fds()
-      const mapsBefore = mappings()
-      const capture = Capture.start([
-        { netns: p.ha, label: 'a' },
-        { netns: p.b, label: 'b' },
-      ])
-      expect(fds()).toBe(fdsBefore + 2)
-      const t0 = BigInt(Date.now()) * 1_000_000n
-      const r = await ping(p.ha, '198.18.0.2', { count: 3, interval: 10 })
-      expect(r.received).toBe(3)
-      const stats = await capture.stop()
-      const t1 = BigInt(Date.now() + 1) * 1_000_000n
-      // Closed means closed: no fd, no mapping left behind. (koffi's uv_poll_t is not listed by
-      // process.getActiveResourcesInfo(), measured, so that list proves nothing here; fds and mappings do.)
-      expect(fds()).toBe(fdsBefore)
-      expect(mappings()).toBe(mapsBefore)
-      expect(stats.kernelDrops).toBe(0)
-      expect(stats.targets.map((t) => [t.label, t.device, t.kernelPackets - t.read])).toEqual([
-        ['a', '*', 0],
-        ['b', '*', 0],
-      ])
+  it('a ping: requests out of a and into b, replies back, kernel timestamps in order, names resolved', async () => {
+    const p = await pair()
+    const fdsBefore = fds()
+    const mapsBefore = mappings()
+    const capture = Capture.start([
+      { netns: p.ha, label: 'a' },
+      { netns: p.b, label: 'b' },
+    ])
+    expect(fds()).toBe(fdsBefore + 2)
+    const t0 = BigInt(Date.now()) * 1_000_000n
+    const r = await ping(p.ha, '198.18.0.2', { count: 3, interval: 10 })
+    expect(r.received).toBe(3)
+    const stats = await capture.stop()
+    const t1 = BigInt(Date.now() + 1) * 1_000_000n
+    // Closed means closed: no fd, no mapping left behind. (koffi's uv_poll_t is not listed by
+    // process.getActiveResourcesInfo(), measured, so that list proves nothing here; fds and mappings do.)
+    expect(fds()).toBe(fdsBefore)
+    expect(mappings()).toBe(mapsBefore)
+    expect(stats.kernelDrops).toBe(0)
+    expect(stats.targets.map((t) => [t.label, t.device, t.kernelPackets - t.read])).toEqual([
+      ['a', '*', 0],
+      ['b', '*', 0],
+    ])
 
-      const file = join(dir, 'ping.pcapng')
-      const w = await capture.writePcapng(file, {
-        lab: 'L1',
-        comment: 'test "a ping"',
-        names: new Map([
-          ['198.18.0.1', 'a'],
-          ['198.18.0.2', 'b'],
-        ]),
-        descriptions: (i) => `${i.label} end of a ⟷ b (${i.device}, namespace ${i.netns})`,
-        secrets: [
-          { type: SECRETS_TYPE.TLS_KEY_LOG, data: `CLIENT_RANDOM ${'ab'.repeat(32)} ${'cd'.repeat(48)}\n` },
-        ],
-      })
-      expect(w.interfaces).toBe(2)
-      const info = capinfos(file)
-      expect(info).toMatch(/^Capture application: nslab \d+\.\d+\.\d+$/m)
-      expect(info).toContain('Capture comment:     lab L1; test "a ping"')
-      expect(info).toContain('Number of decryption secrets in file: 1')
-      expect(info).toContain('Number of resolved IPv4 addresses in file: 2')
-      expect(info.match(/Number of stat entries = 1/g)?.length).toBe(2)
-      const rows = tsharkFields(
-        file,
-        [
-          'frame.interface_name',
-          'icmp.type',
-          'frame.p2p_dir',
-          'frame.packet_flags_direction',
-          'frame.time_epoch',
-          'frame.interface_description',
-        ],
-        'icmp',
-      )
-      const count = (iface: string, type: string, dir: string): number =>
-        rows.filter((row) => row[0] === iface && row[1] === type && row[3] === dir).length
-      // 8 = echo request, 0 = echo reply; direction 2 = outbound, 1 = inbound.
-      expect(count('a/a-eth0', '8', '0x00000002')).toBe(3)
-      expect(count('b/b-eth0', '8', '0x00000001')).toBe(3)
-      expect(count('b/b-eth0', '0', '0x00000002')).toBe(3)
-      expect(count('a/a-eth0', '0', '0x00000001')).toBe(3)
-      expect(rows.length).toBe(12)
-      expect(rows[0]![5]).toBe(`a end of a ⟷ b (a-eth0, namespace ${p.a})`)
-      // Kernel timestamps, nanoseconds, in order, inside the test's own window.
-      const times = rows.map((row) => BigInt(row[4]!.replace('.', '')))
-      expect([...times].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))).toEqual(times)
-      expect(times[0]! >= t0 && times.at(-1)! <= t1).toBe(true)
-      // Each request is seen leaving a before it reaches b.
-      const reqA = rows.findIndex((row) => row[0] === 'a/a-eth0' && row[1] === '8')
-      const reqB = rows.findIndex((row) => row[0] === 'b/b-eth0' && row[1] === '8')
-      expect(reqA).toBeLessThan(reqB)
-      // Names from our name resolution block.
-      const named = tsharkNamed(
-        file,
-        ['frame.interface_name', 'ip.src_host', 'ip.dst_host', 'icmp.type'],
-        'icmp',
-      )
-      expect(named.filter((n) => n[3] === '8').every((n) => n[1] === 'a' && n[2] === 'b')).toBe(true)
-      expect(named.filter((n) => n[3] === '0').every((n) => n[1] === 'b' && n[2] === 'a')).toBe(true)
-    },
-  )
+    const file = join(dir, 'ping.pcapng')
+    const w = await capture.writePcapng(file, {
+      lab: 'L1',
+      comment: 'test "a ping"',
+      names: new Map([
+        ['198.18.0.1', 'a'],
+        ['198.18.0.2', 'b'],
+      ]),
+      descriptions: (i) => `${i.label} end of a ⟷ b (${i.device}, namespace ${i.netns})`,
+      secrets: [
+        { type: SECRETS_TYPE.TLS_KEY_LOG, data: `CLIENT_RANDOM ${'ab'.repeat(32)} ${'cd'.repeat(48)}\n` },
+      ],
+    })
+    expect(w.interfaces).toBe(2)
+    const info = capinfos(file)
+    expect(info).toMatch(/^Capture application: nslab \d+\.\d+\.\d+$/m)
+    expect(info).toContain('Capture comment:     lab L1; test "a ping"')
+    expect(info).toContain('Number of decryption secrets in file: 1')
+    expect(info).toContain('Number of resolved IPv4 addresses in file: 2')
+    expect(info.match(/Number of stat entries = 1/g)?.length).toBe(2)
+    const rows = tsharkFields(
+      file,
+      [
+        'frame.interface_name',
+        'icmp.type',
+        'frame.p2p_dir',
+        'frame.packet_flags_direction',
+        'frame.time_epoch',
+        'frame.interface_description',
+      ],
+      'icmp',
+    )
+    const count = (iface: string, type: string, dir: string): number =>
+      rows.filter((row) => row[0] === iface && row[1] === type && row[3] === dir).length
+    // 8 = echo request, 0 = echo reply; direction 2 = outbound, 1 = inbound.
+    expect(count('a/a-eth0', '8', '0x00000002')).toBe(3)
+    expect(count('b/b-eth0', '8', '0x00000001')).toBe(3)
+    expect(count('b/b-eth0', '0', '0x00000002')).toBe(3)
+    expect(count('a/a-eth0', '0', '0x00000001')).toBe(3)
+    expect(rows.length).toBe(12)
+    expect(rows[0]![5]).toBe(`a end of a ⟷ b (a-eth0, namespace ${p.a})`)
+    // Kernel timestamps, nanoseconds, in order, inside the test's own window.
+    const times = rows.map((row) => BigInt(row[4]!.replace('.', '')))
+    expect([...times].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))).toEqual(times)
+    expect(times[0]! >= t0 && times.at(-1)! <= t1).toBe(true)
+    // Each request is seen leaving a before it reaches b.
+    const reqA = rows.findIndex((row) => row[0] === 'a/a-eth0' && row[1] === '8')
+    const reqB = rows.findIndex((row) => row[0] === 'b/b-eth0' && row[1] === '8')
+    expect(reqA).toBeLessThan(reqB)
+    // Names from our name resolution block.
+    const named = tsharkNamed(
+      file,
+      ['frame.interface_name', 'ip.src_host', 'ip.dst_host', 'icmp.type'],
+      'icmp',
+    )
+    expect(named.filter((n) => n[3] === '8').every((n) => n[1] === 'a' && n[2] === 'b')).toBe(true)
+    expect(named.filter((n) => n[3] === '0').every((n) => n[1] === 'b' && n[2] === 'a')).toBe(true)
+  })
 
   it('one device only, and an unknown device named in one sentence with what the namespace has', async () => {
     const p = await pair()

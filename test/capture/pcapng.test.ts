@@ -24,7 +24,7 @@ import {
   sectionHeaderBlock,
 } from '../../harness/capture/pcapng.js'
 import { writeBlocks } from '../../harness/capture/pcapng-file.js'
-import { capinfos, haveTshark, tsharkFields, tsharkNamed } from './tshark.js'
+import { capinfos, tsharkFields, tsharkNamed } from './tshark.js'
 import { option, textOption, walk } from './walker.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'nslab-pcapng-'))
@@ -37,7 +37,6 @@ function file(bytes: Buffer): string {
 }
 
 // Skipped (and named so in the report) where tshark is missing, e.g. the container image until it lists it.
-const tshark = haveTshark()
 
 /** Ethernet + IPv4 + ICMP echo request (type 8) or reply (type 0). */
 function icmpFrame(src: string, dst: string, type = 8): Buffer {
@@ -138,7 +137,7 @@ describe('blocks, byte for byte', () => {
   })
 })
 
-describe.skipIf(!tshark)('Wireshark reads what we write', () => {
+describe('Wireshark reads what we write', () => {
   const t0 = 1_796_642_646_000_000_000n
   const content = {
     section: { application: 'nslab 0.1.0', comment: 'lab L1, test "pings"' },
@@ -232,7 +231,7 @@ describe.skipIf(!tshark)('Wireshark reads what we write', () => {
   })
 })
 
-describe.skipIf(!tshark)('a disk that fills while writing', () => {
+describe('a disk that fills while writing', () => {
   it('stops with one sentence, and the file keeps its whole blocks, readable by tshark', () => {
     const mnt = mkdtempSync(join(dir, 'mnt-'))
     const out = join(dir, 'full.pcapng')
@@ -359,45 +358,40 @@ describe('any sequence of interfaces, packets, names and secrets', () => {
     )
   })
 
-  it.skipIf(!tshark)(
-    'tshark and capinfos read it: frame count, interfaces, directions, names, secrets',
-    () => {
-      fc.assert(
-        fc.property(caseArb, (c) => {
-          const f = file(buildPcapng({ section: { application: 'nslab test' }, ...c }))
-          const rows = tsharkFields(f, [
-            'frame.interface_name',
-            'frame.interface_description',
-            'frame.packet_flags_direction',
-            'frame.len',
-            'frame.cap_len',
-          ])
-          expect(rows.length).toBe(c.packets.length)
-          rows.forEach((row, i) => {
-            const p = c.packets[i]!
-            const iface = c.interfaces[p.interfaceId]!
-            expect(row[0]).toBe(iface.name)
-            expect(row[1]).toBe(iface.description ?? '')
-            expect(row[2]).toBe(
-              p.direction === 'in' ? '0x00000001' : p.direction === 'out' ? '0x00000002' : '',
-            )
-            expect(row[3]).toBe(String(p.originalLength))
-            expect(row[4]).toBe(String(p.data.length))
-          })
-          const info = capinfos(f)
-          expect(info).toContain(`Number of interfaces in file: ${c.interfaces.length}`)
-          // capinfos counts names, not addresses (an address with two names counts twice).
-          const count = (v6: boolean): number =>
-            c.names.filter((n) => n.address.includes(':') === v6).reduce((sum, n) => sum + n.names.length, 0)
-          const v4 = count(false)
-          const v6 = count(true)
-          if (v4 > 0) expect(info).toContain(`Number of resolved IPv4 addresses in file: ${v4}`)
-          if (v6 > 0) expect(info).toContain(`Number of resolved IPv6 addresses in file: ${v6}`)
-          if (c.secrets.length > 0)
-            expect(info).toContain(`Number of decryption secrets in file: ${c.secrets.length}`)
-        }),
-        { numRuns: 12 },
-      )
-    },
-  )
+  it('tshark and capinfos read it: frame count, interfaces, directions, names, secrets', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const f = file(buildPcapng({ section: { application: 'nslab test' }, ...c }))
+        const rows = tsharkFields(f, [
+          'frame.interface_name',
+          'frame.interface_description',
+          'frame.packet_flags_direction',
+          'frame.len',
+          'frame.cap_len',
+        ])
+        expect(rows.length).toBe(c.packets.length)
+        rows.forEach((row, i) => {
+          const p = c.packets[i]!
+          const iface = c.interfaces[p.interfaceId]!
+          expect(row[0]).toBe(iface.name)
+          expect(row[1]).toBe(iface.description ?? '')
+          expect(row[2]).toBe(p.direction === 'in' ? '0x00000001' : p.direction === 'out' ? '0x00000002' : '')
+          expect(row[3]).toBe(String(p.originalLength))
+          expect(row[4]).toBe(String(p.data.length))
+        })
+        const info = capinfos(f)
+        expect(info).toContain(`Number of interfaces in file: ${c.interfaces.length}`)
+        // capinfos counts names, not addresses (an address with two names counts twice).
+        const count = (v6: boolean): number =>
+          c.names.filter((n) => n.address.includes(':') === v6).reduce((sum, n) => sum + n.names.length, 0)
+        const v4 = count(false)
+        const v6 = count(true)
+        if (v4 > 0) expect(info).toContain(`Number of resolved IPv4 addresses in file: ${v4}`)
+        if (v6 > 0) expect(info).toContain(`Number of resolved IPv6 addresses in file: ${v6}`)
+        if (c.secrets.length > 0)
+          expect(info).toContain(`Number of decryption secrets in file: ${c.secrets.length}`)
+      }),
+      { numRuns: 12 },
+    )
+  })
 })

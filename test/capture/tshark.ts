@@ -1,13 +1,17 @@
 // Wireshark's own readers as the independent check of the files we write
 // (scripts/setup-system.sh installs them): tshark reads packets, capinfos
 // summarises a file's blocks. Any warning or a non-zero exit fails the test.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 
 /** Lines of tshark's stderr that say nothing about the file. */
 const NOISE = /^Running as user "root" and group "root"\. This could be dangerous\.$/
 
 function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20 })
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+    throw new Error(
+      `${cmd} is not installed: the suite needs Wireshark's readers (bash scripts/setup-system.sh installs tshark)`,
+    )
   if (r.error) throw r.error
   const stderr = r.stderr
     .split('\n')
@@ -16,16 +20,6 @@ function run(cmd: string, args: string[]): string {
   if (r.status !== 0 || stderr !== '')
     throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${stderr}`)
   return r.stdout
-}
-
-/** True when tshark is installed. */
-export function haveTshark(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
 }
 
 /**
