@@ -9,7 +9,8 @@ const KOFFI = { name: 'koffi', message: 'Only harness/sys imports koffi.' }
  * dependencies pointing down only):
  *
  *   cli/  vitest/  scenario/            what users touch
- *   lab/  checks/  vpn/  capture/       topology, traffic, tunnels, packets
+ *   lab/  vpn/                          topology, tunnels
+ *   checks/  capture/                   traffic and packets (lab composes them)
  *   container/                          beside lab (reads its owner records)
  *   netns/  netlink/                    namespaces and rtnetlink
  *   sys/                                the only place that calls libc
@@ -23,7 +24,7 @@ const LAYERS = {
   netlink: ['lab', 'checks', 'vpn', 'capture', 'trace', 'container', ...USERS],
   checks: ['lab', 'vpn', 'capture', 'trace', 'container', ...USERS],
   capture: ['lab', 'checks', 'vpn', 'trace', 'container', ...USERS],
-  lab: ['vpn', 'capture', 'trace', 'container', ...USERS],
+  lab: ['vpn', 'trace', 'container', ...USERS],
   vpn: ['capture', 'trace', 'container', ...USERS],
   trace: ['container', ...USERS],
   container: [...USERS],

@@ -135,14 +135,22 @@ interface Running {
 }
 
 export class Capture {
-  readonly targets: readonly CaptureTarget[]
+  private readonly list: CaptureTarget[]
   private readonly running: Running[] = []
   private readonly ring: PacketRing<CapturedPacket>
   private stopped = false
 
-  private constructor(targets: readonly CaptureTarget[], memory: number) {
-    this.targets = targets
-    this.ring = new PacketRing(memory)
+  private constructor(
+    targets: readonly CaptureTarget[],
+    private readonly options: CaptureOptions,
+  ) {
+    this.list = [...targets]
+    this.ring = new PacketRing(options.memory ?? DEFAULT_RING_BYTES)
+  }
+
+  /** What is captured, in the order the targets were given and added. */
+  get targets(): readonly CaptureTarget[] {
+    return this.list
   }
 
   /**
@@ -157,7 +165,7 @@ export class Capture {
       if (labels.has(key)) throw new TypeError(`capture target ${key} is listed twice`)
       labels.add(key)
     }
-    const capture = new Capture([...targets], options.memory ?? DEFAULT_RING_BYTES)
+    const capture = new Capture(targets, options)
     try {
       targets.forEach((target, index) => capture.open(target, index, options))
     } catch (err) {
@@ -188,6 +196,19 @@ export class Capture {
     if (running.socket.ifindex !== 0)
       devices.set(running.socket.ifindex, running.socket.deviceName(running.socket.ifindex))
     this.running.push(running)
+  }
+
+  /**
+   * Capture on one more target from now on (a node added to a lab while
+   * capturing). Throws for a target already captured or after stop().
+   */
+  add(target: CaptureTarget): void {
+    if (this.stopped) throw new TypeError('this capture was stopped: start a new one')
+    const key = `${target.label}/${target.device ?? '*'}`
+    if (this.list.some((t) => `${t.label}/${t.device ?? '*'}` === key))
+      throw new TypeError(`capture target ${key} is listed twice`)
+    this.open(target, this.running.length, this.options)
+    this.list.push(target)
   }
 
   /** Read everything captured until now (waits for the kernel's partly filled blocks). */

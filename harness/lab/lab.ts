@@ -19,6 +19,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NETNS_ETC_DIR } from '../netns/index.js'
 import { type MatrixOptions, type ReachabilityMatrix, reachabilityMatrix } from '../checks/matrix.js'
+import { LabCapture, type LabCaptureOptions } from './capture.js'
 import { TopologyError } from './errors.js'
 import { type Impairment, applyImpairment, clearImpairment } from './impair.js'
 import { reapOwnRecord, registerLive, unregisterLive } from './lifecycle.js'
@@ -39,6 +40,7 @@ import { UndoStack } from './undo.js'
 
 export type { HostOptions } from './nodes.js'
 export type { LinkOptions } from './links.js'
+export type { CaptureMode, LabCaptureOptions, LabCaptureResult } from './capture.js'
 
 export type Host = LabNode
 export type Router = LabNode
@@ -65,6 +67,7 @@ export class Lab {
   /** The ownership record: what this lab made, for gc if this process dies (set by create). */
   private record!: LabRecord
   private state: 'live' | 'destroying' | 'gone' = 'live'
+  private packets: LabCapture | undefined
 
   private constructor(options: LabOptions) {
     this.id = options.id ?? newLabId()
@@ -134,12 +137,14 @@ export class Lab {
   async addHosts<const N extends readonly string[]>(...names: N): Promise<{ [K in keyof N]: Host }> {
     this.live()
     const made = await this.undo.atomically(() => createNodes(this.nodeContext, names, 'host'))
+    this.follow(made)
     return made as { [K in keyof N]: Host }
   }
 
   async addHost(name: string, options: HostOptions = {}): Promise<Host> {
     this.live()
     const [h] = await this.undo.atomically(() => createNodes(this.nodeContext, [name], 'host', options))
+    this.follow([h!])
     return h!
   }
 
@@ -147,6 +152,7 @@ export class Lab {
   async addRouter(name: string): Promise<Router> {
     this.live()
     const [r] = await this.undo.atomically(() => createNodes(this.nodeContext, [name], 'router'))
+    this.follow([r!])
     await syncRoutes(this.model)
     return r!
   }
@@ -166,8 +172,35 @@ export class Lab {
         if (i >= 0) this.model.segments.splice(i, 1)
       })
       await createBridge(this.model, sw!)
+      this.follow([sw!])
       return sw!
     })
+  }
+
+  /**
+   * Capture packets on the lab's links from now on, in memory (the newest
+   * `memory` bytes, 8 MiB by default): every host and router, also those
+   * added later, or only `nodes`; switch namespaces only with `switches:
+   * true` (they see each frame once more). `write(file)` makes one pcapng
+   * with node names and tunnel keys. One capture per lab; it stops with it.
+   */
+  capture(options: LabCaptureOptions = {}): LabCapture {
+    this.live()
+    if (this.packets) throw new TopologyError(`lab ${this.id} is already capturing (lab.packetCapture)`)
+    const c = new LabCapture(this.model, options)
+    this.packets = c
+    // Closed before the namespaces go (its sockets would keep them alive).
+    this.undo.defer('packet capture', () => c.close())
+    return c
+  }
+
+  /** The running capture, if capture() was called. */
+  get packetCapture(): LabCapture | undefined {
+    return this.packets
+  }
+
+  private follow(nodes: readonly LabNode[]): void {
+    if (this.packets) for (const n of nodes) this.packets.follow(n)
   }
 
   /**

@@ -32,6 +32,12 @@ export interface Tunnel {
   setUp(up: boolean): Promise<void>
   /** Stop what the tunnel started; idempotent. The namespaces go with the lab. */
   destroy(): Promise<void>
+  /**
+   * Key material a packet capture can carry so Wireshark opens the tunnel
+   * (pcapng decryption secrets): Wireshark's WireGuard key log lines, or a
+   * TLS key log. Absent where nothing useful can be given.
+   */
+  secrets?(): { type: 'wireguard' | 'tls'; data: string }[]
 }
 
 export interface TunnelDriver {

@@ -16,11 +16,11 @@
  * failure, in the terminal and in JUnit/JSON reports. At start, labs left by
  * dead processes (a crashed earlier run) are reaped.
  */
-import { test as base, expect, type TestContext } from 'vitest'
+import { test as base, expect } from 'vitest'
 import '../vpn/index.js' // registers the tunnel drivers for lab.tunnel()
 import { Lab, type LabOptions } from '../lab/lab.js'
 import { gc } from '../lab/gc.js'
-import { formatLabState, labState } from '../lab/state.js'
+import { afterTest, fixtureCaptureMode } from './artifacts.js'
 import { ScratchNetns } from '../lab/scratch.js'
 import { type ExecOptions, type ExecResult, type Netns, exec, openNetns } from '../netns/index.js'
 import { matchers } from './matchers.js'
@@ -35,19 +35,6 @@ function reapOnce(): void {
   if (reaped) return
   reaped = true
   gc()
-}
-
-/** Attach the lab's state to a failed test (shown in the terminal and in reports). */
-async function attachState(task: TestContext['task'], lab: Lab): Promise<void> {
-  if (task.result?.state !== 'fail') return
-  let text: string
-  try {
-    text = formatLabState(lab, await labState(lab))
-  } catch (err) {
-    text = `(could not read the lab's state: ${(err as Error).message})`
-  }
-  task.result.errors ??= []
-  task.result.errors.push({ name: 'nslab lab state', message: text, stack: '' } as never)
 }
 
 /** A fresh named namespace for one test. */
@@ -65,12 +52,14 @@ export interface NslabFixtures {
 }
 
 export const test = base.extend<NslabFixtures>({
-  lab: async ({ task }, use) => {
+  lab: async ({ task, annotate }, use) => {
     reapOnce()
+    const mode = fixtureCaptureMode()
     const lab = await Lab.create()
     try {
+      if (mode !== 'off') lab.capture()
       await use(lab)
-      await attachState(task, lab)
+      await afterTest({ task, annotate }, lab, mode)
     } finally {
       await lab.destroy()
     }
@@ -122,15 +111,17 @@ export function labTest<T>(
     ],
     topo: [
       async ({ sharedLab }: { sharedLab: Lab }, use: (topo: T) => Promise<void>) => {
-        await use(await build(sharedLab))
+        const topo = await build(sharedLab)
+        if (fixtureCaptureMode() !== 'off') sharedLab.capture()
+        await use(topo)
       },
       { scope: options.scope ?? 'file' },
     ],
     resetLab: [
-      async ({ sharedLab, topo, task }, use) => {
+      async ({ sharedLab, topo, task, annotate }, use) => {
         void topo
         await use()
-        await attachState(task, sharedLab)
+        await afterTest({ task, annotate }, sharedLab, fixtureCaptureMode())
         await sharedLab.reset()
       },
       { auto: true },

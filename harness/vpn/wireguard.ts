@@ -95,6 +95,18 @@ export class WireGuardTunnel extends WorkDirTunnel {
   }
 
   /** Each end's public key. */
+  /**
+   * Both ends' static keys in Wireshark's WireGuard key log format, for the
+   * capture's decryption secrets block: Wireshark then names the peers of
+   * each handshake and decrypts its static and timestamp fields. Transport
+   * data needs the handshake's ephemeral keys, which neither the kernel nor
+   * wireguard-go hands out.
+   */
+  secrets(): { type: 'wireguard'; data: string }[] {
+    const lines = (['a', 'b'] as const).map((e) => `LOCAL_STATIC_PRIVATE_KEY = ${this.ends[e].keys.privateKey}`)
+    return [{ type: 'wireguard', data: lines.join('\n') + '\n' }]
+  }
+
   get publicKeys(): { a: string; b: string } {
     return { a: this.ends.a.keys.publicKey, b: this.ends.b.keys.publicKey }
   }

@@ -1,20 +1,45 @@
-// A failing test's report carries the lab's state: run a tiny Vitest file
-// that fails on purpose, in a child Vitest, and read its JUnit report.
+// A failing test carries the lab's state and its packets: run a tiny Vitest
+// file that fails on purpose (and one that passes), in a child Vitest, and
+// read what it reported: the JUnit report, the terminal, and the pcapng
+// through tshark (Wireshark's reader is the judge of the file).
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { tsharkFields, tsharkNamed } from '../capture/tshark.js'
 
 const root = resolve(import.meta.dirname, '../..')
 const dir = mkdtempSync(join(tmpdir(), 'nslab-artifacts-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+function runChild(env: Record<string, string>): { code: number; stdout: string; junit: string } {
+  const junit = join(dir, 'junit.xml')
+  let code = 0
+  let stdout = ''
+  try {
+    execFileSync(
+      join(root, 'node_modules/.bin/vitest'),
+      ['run', '--root', dir, '--reporter=default', '--reporter=junit', `--outputFile.junit=${junit}`],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        stdio: 'pipe',
+        env: { ...process.env, NSLAB_ALLOW_UNSEALED: '1', ...env },
+      },
+    )
+  } catch (err) {
+    const e = err as { status: number; stdout: string; stderr: string }
+    code = e.status
+    stdout = `${e.stdout}\n${e.stderr}` // the terminal: Vitest reports failures on stderr
+  }
+  return { code, stdout, junit: readFileSync(junit, 'utf8') }
+}
+
 describe('failure artifacts', () => {
-  it('attach addresses, routes, links, neighbours, nftables and process output to the failed test', () => {
-    const file = join(dir, 'fails.test.ts')
+  it("attach the lab's state and a pcapng of its links to the failed test, and nothing to a passing one", () => {
     writeFileSync(
-      file,
+      join(dir, 'fails.test.ts'),
       `
       import { test, expect } from '${join(root, 'harness/vitest/index.ts')}'
       test('fails on purpose', async ({ lab }) => {
@@ -22,35 +47,57 @@ describe('failure artifacts', () => {
         await lab.connect(a, b, { subnet: '10.77.0.0/30' })
         const p = a.spawn(['sh', '-c', 'echo marker-output; exec sleep 30'])
         await new Promise((r) => p.stdout.once('data', r))
+        await expect(a).toPing(b, { count: 2 })
         await lab.partition([a], [b])
         await expect(a).toPing(b, { count: 1, timeout: 100 })
+      })
+      test('passes', async ({ lab }) => {
+        const [a, b] = await lab.addHosts('a', 'b')
+        await lab.connect(a, b)
+        await expect(a).toPing(b, { count: 1 })
       })
       `,
     )
     writeFileSync(join(dir, 'vitest.config.mjs'), `export default { test: { include: ['*.test.ts'] } }`)
-    const junit = join(dir, 'junit.xml')
-    let code = 0
-    try {
-      execFileSync(
-        join(root, 'node_modules/.bin/vitest'),
-        ['run', '--root', dir, '--reporter=junit', `--outputFile=${junit}`],
-        {
-          cwd: dir,
-          stdio: 'pipe',
-          env: { ...process.env, NSLAB_ALLOW_UNSEALED: '1' },
-        },
-      )
-    } catch (err) {
-      code = (err as { status: number }).status
-    }
+    const out = join(dir, 'artifacts')
+    const { code, stdout, junit } = runChild({ NSLAB_ARTIFACTS_DIR: out })
     expect(code).toBe(1)
-    const xml = readFileSync(junit, 'utf8')
-    expect(xml).toContain('expected a [nslab-')
-    expect(xml).toContain('nslab lab state')
-    expect(xml).toContain('10.77.0.1/30 dev')
-    expect(xml).toContain('addresses:')
-    expect(xml).toContain('routes:')
-    expect(xml).toContain('table inet nslab_partition')
-    expect(xml).toContain('out| marker-output')
-  })
+    // The state, as before, now as an annotation.
+    expect(junit).toContain('expected a [nslab-')
+    expect(junit).toMatch(/lab state: .*fails-on-purpose.*\.state\.txt/)
+    expect(junit).toContain('at the moment of failure')
+    expect(junit).toContain('10.77.0.1/30 dev')
+    expect(junit).toContain('table inet nslab_partition')
+    expect(junit).toContain('out| marker-output')
+    // The packets: named in the report and the terminal, one file, only for the failed test.
+    expect(junit).toMatch(/packets: .*fails-on-purpose.*\.pcapng/)
+    expect(stdout).toMatch(/packets: .*\.pcapng \(\d+ packet\(s\) on \d+ interface\(s\)/)
+    const files = readdirSync(out).sort()
+    expect(files.filter((f) => f.endsWith('.pcapng'))).toHaveLength(1)
+    expect(files.every((f) => f.startsWith('fails.test.ts--fails-on-purpose--'))).toBe(true)
+    const pcap = join(
+      out,
+      files.find((f) => f.endsWith('.pcapng'))!,
+    )
+    // Wireshark's reader: a's echo requests leave a's interface outbound, with node names.
+    const requests = tsharkFields(
+      pcap,
+      ['frame.interface_name', 'frame.packet_flags_direction'],
+      'icmp.type == 8',
+    )
+    expect(requests.length).toBeGreaterThanOrEqual(2)
+    expect(requests.some(([iface, dir]) => iface!.startsWith('a/') && dir === '0x00000002')).toBe(true)
+    expect(requests.some(([iface, dir]) => iface!.startsWith('b/') && dir === '0x00000001')).toBe(true)
+    const named = tsharkNamed(pcap, ['ip.src_host', 'ip.dst_host'], 'icmp.type == 8')
+    expect(named).toContainEqual(['a', 'b'])
+  }, 60_000)
+
+  it('NSLAB_CAPTURE=off writes no pcapng but still the state', () => {
+    const out = join(dir, 'artifacts-off')
+    const { code } = runChild({ NSLAB_ARTIFACTS_DIR: out, NSLAB_CAPTURE: 'off' })
+    expect(code).toBe(1)
+    const files = readdirSync(out)
+    expect(files.some((f) => f.endsWith('.state.txt'))).toBe(true)
+    expect(files.some((f) => f.endsWith('.pcapng'))).toBe(false)
+  }, 60_000)
 })

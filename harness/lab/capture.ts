@@ -1,0 +1,174 @@
+/**
+ * Packets on a lab's links: a Capture (harness/capture) over the lab's
+ * namespaces, following nodes added later, written as one pcapng where
+ * every interface is `node/device` described by the link's two ends, every
+ * lab address resolves to its node's name, and tunnels' keys ride along as
+ * decryption secrets.
+ *
+ * Switch namespaces see every frame a second time (once on the port it
+ * came in by, once on the port it leaves by), so they are left out unless
+ * asked for (`switches: true`).
+ */
+import {
+  Capture,
+  type CaptureOptions,
+  type CaptureStats,
+  SECRETS_TYPE,
+  type SecretsOptions,
+} from '../capture/index.js'
+import type { Writable } from 'node:stream'
+import type { LabModel } from './model.js'
+import type { LabNode } from './node.js'
+
+/** When a fixture or a scenario run writes the packets: never, when it failed, or always. */
+export type CaptureMode = 'off' | 'on-failure' | 'always'
+
+export const CAPTURE_MODES: readonly CaptureMode[] = ['off', 'on-failure', 'always']
+
+/** The mode from a string (an env variable, a CLI flag): one sentence when it is none of them. */
+export function captureMode(text: string | undefined, fallback: CaptureMode): CaptureMode {
+  if (text === undefined || text === '') return fallback
+  if ((CAPTURE_MODES as readonly string[]).includes(text)) return text as CaptureMode
+  throw new TypeError(`capture mode ${JSON.stringify(text)} must be one of ${CAPTURE_MODES.join(', ')}`)
+}
+
+export interface LabCaptureOptions {
+  /** Only these nodes (default: every host and router, also those added later). */
+  nodes?: readonly (LabNode | string)[]
+  /** Capture in switch namespaces too (each frame then appears once more per switch port). */
+  switches?: boolean
+  /** Bytes of packets kept in memory, newest first (default 8 MiB); older ones are dropped and counted. */
+  memory?: number
+}
+
+export interface LabCaptureResult {
+  path: string
+  packets: number
+  interfaces: number
+  /** Frames the kernel dropped because the capture could not keep up (0 means none were lost). */
+  kernelDrops: number
+  /** Older packets the memory ring let go to stay within its budget. */
+  evicted: number
+}
+
+export class LabCapture {
+  private readonly capture: Capture
+  private readonly followAll: boolean
+
+  constructor(
+    private readonly model: LabModel,
+    options: LabCaptureOptions = {},
+    private readonly switches = options.switches ?? false,
+  ) {
+    this.followAll = options.nodes === undefined
+    const nodes = options.nodes ? options.nodes.map((n) => model.resolve(n, 'capture node')) : model.allNodes
+    const captureOptions: CaptureOptions = options.memory === undefined ? {} : { memory: options.memory }
+    this.capture = Capture.start(
+      nodes.filter((n) => this.wanted(n)).map((n) => ({ netns: n.ns, label: n.name })),
+      captureOptions,
+    )
+  }
+
+  private wanted(n: LabNode): boolean {
+    return n.kind !== 'switch' || this.switches
+  }
+
+  /** A node was added to the lab: capture on it too (unless the capture names its nodes). */
+  follow(node: LabNode): void {
+    if (this.followAll && this.wanted(node) && !this.capture.isStopped)
+      this.capture.add({ netns: node.ns, label: node.name })
+  }
+
+  stats(): CaptureStats {
+    return this.capture.stats()
+  }
+
+  /** Forget the packets held so far (a test that passed); counters stay. */
+  clear(): void {
+    this.capture.clear()
+  }
+
+  /** Read what the kernel still holds, then close every socket. Idempotent. */
+  async stop(): Promise<CaptureStats> {
+    return this.capture.stop()
+  }
+
+  /** Close now, without a last read (teardown). Idempotent. */
+  close(): void {
+    this.capture.close()
+  }
+
+  /**
+   * Write the packets held as one pcapng file (or stream), with the lab's
+   * names and keys. Reads what the kernel still holds first.
+   */
+  async write(dest: string | Writable, options: { comment?: string } = {}): Promise<LabCaptureResult> {
+    if (!this.capture.isStopped) await this.capture.flush()
+    const stats = this.capture.stats()
+    const r = await this.capture.writePcapng(dest, {
+      lab: this.model.id,
+      ...(options.comment === undefined ? {} : { comment: options.comment }),
+      names: addressNames(this.model),
+      secrets: tunnelSecrets(this.model),
+      descriptions: (iface) => describeDevice(this.model, iface.label, iface.device),
+    })
+    return {
+      path: typeof dest === 'string' ? dest : '(stream)',
+      packets: r.packets,
+      interfaces: r.interfaces,
+      kernelDrops: stats.kernelDrops,
+      evicted: stats.memory.droppedPackets,
+    }
+  }
+}
+
+/** Every lab address → the name of the node that holds it. */
+export function addressNames(model: LabModel): Map<string, string> {
+  const names = new Map<string, string>()
+  for (const n of model.allNodes)
+    for (const p of n.ports) {
+      if (p.v4) names.set(p.v4, n.name)
+      if (p.v6) names.set(p.v6, n.name)
+    }
+  for (const t of model.tunnels) {
+    names.set(t.addresses.a, `${t.a.name}.${t.name}`)
+    names.set(t.addresses.b, `${t.b.name}.${t.name}`)
+  }
+  return names
+}
+
+/** `a ⟷ b (b's device): 198.18.0.1/30 fd00::1/64` for a lab link; tunnels and lo named as such. */
+export function describeDevice(model: LabModel, node: string, device: string): string | undefined {
+  const n = model.nodes.get(node)
+  if (!n) return undefined
+  if (device === 'lo') return `${node}: loopback`
+  const port = n.ports.find((p) => p.device === device)
+  if (port) {
+    const far = port.peer.ports.find((q) => q.peer === n && q.segment === port.segment)
+    const addrs = [
+      port.v4 && `${port.v4}/${port.segment.v4.prefixLen}`,
+      port.v6 && `${port.v6}/${port.segment.v6.prefixLen}`,
+    ]
+      .filter(Boolean)
+      .join(' ')
+    return `${node} ⟷ ${port.peer.name}${far ? ` (${far.device})` : ''}${addrs ? `: ${addrs}` : ''}`
+  }
+  for (const t of model.tunnels) {
+    if (t.a === n && t.devices.a === device)
+      return `${node}: ${t.type} tunnel ${t.name} to ${t.b.name}, ${t.addresses.a}`
+    if (t.b === n && t.devices.b === device)
+      return `${node}: ${t.type} tunnel ${t.name} to ${t.a.name}, ${t.addresses.b}`
+  }
+  return undefined
+}
+
+/** The decryption secrets of the lab's tunnels. */
+export function tunnelSecrets(model: LabModel): SecretsOptions[] {
+  return model.tunnels.flatMap((t) =>
+    (t.secrets?.() ?? []).map((s) => ({
+      type: s.type === 'wireguard' ? SECRETS_TYPE.WIREGUARD_KEY_LOG : SECRETS_TYPE.TLS_KEY_LOG,
+      data: s.data,
+      comment: `${s.type} keys of tunnel ${t.name} (${t.a.name} ⟷ ${t.b.name})`,
+    })),
+  )
+}

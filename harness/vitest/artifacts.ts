@@ -1,0 +1,137 @@
+/**
+ * What a failed test carries: the lab's state (links, addresses, routes,
+ * neighbours, nftables, process output per host) and the packets of every
+ * lab link as a pcapng, written under the artifacts directory and attached
+ * to the test with Vitest's annotations, so the default reporter lists them
+ * under the failure and the JUnit report names them. A passing test writes
+ * nothing (unless the capture mode is `always`).
+ *
+ * Vitest refuses annotations once a test has failed, and a fixture only
+ * learns of the failure after that; so the annotation is made while the
+ * test's state reads 'run' again for the length of the (synchronous) call.
+ * test/vitest/artifacts.test.ts keeps this honest against Vitest itself.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
+import type { TestAttachment, TestContext } from 'vitest'
+import { type CaptureMode, captureMode } from '../lab/capture.js'
+import type { Lab } from '../lab/lab.js'
+import { formatLabState, labState } from '../lab/state.js'
+
+/** The capture mode of the fixtures: NSLAB_CAPTURE (off, on-failure, always), default on-failure. */
+export function fixtureCaptureMode(): CaptureMode {
+  return captureMode(process.env.NSLAB_CAPTURE, 'on-failure')
+}
+
+/** Where failure artifacts go: NSLAB_ARTIFACTS_DIR, else reports/nslab under the working directory. */
+export function artifactsDir(): string {
+  return resolve(process.env.NSLAB_ARTIFACTS_DIR ?? join('reports', 'nslab'))
+}
+
+/** A file name from a test's file and name: letters, digits, '.', '-' and '_' only, not too long. */
+export function artifactName(context: Pick<TestContext, 'task'>, labId: string): string {
+  const t = context.task
+  const file = t.file?.name ?? 'test'
+  const names: string[] = []
+  for (let s: { name: string; suite?: unknown } | undefined = t; s; s = s.suite as typeof s)
+    if (s.name && s.name !== file) names.unshift(s.name)
+  const clean = (x: string): string =>
+    x
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 80)
+  return `${clean(file)}--${clean(names.join(' '))}--${labId}`
+}
+
+/** Annotate a test whose state already says it failed (see the module comment). */
+async function annotate(
+  context: Pick<TestContext, 'task' | 'annotate'>,
+  message: string,
+  attachment: TestAttachment | undefined,
+): Promise<void> {
+  const result = context.task.result
+  const state = result?.state
+  let pending: Promise<unknown>
+  if (result) result.state = 'run'
+  try {
+    pending = attachment ? context.annotate(message, 'nslab', attachment) : context.annotate(message, 'nslab')
+  } finally {
+    if (result && state) result.state = state
+  }
+  await pending
+}
+
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path)
+  return rel.startsWith('..') ? path : rel
+}
+
+/**
+ * After a test: when it failed (or `mode` is always), write the lab's state
+ * and its packets and attach both; otherwise forget the packets held (a
+ * shared lab captures on for the next test). Never throws: an artifact that
+ * cannot be made is said in the annotation instead.
+ */
+export async function afterTest(
+  context: Pick<TestContext, 'task' | 'annotate'>,
+  lab: Lab,
+  mode: CaptureMode,
+): Promise<void> {
+  const failed = context.task.result?.state === 'fail'
+  const capture = lab.packetCapture
+  if (!failed && mode !== 'always') {
+    capture?.clear()
+    return
+  }
+  const dir = artifactsDir()
+  const base = join(dir, artifactName(context, lab.id))
+  try {
+    mkdirSync(dir, { recursive: true })
+  } catch (err) {
+    await annotate(
+      context,
+      `nslab could not make ${dir} for the failure's artifacts: ${(err as Error).message}`,
+      undefined,
+    )
+    return
+  }
+  if (failed) {
+    let text: string
+    try {
+      text = formatLabState(lab, await labState(lab))
+    } catch (err) {
+      text = `(could not read the lab's state: ${(err as Error).message})`
+    }
+    const file = `${base}.state.txt`
+    writeFileSync(file, text + '\n')
+    // Vitest names an attachment's copy after the annotation's message: the
+    // attached one stays short, the text itself goes in one of its own.
+    await annotate(context, `lab state: ${shown(file)}`, { path: file, contentType: 'text/plain' })
+    await annotate(context, text, undefined)
+  }
+  if (capture) {
+    const file = `${base}.pcapng`
+    try {
+      const r = await capture.write(file, { comment: `test ${JSON.stringify(context.task.name)}` })
+      const loss =
+        r.kernelDrops > 0 || r.evicted > 0
+          ? `; ${r.kernelDrops} frame(s) dropped by the kernel, ${r.evicted} older packet(s) let go of the memory ring`
+          : ''
+      await annotate(
+        context,
+        `packets: ${shown(file)} (${r.packets} packet(s) on ${r.interfaces} interface(s)${loss})`,
+        {
+          path: file,
+          contentType: 'application/vnd.tcpdump.pcap',
+        },
+      )
+    } catch (err) {
+      await annotate(
+        context,
+        `nslab could not write the packets to ${shown(file)}: ${(err as Error).message}`,
+        undefined,
+      )
+    }
+    capture.clear()
+  }
+}
