@@ -11,14 +11,8 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { NETNS_ETC_DIR, addNetns, openNetns } from '../netns/index.js'
-import {
-  type EventSubscription,
-  Netlink,
-  NetlinkError,
-  type VethOptions,
-  setSysctls,
-} from '../netlink/index.js'
+import { NETNS_ETC_DIR, addNetns, openNetns, setSysctls } from '../netns/index.js'
+import { type EventSubscription, Netlink, NetlinkError, type VethOptions } from '../netlink/index.js'
 import { TopologyError } from './errors.js'
 import { checkHostName, deviceName, netnsName, newLabId } from './names.js'
 import { LabNode, type NodeKind, type Port } from './node.js'
