@@ -4,7 +4,7 @@
  * namespace, like Netlink for rtnetlink, on a socket of its own protocol.
  */
 import type { NetnsRef } from '../netns/index.js'
-import { parseCidr } from './codec/address.js'
+import { parseCidr } from '../util/ip.js'
 import { AF, NLM_F } from './codec/constants.js'
 import {
   IPSEC_PROTO,

@@ -12,7 +12,7 @@
  * RTA_MULTIPATH holds a run of `struct rtnexthop` (len u16, flags u8, hops u8, ifindex s32), each
  * followed by its own RTA_* attributes (RTA_GATEWAY, ...), aligned to 4 bytes.
  */
-import { parseCidr } from '../address.js'
+import { parseCidr } from '../../../util/ip.js'
 import {
   AttrWriter,
   decodeAttributes,

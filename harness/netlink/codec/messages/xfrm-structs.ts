@@ -16,7 +16,7 @@
  * xfrm_algo_auth/aead  alg_name[64], alg_key_len 64, alg_trunc_len / alg_icv_len 68, key at 72
  * ```
  */
-import { bytesToIp, ipToBytes } from '../address.js'
+import { bytesToIp, ipToBytes } from '../../../util/ip.js'
 import { AF } from '../constants.js'
 import { NetlinkDecodeError, NetlinkEncodeError } from '../errors.js'
 import {
