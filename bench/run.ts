@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { Lab, type LabNode } from '../harness/lab/index.js'
 import { Netlink } from '../harness/netlink/index.js'
 import { NETNS_RUN_DIR, addNetns, deleteNetns, listNetns, openNetns } from '../harness/netns/index.js'
+import { type CodecKind, decodeRounds, encodeRounds, messagesPerPass } from './codec.js'
 import { type Floor, buildFloor, runFloor, runFloorDetailed } from './floor.js'
 import { checkVethEnd, ip, ipNetnsList, ipVersion } from './iproute2.js'
 import { type Summary, fmtMs, fmtRatio, ratio, summarize } from './stats.js'
@@ -806,6 +807,59 @@ function scenarioLabMatrix(): Scenario {
   }
 }
 
+// ------------------------------------------------------------- 8. the codec
+
+/**
+ * The pure codec, no kernel: real dump replies decoded, requests encoded
+ * (bench/codec.ts). Many rounds per iteration so one iteration lasts a few
+ * milliseconds; warm-up long enough for V8 to optimise the decoders.
+ */
+const CODEC = { iterations: 40, warmup: 15, decodeRounds: 400, encodeRounds: 500 }
+
+function scenarioCodecDecode(kind: CodecKind): Scenario {
+  let count = 0
+  return {
+    id: `codec-decode-${kind}`,
+    title: `codec: decode ${kind} dump replies (no kernel)`,
+    iterations: CODEC.iterations,
+    warmup: CODEC.warmup,
+    timed: `decodeMessages over the captured \`ip\` ${kind} dump replies, ${CODEC.decodeRounds} times`,
+    note: () =>
+      `${messagesPerPass(kind) * CODEC.decodeRounds} messages per iteration` +
+      (count > 0 ? '' : ' (none decoded?)'),
+    variants: [
+      {
+        id: 'nslab',
+        label: 'nslab',
+        does: `decodeMessages(buf) for each captured ${kind} reply buffer`,
+        run: async (n) =>
+          range(n).map(() => time(() => void (count += decodeRounds(kind, CODEC.decodeRounds)))),
+      },
+    ],
+  }
+}
+
+function scenarioCodecEncode(): Scenario {
+  let bytes = 0
+  return {
+    id: 'codec-encode',
+    title: 'codec: encode link/addr/route/neigh requests (no kernel)',
+    iterations: CODEC.iterations,
+    warmup: CODEC.warmup,
+    timed: `encodeLink (veth with peer) + encodeAddr + encodeRoute + encodeNeigh, ${CODEC.encodeRounds} times`,
+    note: () =>
+      `${4 * CODEC.encodeRounds} requests, ${bytes / (CODEC.iterations + CODEC.warmup)} bytes per iteration`,
+    variants: [
+      {
+        id: 'nslab',
+        label: 'nslab',
+        does: 'one request of each kind',
+        run: async (n) => range(n).map(() => time(() => void (bytes += encodeRounds(CODEC.encodeRounds)))),
+      },
+    ],
+  }
+}
+
 // ------------------------------------------------------------- the driver
 
 async function runScenario(s: Scenario, settle: number): Promise<ScenarioResult> {
@@ -982,6 +1036,8 @@ async function main(): Promise<number> {
     scenarioLabPair(),
     ...STARS.map((x) => scenarioLabStar(x.n, x.iterations, x.warmup)),
     scenarioLabMatrix(),
+    ...(['link', 'addr', 'route', 'neigh'] as const).map(scenarioCodecDecode),
+    scenarioCodecEncode(),
     ...(only?.split(',').includes('vm-boot') ? [scenarioVmBoot()] : []), // only when asked: ~10 s per boot
   ].filter((s) => !only || only.split(',').some((o) => s.id.startsWith(o)))
   const results: ScenarioResult[] = []

@@ -4,8 +4,8 @@
  * switch gets its bridge. Each namespace registers its own undo (stop what
  * runs there, close this process's handles, delete it) the moment it exists.
  */
-import { addNetns, openNetns } from '../netns/index.js'
-import { Netlink, NetlinkError, setSysctls } from '../netlink/index.js'
+import { addNetns, openNetns, setSysctls } from '../netns/index.js'
+import { Netlink, NetlinkError } from '../netlink/index.js'
 import { TopologyError } from './errors.js'
 import { killAndDelete } from './gc.js'
 import type { LabModel } from './model.js'

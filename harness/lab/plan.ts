@@ -5,7 +5,7 @@
  * benchmarking space) and fd00::/8 (unique local), so a lab cannot clash with
  * a real network. Pure: no I/O, unit- and property-tested.
  */
-import { bytesToIp, ipToBytes, parseCidr } from '../netlink/codec/address.js'
+import { bytesToIp, ipToBytes, parseCidr } from '../util/ip.js'
 import { TopologyError } from './errors.js'
 
 /** The plan cannot do what was asked: one sentence saying what and what to do. */

@@ -4,8 +4,8 @@
  * kernel's own words. The kernel-behaviour suite puts them in its per-kernel
  * report; the lab's own needs (features.ts) come from the same probes.
  */
-import { Netlink, NetlinkError, createTunTap } from '../netlink/index.js'
-import { exec } from '../netns/index.js'
+import { Netlink, NetlinkError } from '../netlink/index.js'
+import { createTunTap, exec } from '../netns/index.js'
 import { ScratchNetns } from './scratch.js'
 
 export interface FeatureResult {

@@ -1,5 +1,5 @@
 /** Addresses: add, delete, list (ip/ipaddress.c's job). Bytes live in codec/messages/addr.ts. */
-import { parseCidr } from './codec/address.js'
+import { parseCidr } from '../util/ip.js'
 import { AF, IFA_F, NLM_F, RTM, RT_SCOPE, constantName } from './codec/constants.js'
 import { type AddrMessage, decodeAddr, encodeAddr } from './codec/messages/addr.js'
 import type { NetlinkSocket } from './transport/socket.js'

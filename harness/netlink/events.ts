@@ -1,7 +1,8 @@
 /**
  * rtnetlink events: join multicast groups on a socket of their own inside a
  * namespace, decode what the kernel announces, and let callers iterate or
- * wait for a condition, never sleep (seed 003's listener, done right).
+ * wait for a condition, never sleep: a listener subscribed before the
+ * action sees every announcement that follows it.
  */
 import type { NetnsRef } from '../netns/index.js'
 import { RTM, RTNLGRP } from './codec/constants.js'
@@ -31,40 +32,30 @@ const GROUPS: Record<EventGroup, number[]> = {
   neigh: [RTNLGRP.NEIGH],
 }
 
+/** How one object's messages become events: the decoder and the operations' conversion. */
+type EventDecoder = (payload: RawMessage['payload'], action: 'new' | 'del') => NetlinkEvent
+
+const link: EventDecoder = (p, action) => ({ kind: 'link', action, link: toLink(decodeLink(p)) })
+const addr: EventDecoder = (p, action) => ({ kind: 'addr', action, addr: toAddress(decodeAddr(p)) })
+const route: EventDecoder = (p, action) => ({ kind: 'route', action, route: toRoute(decodeRoute(p)) })
+const neigh: EventDecoder = (p, action) => ({ kind: 'neigh', action, neigh: toNeighbour(decodeNeigh(p)) })
+
+/** The message types reported as events: type -> action and decoder. */
+const EVENTS = new Map<number, readonly [action: 'new' | 'del', decode: EventDecoder]>([
+  [RTM.NEWLINK, ['new', link]],
+  [RTM.DELLINK, ['del', link]],
+  [RTM.NEWADDR, ['new', addr]],
+  [RTM.DELADDR, ['del', addr]],
+  [RTM.NEWROUTE, ['new', route]],
+  [RTM.DELROUTE, ['del', route]],
+  [RTM.NEWNEIGH, ['new', neigh]],
+  [RTM.DELNEIGH, ['del', neigh]],
+])
+
 /** Decode one multicast message into an event, or undefined for types we do not report. */
 export function decodeEvent(m: RawMessage): NetlinkEvent | undefined {
-  switch (m.header.type) {
-    case RTM.NEWLINK:
-    case RTM.DELLINK:
-      return {
-        kind: 'link',
-        action: m.header.type === RTM.NEWLINK ? 'new' : 'del',
-        link: toLink(decodeLink(m.payload)),
-      }
-    case RTM.NEWADDR:
-    case RTM.DELADDR:
-      return {
-        kind: 'addr',
-        action: m.header.type === RTM.NEWADDR ? 'new' : 'del',
-        addr: toAddress(decodeAddr(m.payload)),
-      }
-    case RTM.NEWROUTE:
-    case RTM.DELROUTE:
-      return {
-        kind: 'route',
-        action: m.header.type === RTM.NEWROUTE ? 'new' : 'del',
-        route: toRoute(decodeRoute(m.payload)),
-      }
-    case RTM.NEWNEIGH:
-    case RTM.DELNEIGH:
-      return {
-        kind: 'neigh',
-        action: m.header.type === RTM.NEWNEIGH ? 'new' : 'del',
-        neigh: toNeighbour(decodeNeigh(m.payload)),
-      }
-    default:
-      return undefined
-  }
+  const entry = EVENTS.get(m.header.type)
+  return entry === undefined ? undefined : entry[1](m.payload, entry[0])
 }
 
 export class EventTimeoutError extends Error {

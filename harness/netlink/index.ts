@@ -1,7 +1,7 @@
 /**
  * nslab/netlink: rtnetlink in-process. A pure codec (bytes <-> typed
  * messages), a non-blocking transport (one socket per namespace), the
- * per-object operations, events, and per-namespace sysctls.
+ * per-object operations and events.
  */
 export * as codec from './codec/index.js'
 export { NetlinkDecodeError, NetlinkEncodeError, InvalidAddressError } from './codec/errors.js'
@@ -20,7 +20,8 @@ export {
   decodeEvent,
   subscribe,
 } from './events.js'
-export { getSysctl, setSysctl, setSysctls, sysctlPath } from './sysctl.js'
-export { createTunTap } from './tuntap.js'
+// Not netlink (procfs, an ioctl): they live in harness/netns; re-exported so code that imported
+// them from nslab/netlink keeps working.
+export { createTunTap, getSysctl, setSysctl, setSysctls, sysctlPath } from '../netns/index.js'
 export * from './xfrm.js'
 export * from './xfrm-interface.js'

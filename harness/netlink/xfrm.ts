@@ -4,7 +4,7 @@
  * namespace, like Netlink for rtnetlink, on a socket of its own protocol.
  */
 import type { NetnsRef } from '../netns/index.js'
-import { parseCidr } from './codec/address.js'
+import { parseCidr } from '../util/ip.js'
 import { AF, NLM_F } from './codec/constants.js'
 import {
   IPSEC_PROTO,
@@ -25,7 +25,7 @@ import {
   encodeState,
   encodeStateFlush,
   encodeStateId,
-} from './codec/xfrm-messages.js'
+} from './codec/messages/xfrm.js'
 import {
   type XfrmAeadAlgorithm,
   type XfrmAlgorithm,
@@ -35,7 +35,7 @@ import {
   type XfrmTemplate,
   anySelector,
   familyOf,
-} from './codec/xfrm-structs.js'
+} from './codec/messages/xfrm-structs.js'
 import { NetlinkError, type RequestContext } from './transport/errors.js'
 import { NetlinkSocket } from './transport/socket.js'
 

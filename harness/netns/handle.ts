@@ -16,7 +16,10 @@ export class NotANetnsError extends Error {
   override readonly name = 'NotANetnsError'
 }
 
-/** Identity of a namespace: the device and inode of its nsfs file (seed 004). */
+/**
+ * Identity of a namespace: the device and inode of its nsfs file (two paths
+ * or fds name the same namespace exactly when these are equal).
+ */
 export interface NetnsId {
   dev: bigint
   ino: bigint

@@ -34,6 +34,8 @@ export {
   stopExecWorker,
 } from './exec.js'
 export { type NetnsEvent, monitorNetns } from './monitor.js'
+export { getSysctl, setSysctl, setSysctls, sysctlPath } from './sysctl.js'
+export { createTunTap } from './tuntap.js'
 export { NetnsRuntime, RuntimeError } from './runtime.js'
 export {
   type ConnectOptions,

@@ -4,7 +4,8 @@ import { withNetns } from './thread.js'
 
 /**
  * Create a socket inside a namespace and return its fd. The socket belongs
- * to that namespace for life, whichever thread uses it afterwards (seed 000):
+ * to the namespace it was created in for life, whichever thread uses it
+ * afterwards (the kernel binds a socket to its creator's namespace):
  * adopt it on any thread with `new net.Socket({ fd })`, `server.listen({ fd })`
  * or `dgram.createSocket(...).bind({ fd })`.
  */

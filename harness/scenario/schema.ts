@@ -10,7 +10,7 @@
  * are errors everywhere.
  */
 import { z } from 'zod'
-import { parseCidr } from '../netlink/codec/address.js'
+import { parseCidr } from '../util/ip.js'
 import { InvalidAddressError, ipToBytes } from '../util/ip.js'
 import { excerpt } from './diagnostics.js'
 import { BRIDGE_MAX_PORTS } from '../lab/plan.js'

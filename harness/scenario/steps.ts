@@ -5,7 +5,7 @@
  */
 import { startOpenVpnServer } from '../vpn/openvpn-server.js'
 import { isIP } from 'node:net'
-import { setSysctl } from '../netlink/index.js'
+import { setSysctl } from '../netns/index.js'
 import type { RunContext } from './context.js'
 import { type Outcome, checkExpectation } from './expectations.js'
 import { impairmentOf } from './impairment.js'

@@ -159,3 +159,70 @@ export function canonicalIp(text: string): string {
 export function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex')
 }
+
+// ------------------------------------------------------------------ prefixes
+
+/** The address families of IP text, as the kernel numbers them (AF_INET, AF_INET6). */
+const AF_INET = 2
+const AF_INET6 = 10
+
+/** AF_INET (2) or AF_INET6 (10). */
+export type IpFamily = typeof AF_INET | typeof AF_INET6
+
+/** A parsed CIDR prefix. */
+export interface Cidr {
+  family: IpFamily
+  /** Canonical text of the address part (host bits are kept, as `ip addr add` keeps them). */
+  address: string
+  prefixLen: number
+  /** Wire bytes of the address (4 or 16). */
+  bytes: Buffer
+}
+
+/** The address family of IP text (`AF_INET6` if it has a colon), after validating it. */
+export function ipFamily(text: string): IpFamily {
+  return ipToBytes(text).length === 4 ? AF_INET : AF_INET6
+}
+
+/** Byte length of an address of `family`. */
+export function familyAddressLength(family: IpFamily): 4 | 16 {
+  return family === AF_INET ? 4 : 16
+}
+
+/**
+ * Parse `address/prefixLen` (IPv4 or IPv6). Without `/len` the prefix is the full address
+ * length (32 or 128), as `ip` does. The prefix is decimal, 0..32 or 0..128.
+ */
+export function parseCidr(text: string): Cidr {
+  const slash = text.indexOf('/')
+  const addressText = slash === -1 ? text : text.slice(0, slash)
+  let bytes: Buffer
+  try {
+    bytes = ipToBytes(addressText)
+  } catch (err) {
+    // name the whole prefix the caller wrote, not just its address part
+    if (err instanceof InvalidAddressError) throw new InvalidAddressError(text, err.reason)
+    throw err
+  }
+  const family: IpFamily = bytes.length === 4 ? AF_INET : AF_INET6
+  const max = bytes.length * 8
+  let prefixLen = max
+  if (slash !== -1) {
+    const prefixText = text.slice(slash + 1)
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText)) {
+      throw new InvalidAddressError(
+        text,
+        `prefix length ${JSON.stringify(prefixText)} is not a decimal number`,
+      )
+    }
+    prefixLen = Number(prefixText)
+    if (prefixLen > max)
+      throw new InvalidAddressError(text, `prefix length ${prefixLen} is larger than ${max}`)
+  }
+  return { family, address: bytesToIp(bytes), prefixLen, bytes }
+}
+
+/** `address/prefixLen` in canonical form. */
+export function formatCidr(cidr: { address: string; prefixLen: number }): string {
+  return `${canonicalIp(cidr.address)}/${cidr.prefixLen}`
+}

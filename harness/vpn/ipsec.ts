@@ -15,7 +15,7 @@ import { TopologyError } from '../lab/errors.js'
 import { BaseTunnel } from './base-tunnel.js'
 import type { Tunnel, TunnelDriver, TunnelOptions } from '../lab/tunnel.js'
 import { type XfrmPolicySpec, type XfrmStateSpec, Xfrm, createXfrmInterface } from '../netlink/index.js'
-import { bytesToIp, parseCidr } from '../netlink/codec/address.js'
+import { bytesToIp, parseCidr } from '../util/ip.js'
 
 /** Options of `lab.tunnel(a, b, { type: 'ipsec', ... })`. */
 export interface IpsecTunnelOptions extends TunnelOptions {

@@ -103,7 +103,9 @@ export class WireGuardTunnel extends WorkDirTunnel {
    * wireguard-go hands out.
    */
   secrets(): { type: 'wireguard'; data: string }[] {
-    const lines = (['a', 'b'] as const).map((e) => `LOCAL_STATIC_PRIVATE_KEY = ${this.ends[e].keys.privateKey}`)
+    const lines = (['a', 'b'] as const).map(
+      (e) => `LOCAL_STATIC_PRIVATE_KEY = ${this.ends[e].keys.privateKey}`,
+    )
     return [{ type: 'wireguard', data: lines.join('\n') + '\n' }]
   }
 

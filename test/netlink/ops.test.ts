@@ -1,15 +1,16 @@
 // Every rtnetlink operation cross-checked with iproute2 (`ip -j`): what nslab
 // makes, `ip` sees, and what `ip` makes, nslab sees.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { type Netns, addNetns, openNetns } from '../../harness/netns/index.js'
 import {
-  Netlink,
-  NetlinkError,
+  type Netns,
+  addNetns,
   createTunTap,
   getSysctl,
+  openNetns,
   setSysctl,
   sysctlPath,
-} from '../../harness/netlink/index.js'
+} from '../../harness/netns/index.js'
+import { Netlink, NetlinkError } from '../../harness/netlink/index.js'
 import { RTM } from '../../harness/netlink/codec/constants.js'
 import { encodeLink } from '../../harness/netlink/codec/messages/link.js'
 import { NetlinkSocket } from '../../harness/netlink/transport/socket.js'

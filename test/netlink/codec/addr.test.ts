@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { canonicalIp } from '../../../harness/netlink/codec/address.js'
+import { canonicalIp } from '../../../harness/util/ip.js'
 import { AF, IFA, IFA_F, NLM_F, RTM, RT_SCOPE } from '../../../harness/netlink/codec/constants.js'
 import { NetlinkDecodeError } from '../../../harness/netlink/codec/errors.js'
 import { parseMessages } from '../../../harness/netlink/codec/header.js'

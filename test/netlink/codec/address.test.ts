@@ -1,18 +1,17 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { bytesToMac, macToBytes } from '../../../harness/netlink/codec/address.js'
 import {
   bytesToIp,
   bytesToIpv6,
-  bytesToMac,
   canonicalIp,
   formatCidr,
   ipFamily,
   ipToBytes,
   ipv4ToBytes,
   ipv6ToBytes,
-  macToBytes,
   parseCidr,
-} from '../../../harness/netlink/codec/address.js'
+} from '../../../harness/util/ip.js'
 import { AF } from '../../../harness/netlink/codec/constants.js'
 import { InvalidAddressError } from '../../../harness/netlink/codec/errors.js'
 

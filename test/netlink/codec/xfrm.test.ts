@@ -30,8 +30,12 @@ import {
   encodeState,
   encodeStateFlush,
   encodeStateId,
-} from '../../../harness/netlink/codec/xfrm-messages.js'
-import { type XfrmSelector, anySelector, unlimited } from '../../../harness/netlink/codec/xfrm-structs.js'
+} from '../../../harness/netlink/codec/messages/xfrm.js'
+import {
+  type XfrmSelector,
+  anySelector,
+  unlimited,
+} from '../../../harness/netlink/codec/messages/xfrm-structs.js'
 import { bytes, type Capture } from './fixtures/capture.js'
 import * as fx from './fixtures/xfrm.js'
 import { receivedBuffer, sentMessage } from './helpers.js'

@@ -12,19 +12,19 @@
  * present. For IPv4, IFA_LOCAL is the interface's own address and IFA_ADDRESS the peer (equal to
  * IFA_LOCAL except on point-to-point links); IPv6 sends IFA_ADDRESS only.
  */
-import { Buffer } from 'node:buffer'
-import { AttrWriter, decodeAttributes, readString, readU32, type Attribute } from '../attributes.js'
+import type { Buffer } from 'node:buffer'
+import { AttrWriter, type Attribute } from '../attributes.js'
 import { AF, IFA } from '../constants.js'
-import { NetlinkDecodeError } from '../errors.js'
-import { putHostU32, readHostU32, writeHostU32 } from '../hostorder.js'
+import { checkField, familyOfFirst } from './common.js'
 import {
-  checkField,
-  familyOfFirst,
-  ipBytesForFamily,
-  isIpFamily,
-  readIpAttr,
-  requireFixedHeader,
-} from './common.js'
+  compileAttrs,
+  defineMessage,
+  defineStruct,
+  decodePayload,
+  decodeStruct,
+  encodeStruct,
+  writePayload,
+} from './table.js'
 
 /** Size of `struct ifaddrmsg`. */
 export const IFADDRMSG_LEN = 8
@@ -63,97 +63,75 @@ export interface AddrMessage extends IfAddrHeader {
   attrs: Attribute[]
 }
 
+/** `struct ifaddrmsg`: `| family | prefixlen | flags | scope | index |`. */
+const IFADDRMSG = defineStruct({
+  cName: 'ifaddrmsg',
+  size: IFADDRMSG_LEN,
+  fields: [
+    { key: 'family', offset: 0, type: 'u8', cName: 'ifa_family' },
+    { key: 'prefixLen', offset: 1, type: 'u8', cName: 'ifa_prefixlen' },
+    { key: 'flags', offset: 2, type: 'u8', cName: 'ifa_flags' },
+    { key: 'scope', offset: 3, type: 'u8', cName: 'ifa_scope' },
+    { key: 'index', offset: 4, type: 'u32', cName: 'ifa_index' },
+  ],
+})
+
+/** `struct ifa_cacheinfo`. A request sets the lifetimes; the kernel ignores the two timestamps. */
+const IFA_CACHEINFO = defineStruct({
+  cName: 'ifa_cacheinfo',
+  size: 16,
+  fields: [
+    { key: 'preferred', offset: 0, type: 'u32', cName: 'preferred lifetime' },
+    { key: 'valid', offset: 4, type: 'u32', cName: 'valid lifetime' },
+    { key: 'created', offset: 8, type: 'u32', cName: 'ifa_cacheinfo cstamp' },
+    { key: 'updated', offset: 12, type: 'u32', cName: 'ifa_cacheinfo tstamp' },
+  ],
+})
+
+/**
+ * IFA_*, in iproute2's order (local, address, broadcast, label, cacheinfo, flags). Addresses are
+ * read for AF_INET/AF_INET6 messages only. IFA_FLAGS, the full 32 bits, overrides the header's 8
+ * and is sent only when the flags do not fit those.
+ */
+const ADDR = defineMessage(
+  IFADDRMSG,
+  compileAttrs([
+    { type: IFA.LOCAL, key: 'local', kind: 'ip', name: 'IFA_LOCAL' },
+    { type: IFA.ADDRESS, key: 'address', kind: 'ip', name: 'IFA_ADDRESS' },
+    { type: IFA.BROADCAST, key: 'broadcast', kind: 'ip', name: 'IFA_BROADCAST' },
+    { type: IFA.LABEL, key: 'label', kind: 'string', name: 'IFA_LABEL' },
+    {
+      type: IFA.CACHEINFO,
+      key: 'cacheInfo',
+      kind: 'struct',
+      struct: IFA_CACHEINFO,
+      name: 'IFA_CACHEINFO',
+      get: (r) => r.lifetimes,
+    },
+    {
+      type: IFA.FLAGS,
+      key: 'flags',
+      kind: 'u32',
+      name: 'IFA_FLAGS',
+      get: (r) => ((r.flags as number) > 0xff ? r.flags : undefined),
+    },
+    { type: IFA.ANYCAST, key: 'anycast', kind: 'ip', name: 'IFA_ANYCAST', decodeOnly: true },
+  ]),
+)
+
 /** Encode `struct ifaddrmsg`. Only the low 8 bits of `flags` fit; see {@link encodeAddr}. */
 export function encodeIfAddrHeader(header: Partial<IfAddrHeader> = {}): Buffer {
-  const buf = Buffer.allocUnsafe(IFADDRMSG_LEN) // pooled; every byte is written
-  putIfAddrHeader(buf, 0, header, header.family ?? 0, header.flags ?? 0)
-  return buf
-}
-
-/** Write `struct ifaddrmsg` at `at` of `buf`, with `family` and `flags` given apart from the rest. */
-function putIfAddrHeader(
-  buf: Buffer,
-  at: number,
-  header: Partial<IfAddrHeader>,
-  family: number,
-  flags: number,
-): void {
-  buf[at] = checkField(family, 0, 0xff, 'ifa_family')
-  buf[at + 1] = checkField(header.prefixLen ?? 0, 0, 0xff, 'ifa_prefixlen')
-  buf[at + 2] = checkField(flags, 0, 0xff, 'ifa_flags')
-  buf[at + 3] = checkField(header.scope ?? 0, 0, 0xff, 'ifa_scope')
-  putHostU32(buf, checkField(header.index ?? 0, 0, 0xffffffff, 'ifa_index'), at + 4)
+  return encodeStruct(IFADDRMSG, header)
 }
 
 /** Decode the ifaddrmsg at the start of `payload`. */
 export function decodeIfAddrHeader(payload: Buffer, baseOffset = 0): IfAddrHeader {
-  requireFixedHeader(payload, IFADDRMSG_LEN, baseOffset, 'ifaddrmsg')
-  return {
-    family: payload[0] ?? 0,
-    prefixLen: payload[1] ?? 0,
-    flags: payload[2] ?? 0,
-    scope: payload[3] ?? 0,
-    index: readHostU32(payload, 4),
-  }
-}
-
-function decodeCacheInfo(attr: Attribute): AddrCacheInfo {
-  if (attr.value.length !== 16) {
-    throw new NetlinkDecodeError(
-      attr.offset,
-      'bad-attribute-value',
-      `IFA_CACHEINFO at offset ${attr.offset} must be 16 bytes but is ${attr.value.length}`,
-    )
-  }
-  return {
-    preferred: readHostU32(attr.value, 0),
-    valid: readHostU32(attr.value, 4),
-    created: readHostU32(attr.value, 8),
-    updated: readHostU32(attr.value, 12),
-  }
+  return decodeStruct(IFADDRMSG, payload, baseOffset) as unknown as IfAddrHeader
 }
 
 /** Decode an address payload (ifaddrmsg + attributes). */
 export function decodeAddr(payload: Buffer, baseOffset = 0): AddrMessage {
-  const header = decodeIfAddrHeader(payload, baseOffset)
-  const attrs = decodeAttributes(payload.subarray(IFADDRMSG_LEN), baseOffset + IFADDRMSG_LEN)
-  // Fields copied one by one: an object spread here made decoding several times slower (V8 cloned
-  // the header's shape, then every added attribute field changed it again).
-  const addr: AddrMessage = {
-    family: header.family,
-    prefixLen: header.prefixLen,
-    flags: header.flags,
-    scope: header.scope,
-    index: header.index,
-    attrs,
-  }
-  const ip = isIpFamily(header.family)
-  for (const attr of attrs) {
-    switch (attr.type) {
-      case IFA.ADDRESS:
-        if (ip) addr.address = readIpAttr(attr, header.family, 'IFA_ADDRESS')
-        break
-      case IFA.LOCAL:
-        if (ip) addr.local = readIpAttr(attr, header.family, 'IFA_LOCAL')
-        break
-      case IFA.BROADCAST:
-        if (ip) addr.broadcast = readIpAttr(attr, header.family, 'IFA_BROADCAST')
-        break
-      case IFA.ANYCAST:
-        if (ip) addr.anycast = readIpAttr(attr, header.family, 'IFA_ANYCAST')
-        break
-      case IFA.LABEL:
-        addr.label = readString(attr)
-        break
-      case IFA.FLAGS:
-        addr.flags = readU32(attr, 'IFA_FLAGS')
-        break
-      case IFA.CACHEINFO:
-        addr.cacheInfo = decodeCacheInfo(attr)
-        break
-    }
-  }
-  return addr
+  return decodePayload(ADDR, payload, baseOffset) as unknown as AddrMessage
 }
 
 /** What an address request can set. */
@@ -178,22 +156,9 @@ export interface AddrRequest extends Partial<IfAddrHeader> {
 export function encodeAddr(req: AddrRequest): Buffer {
   const family = req.family ?? familyOfFirst([req.local, req.address, req.broadcast], AF.UNSPEC)
   const flags = checkField(req.flags ?? 0, 0, 0xffffffff, 'address flags')
+  const header = { family, prefixLen: req.prefixLen, flags: flags & 0xff, scope: req.scope, index: req.index }
   const w = new AttrWriter()
-  // In place (this runs per request); zeros() may move the bytes, so the buffer is read after it.
-  const at = w.zeros(IFADDRMSG_LEN)
-  putIfAddrHeader(w.buffer, at, req, family, flags & 0xff)
-  if (req.local !== undefined) w.attr(IFA.LOCAL, ipBytesForFamily(req.local, family, 'IFA_LOCAL'))
-  if (req.address !== undefined) w.attr(IFA.ADDRESS, ipBytesForFamily(req.address, family, 'IFA_ADDRESS'))
-  if (req.broadcast !== undefined)
-    w.attr(IFA.BROADCAST, ipBytesForFamily(req.broadcast, family, 'IFA_BROADCAST'))
-  if (req.label !== undefined) w.string(IFA.LABEL, req.label)
-  if (req.lifetimes !== undefined) {
-    const info = Buffer.alloc(16)
-    writeHostU32(info, checkField(req.lifetimes.preferred, 0, 0xffffffff, 'preferred lifetime'), 0)
-    writeHostU32(info, checkField(req.lifetimes.valid, 0, 0xffffffff, 'valid lifetime'), 4)
-    w.attr(IFA.CACHEINFO, info)
-  }
-  if (flags > 0xff) w.u32(IFA.FLAGS, flags)
+  writePayload(w, ADDR, header, req, family)
   req.extra?.(w)
   return w.finish()
 }

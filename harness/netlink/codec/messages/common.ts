@@ -2,7 +2,8 @@
  * Helpers shared by the per-object message codecs: bounds checks for fixed headers and typed
  * readers/writers for address-valued attributes.
  */
-import { bytesToIp, bytesToMac, ipToBytes, macToBytes } from '../address.js'
+import { bytesToIp, ipToBytes } from '../../../util/ip.js'
+import { bytesToMac, macToBytes } from '../address.js'
 import type { Attribute } from '../attributes.js'
 import { AF } from '../constants.js'
 import { NetlinkDecodeError, NetlinkEncodeError } from '../errors.js'

@@ -13,21 +13,8 @@
  * ifinfomsg plus IFLA_* attributes describing the peer (its name, IFLA_NET_NS_FD to create it
  * directly in another namespace, ...).
  */
-import { Buffer } from 'node:buffer'
-import { bytesToIp } from '../address.js'
-import {
-  AttrWriter,
-  decodeAttributes,
-  findAllAttributes,
-  readBe16,
-  readNested,
-  readS32,
-  readString,
-  readU16,
-  readU32,
-  readU8,
-  type Attribute,
-} from '../attributes.js'
+import type { Buffer } from 'node:buffer'
+import { AttrWriter, readNested, type Attribute } from '../attributes.js'
 import {
   IFLA,
   IFLA_BR,
@@ -37,9 +24,20 @@ import {
   VETH_INFO_PEER,
   describeConstant,
 } from '../constants.js'
-import { NetlinkDecodeError } from '../errors.js'
-import { putHostU16, putHostU32, readHostS32, readHostU16, readHostU32 } from '../hostorder.js'
-import { checkField, ipBytesForFamily, linkAddressBytes, readMacAttr, requireFixedHeader } from './common.js'
+import { checkField, ipBytesForFamily } from './common.js'
+import {
+  type AttrSpec,
+  type Fields,
+  compileAttrs,
+  defineMessage,
+  defineStruct,
+  decodeAttrsInto,
+  decodePayload,
+  decodeStruct,
+  encodeStruct,
+  writeAttrs,
+  writePayload,
+} from './table.js'
 
 /** Size of `struct ifinfomsg`. */
 export const IFINFOMSG_LEN = 16
@@ -114,121 +112,196 @@ export interface LinkMessage extends IfInfoHeader {
   attrs: Attribute[]
 }
 
-/** Encode `struct ifinfomsg`; omitted fields are 0. */
-export function encodeIfInfoHeader(header: Partial<IfInfoHeader> = {}): Buffer {
-  const buf = Buffer.allocUnsafe(IFINFOMSG_LEN) // pooled; every byte is written
-  putIfInfoHeader(buf, 0, header)
-  return buf
+// ------------------------------------------------------------------------ tables
+
+/** `struct ifinfomsg`: `| family | pad | type | index | flags | change |`. */
+const IFINFOMSG = defineStruct({
+  cName: 'ifinfomsg',
+  size: IFINFOMSG_LEN,
+  fields: [
+    { key: 'family', offset: 0, type: 'u8', cName: 'ifi_family' },
+    { key: 'type', offset: 2, type: 'u16', cName: 'ifi_type' },
+    { key: 'index', offset: 4, type: 's32', cName: 'ifi_index' },
+    { key: 'flags', offset: 8, type: 'u32', cName: 'ifi_flags' },
+    { key: 'change', offset: 12, type: 'u32', cName: 'ifi_change' },
+  ],
+})
+
+/** 'IFLA_MTU (4)': how errors name a link attribute. */
+const n = (type: number): string => describeConstant(IFLA, type, 'IFLA_')
+
+/** vxlan IFLA_INFO_DATA, in iproute2's order. LOCAL/GROUP write the v6 type for an IPv6 address. */
+const VXLAN = compileAttrs([
+  { type: IFLA_VXLAN.LINK, key: 'link', kind: 'u32', name: 'IFLA_VXLAN_LINK' },
+  { type: IFLA_VXLAN.TTL, key: 'ttl', kind: 'u8', name: 'IFLA_VXLAN_TTL' },
+  { type: IFLA_VXLAN.ID, key: 'id', kind: 'u32', name: 'IFLA_VXLAN_ID' },
+  {
+    type: IFLA_VXLAN.LOCAL,
+    key: 'local',
+    kind: 'ip4',
+    name: 'IFLA_VXLAN_LOCAL',
+    encode: (w, v) => {
+      const bytes = ipBytesForFamily(v as string, 0, 'vxlan local')
+      w.attr(bytes.length === 4 ? IFLA_VXLAN.LOCAL : IFLA_VXLAN.LOCAL6, bytes)
+    },
+  },
+  { type: IFLA_VXLAN.LOCAL6, key: 'local', kind: 'ip6', name: 'IFLA_VXLAN_LOCAL', decodeOnly: true },
+  {
+    type: IFLA_VXLAN.GROUP,
+    key: 'group',
+    kind: 'ip4',
+    name: 'IFLA_VXLAN_GROUP',
+    encode: (w, v) => {
+      const bytes = ipBytesForFamily(v as string, 0, 'vxlan group')
+      w.attr(bytes.length === 4 ? IFLA_VXLAN.GROUP : IFLA_VXLAN.GROUP6, bytes)
+    },
+  },
+  { type: IFLA_VXLAN.GROUP6, key: 'group', kind: 'ip6', name: 'IFLA_VXLAN_GROUP', decodeOnly: true },
+  { type: IFLA_VXLAN.LEARNING, key: 'learning', kind: 'bool8', name: 'IFLA_VXLAN_LEARNING' },
+  { type: IFLA_VXLAN.PORT, key: 'port', kind: 'be16', name: 'IFLA_VXLAN_PORT' },
+])
+
+/** Bridge IFLA_INFO_DATA (IFLA_BR_*), in the order bridgeInfo writes them. */
+const BRIDGE = compileAttrs([
+  { type: IFLA_BR.FORWARD_DELAY, key: 'forwardDelay', kind: 'u32', name: 'IFLA_BR_FORWARD_DELAY' },
+  { type: IFLA_BR.HELLO_TIME, key: 'helloTime', kind: 'u32', name: 'IFLA_BR_HELLO_TIME' },
+  { type: IFLA_BR.MAX_AGE, key: 'maxAge', kind: 'u32', name: 'IFLA_BR_MAX_AGE' },
+  { type: IFLA_BR.AGEING_TIME, key: 'ageingTime', kind: 'u32', name: 'IFLA_BR_AGEING_TIME' },
+  { type: IFLA_BR.STP_STATE, key: 'stpState', kind: 'u32', name: 'IFLA_BR_STP_STATE' },
+  { type: IFLA_BR.PRIORITY, key: 'priority', kind: 'u16', name: 'IFLA_BR_PRIORITY' },
+  { type: IFLA_BR.VLAN_FILTERING, key: 'vlanFiltering', kind: 'bool8', name: 'IFLA_BR_VLAN_FILTERING' },
+  { type: IFLA_BR.MCAST_SNOOPING, key: 'mcastSnooping', kind: 'bool8', name: 'IFLA_BR_MCAST_SNOOPING' },
+  { type: IFLA_BR.VLAN_DEFAULT_PVID, key: 'vlanDefaultPvid', kind: 'u16', name: 'IFLA_BR_VLAN_DEFAULT_PVID' },
+])
+
+/** macvlan/macvtap IFLA_INFO_DATA: the mode, stored on the LinkInfo itself. */
+const MACVLAN = compileAttrs([
+  { type: IFLA_MACVLAN.MODE, key: 'macvlanMode', kind: 'u32', name: 'IFLA_MACVLAN_MODE' },
+])
+
+/** IFLA_LINKINFO (decoding; requests write it from a {@link LinkInfoRequest}). */
+const LINKINFO = compileAttrs([
+  { type: IFLA_INFO.KIND, key: 'kind', kind: 'string', name: 'IFLA_INFO_KIND' },
+  { type: IFLA_INFO.SLAVE_KIND, key: 'slaveKind', kind: 'string', name: 'IFLA_INFO_SLAVE_KIND' },
+  { type: IFLA_INFO.DATA, key: 'data', kind: 'attrs', name: 'IFLA_INFO_DATA' },
+  { type: IFLA_INFO.SLAVE_DATA, key: 'slaveData', kind: 'attrs', name: 'IFLA_INFO_SLAVE_DATA' },
+])
+
+/** What IFLA_INFO_DATA means, by IFLA_INFO_KIND. */
+const INFO_DATA: Record<string, (data: Attribute[], info: Fields, decodePeer: boolean) => void> = {
+  veth: (data, info, decodePeer) => {
+    // A peer's own peer means nothing; stopping here also bounds the recursion on hostile input.
+    if (!decodePeer) return
+    const peer = data.find((a) => a.type === VETH_INFO_PEER)
+    if (peer !== undefined) info.peer = decodePayload(PEER, peer.value, peer.offset + 4)
+  },
+  vxlan: (data, info) => {
+    const vxlan: Fields = {}
+    decodeAttrsInto(VXLAN, data, vxlan, 0)
+    info.vxlan = vxlan
+  },
+  macvlan: (data, info) => decodeAttrsInto(MACVLAN, data, info, 0),
+  macvtap: (data, info) => decodeAttrsInto(MACVLAN, data, info, 0),
 }
 
-/** Write `struct ifinfomsg` (all 16 bytes) at `at` of `buf`; omitted fields are 0. */
-function putIfInfoHeader(buf: Buffer, at: number, header: Partial<IfInfoHeader>): void {
-  buf[at] = checkField(header.family ?? 0, 0, 0xff, 'ifi_family')
-  buf[at + 1] = 0
-  // Checked, so unchecked stores (this runs per request).
-  putHostU16(buf, checkField(header.type ?? 0, 0, 0xffff, 'ifi_type'), at + 2)
-  putHostU32(buf, checkField(header.index ?? 0, -0x80000000, 0x7fffffff, 'ifi_index'), at + 4)
-  putHostU32(buf, checkField(header.flags ?? 0, 0, 0xffffffff, 'ifi_flags'), at + 8)
-  putHostU32(buf, checkField(header.change ?? 0, 0, 0xffffffff, 'ifi_change'), at + 12)
+function decodeLinkInfo(attr: Attribute, out: Fields, decodePeer: boolean): void {
+  const info: Fields = {}
+  decodeAttrsInto(LINKINFO, readNested(attr), info, 0)
+  const kind = info.kind as string | undefined
+  const data = info.data as Attribute[] | undefined
+  if (data !== undefined && kind !== undefined && Object.hasOwn(INFO_DATA, kind)) {
+    INFO_DATA[kind]!(data, info, decodePeer)
+  }
+  out.linkInfo = info
+  if (kind !== undefined) out.kind = kind
+}
+
+/** IFLA_LINKINFO written from a request's `info`: the kind, then IFLA_INFO_DATA if it has a writer. */
+function writeLinkInfo(w: AttrWriter, value: unknown): void {
+  const info = value as LinkInfoRequest
+  w.nested(IFLA.LINKINFO, (inner) => {
+    inner.stringNoNul(IFLA_INFO.KIND, info.kind)
+    if (info.data !== undefined) inner.nested(IFLA_INFO.DATA, info.data)
+  })
+}
+
+/**
+ * IFLA_*, in iproute2's order (address, broadcast, mtu, txqlen, operstate, master, netns, link,
+ * ifname, linkinfo), then what only dumps carry. `decodePeer` tells IFLA_LINKINFO whether a veth
+ * peer is decoded (a peer's is not).
+ */
+function linkAttrs(decodePeer: boolean): AttrSpec[] {
+  return [
+    { type: IFLA.ADDRESS, key: 'address', kind: 'mac', name: n(IFLA.ADDRESS) },
+    { type: IFLA.BROADCAST, key: 'broadcast', kind: 'mac', name: n(IFLA.BROADCAST) },
+    { type: IFLA.MTU, key: 'mtu', kind: 'u32', name: n(IFLA.MTU) },
+    { type: IFLA.TXQLEN, key: 'txqlen', kind: 'u32', name: n(IFLA.TXQLEN) },
+    { type: IFLA.OPERSTATE, key: 'operstate', kind: 'u8', name: n(IFLA.OPERSTATE) },
+    { type: IFLA.MASTER, key: 'master', kind: 'u32', name: n(IFLA.MASTER) },
+    {
+      type: IFLA.NET_NS_FD,
+      key: 'netnsFd',
+      kind: 'u32',
+      name: n(IFLA.NET_NS_FD),
+      get: (r) => (r.netns as { fd?: number } | undefined)?.fd,
+    },
+    {
+      type: IFLA.NET_NS_PID,
+      key: 'netnsPid',
+      kind: 'u32',
+      name: n(IFLA.NET_NS_PID),
+      get: (r) => (r.netns as { pid?: number } | undefined)?.pid,
+    },
+    { type: IFLA.LINK, key: 'linkIndex', kind: 'u32', name: n(IFLA.LINK) },
+    { type: IFLA.IFNAME, key: 'name', kind: 'string', name: n(IFLA.IFNAME) },
+    {
+      type: IFLA.LINKINFO,
+      key: 'linkInfo',
+      kind: 'custom',
+      name: n(IFLA.LINKINFO),
+      decode: (attr, out) => decodeLinkInfo(attr, out, decodePeer),
+      encode: writeLinkInfo,
+      get: (r) => r.info,
+    },
+    { type: IFLA.LINK_NETNSID, key: 'netnsId', kind: 's32', name: n(IFLA.LINK_NETNSID), decodeOnly: true },
+    {
+      type: IFLA.ALT_IFNAME,
+      key: 'altNames',
+      kind: 'string',
+      name: n(IFLA.ALT_IFNAME),
+      list: true,
+      decodeOnly: true,
+    },
+    {
+      type: IFLA.PROP_LIST,
+      key: 'altNames',
+      kind: 'custom',
+      name: n(IFLA.PROP_LIST),
+      decodeOnly: true,
+      decode: (attr, out) => decodeAttrsInto(PROP_LIST, readNested(attr), out, 0),
+    },
+  ]
+}
+
+/** IFLA_PROP_LIST: its IFLA_ALT_IFNAME entries join the message's altNames. */
+const PROP_LIST = compileAttrs([
+  { type: IFLA.ALT_IFNAME, key: 'altNames', kind: 'string', name: n(IFLA.ALT_IFNAME), list: true },
+])
+
+const LINK = defineMessage(IFINFOMSG, compileAttrs(linkAttrs(true)))
+/** A veth peer (VETH_INFO_PEER): a link whose own peer, if any, is not decoded. */
+const PEER = defineMessage(IFINFOMSG, compileAttrs(linkAttrs(false)))
+
+// ----------------------------------------------------------------- the functions
+
+/** Encode `struct ifinfomsg`; omitted fields are 0. */
+export function encodeIfInfoHeader(header: Partial<IfInfoHeader> = {}): Buffer {
+  return encodeStruct(IFINFOMSG, header)
 }
 
 /** Decode the ifinfomsg at the start of `payload`. */
 export function decodeIfInfoHeader(payload: Buffer, baseOffset = 0): IfInfoHeader {
-  requireFixedHeader(payload, IFINFOMSG_LEN, baseOffset, 'ifinfomsg')
-  return {
-    family: payload[0] ?? 0,
-    type: readHostU16(payload, 2),
-    index: readHostS32(payload, 4),
-    flags: readHostU32(payload, 8),
-    change: readHostU32(payload, 12),
-  }
-}
-
-/** 'IFLA_MTU (4)', for error messages; memoised, since decoders name every attribute they read. */
-const names = new Map<number, string>()
-const name = (type: number): string => {
-  let n = names.get(type)
-  if (n === undefined) names.set(type, (n = describeConstant(IFLA, type, 'IFLA_')))
-  return n
-}
-
-function decodeVxlan(data: Attribute[]): VxlanInfo {
-  const info: VxlanInfo = {}
-  for (const attr of data) {
-    switch (attr.type) {
-      case IFLA_VXLAN.ID:
-        info.id = readU32(attr, 'IFLA_VXLAN_ID')
-        break
-      case IFLA_VXLAN.GROUP:
-      case IFLA_VXLAN.GROUP6:
-        info.group = readAddress(attr, attr.type === IFLA_VXLAN.GROUP ? 4 : 16, 'IFLA_VXLAN_GROUP')
-        break
-      case IFLA_VXLAN.LOCAL:
-      case IFLA_VXLAN.LOCAL6:
-        info.local = readAddress(attr, attr.type === IFLA_VXLAN.LOCAL ? 4 : 16, 'IFLA_VXLAN_LOCAL')
-        break
-      case IFLA_VXLAN.PORT:
-        info.port = readBe16(attr, 'IFLA_VXLAN_PORT')
-        break
-      case IFLA_VXLAN.LINK:
-        info.link = readU32(attr, 'IFLA_VXLAN_LINK')
-        break
-      case IFLA_VXLAN.TTL:
-        info.ttl = readU8(attr, 'IFLA_VXLAN_TTL')
-        break
-      case IFLA_VXLAN.LEARNING:
-        info.learning = readU8(attr, 'IFLA_VXLAN_LEARNING') !== 0
-        break
-    }
-  }
-  return info
-}
-
-function readAddress(attr: Attribute, size: 4 | 16, what: string): string {
-  if (attr.value.length !== size) {
-    throw new NetlinkDecodeError(
-      attr.offset,
-      'bad-address-length',
-      `${what} at offset ${attr.offset} has ${attr.value.length} address bytes; expected ${size}`,
-    )
-  }
-  return bytesToIp(attr.value)
-}
-
-function decodeLinkInfo(attr: Attribute, decodePeer: boolean): LinkInfo {
-  const info: LinkInfo = {}
-  let dataAttr: Attribute | undefined
-  for (const inner of readNested(attr)) {
-    switch (inner.type) {
-      case IFLA_INFO.KIND:
-        info.kind = readString(inner)
-        break
-      case IFLA_INFO.SLAVE_KIND:
-        info.slaveKind = readString(inner)
-        break
-      case IFLA_INFO.DATA:
-        dataAttr = inner
-        break
-      case IFLA_INFO.SLAVE_DATA:
-        info.slaveData = readNested(inner)
-        break
-    }
-  }
-  if (dataAttr !== undefined) {
-    const data = readNested(dataAttr)
-    info.data = data
-    if (info.kind === 'veth') {
-      const peer = data.find((a) => a.type === VETH_INFO_PEER)
-      // A peer's own peer means nothing; stopping here also bounds the recursion on hostile input.
-      if (peer !== undefined && decodePeer) info.peer = decodeLinkPayload(peer.value, peer.offset + 4, false)
-    } else if (info.kind === 'vxlan') {
-      info.vxlan = decodeVxlan(data)
-    } else if (info.kind === 'macvlan' || info.kind === 'macvtap') {
-      const mode = data.find((a) => a.type === IFLA_MACVLAN.MODE)
-      if (mode !== undefined) info.macvlanMode = readU32(mode, 'IFLA_MACVLAN_MODE')
-    }
-  }
-  return info
+  return decodeStruct(IFINFOMSG, payload, baseOffset) as unknown as IfInfoHeader
 }
 
 /**
@@ -237,72 +310,7 @@ function decodeLinkInfo(attr: Attribute, decodePeer: boolean): LinkInfo {
  * a known attribute whose value has the wrong size.
  */
 export function decodeLink(payload: Buffer, baseOffset = 0): LinkMessage {
-  return decodeLinkPayload(payload, baseOffset, true)
-}
-
-function decodeLinkPayload(payload: Buffer, baseOffset: number, decodePeer: boolean): LinkMessage {
-  const header = decodeIfInfoHeader(payload, baseOffset)
-  const attrs = decodeAttributes(payload.subarray(IFINFOMSG_LEN), baseOffset + IFINFOMSG_LEN)
-  // Fields copied one by one: an object spread here made decoding several times slower (V8 cloned
-  // the header's shape, then every added attribute field changed it again).
-  const link: LinkMessage = {
-    family: header.family,
-    type: header.type,
-    index: header.index,
-    flags: header.flags,
-    change: header.change,
-    altNames: [],
-    attrs,
-  }
-  for (const attr of attrs) {
-    switch (attr.type) {
-      case IFLA.IFNAME:
-        link.name = readString(attr)
-        break
-      case IFLA.MTU:
-        link.mtu = readU32(attr, name(attr.type))
-        break
-      case IFLA.ADDRESS:
-        link.address = readMacAttr(attr)
-        break
-      case IFLA.BROADCAST:
-        link.broadcast = readMacAttr(attr)
-        break
-      case IFLA.OPERSTATE:
-        link.operstate = readU8(attr, name(attr.type))
-        break
-      case IFLA.MASTER:
-        link.master = readU32(attr, name(attr.type))
-        break
-      case IFLA.TXQLEN:
-        link.txqlen = readU32(attr, name(attr.type))
-        break
-      case IFLA.LINK:
-        link.linkIndex = readU32(attr, name(attr.type))
-        break
-      case IFLA.LINK_NETNSID:
-        link.netnsId = readS32(attr, name(attr.type))
-        break
-      case IFLA.NET_NS_FD:
-        link.netnsFd = readU32(attr, name(attr.type))
-        break
-      case IFLA.NET_NS_PID:
-        link.netnsPid = readU32(attr, name(attr.type))
-        break
-      case IFLA.ALT_IFNAME:
-        link.altNames.push(readString(attr))
-        break
-      case IFLA.PROP_LIST:
-        for (const prop of findAllAttributes(readNested(attr), IFLA.ALT_IFNAME))
-          link.altNames.push(readString(prop))
-        break
-      case IFLA.LINKINFO:
-        link.linkInfo = decodeLinkInfo(attr, decodePeer)
-        if (link.linkInfo.kind !== undefined) link.kind = link.linkInfo.kind
-        break
-    }
-  }
-  return link
+  return decodePayload(LINK, payload, baseOffset) as unknown as LinkMessage
 }
 
 /** IFLA_LINKINFO for a request: the driver kind and a writer for its IFLA_INFO_DATA. */
@@ -337,29 +345,7 @@ export interface LinkRequest extends Partial<IfInfoHeader> {
  * address, broadcast, mtu, txqlen, operstate, master, netns, link, ifname, linkinfo.
  */
 export function writeLink(writer: AttrWriter, req: LinkRequest): void {
-  // In place: the header is not encoded apart and copied (this runs per request). zeros() may
-  // move the bytes: the buffer is read after it.
-  const at = writer.zeros(IFINFOMSG_LEN)
-  putIfInfoHeader(writer.buffer, at, req)
-  if (req.address !== undefined) writer.attr(IFLA.ADDRESS, linkAddressBytes(req.address))
-  if (req.broadcast !== undefined) writer.attr(IFLA.BROADCAST, linkAddressBytes(req.broadcast))
-  if (req.mtu !== undefined) writer.u32(IFLA.MTU, req.mtu)
-  if (req.txqlen !== undefined) writer.u32(IFLA.TXQLEN, req.txqlen)
-  if (req.operstate !== undefined) writer.u8(IFLA.OPERSTATE, req.operstate)
-  if (req.master !== undefined) writer.u32(IFLA.MASTER, req.master)
-  if (req.netns !== undefined) {
-    if ('fd' in req.netns) writer.u32(IFLA.NET_NS_FD, req.netns.fd)
-    else writer.u32(IFLA.NET_NS_PID, req.netns.pid)
-  }
-  if (req.linkIndex !== undefined) writer.u32(IFLA.LINK, req.linkIndex)
-  if (req.name !== undefined) writer.string(IFLA.IFNAME, req.name)
-  const info = req.info
-  if (info !== undefined) {
-    writer.nested(IFLA.LINKINFO, (w) => {
-      w.stringNoNul(IFLA_INFO.KIND, info.kind)
-      if (info.data !== undefined) w.nested(IFLA_INFO.DATA, info.data)
-    })
-  }
+  writePayload(writer, LINK, req, req, 0)
   req.extra?.(writer)
 }
 
@@ -405,30 +391,13 @@ export interface VxlanOptions {
 /** vxlan link info, attributes in iproute2's order. */
 export function vxlanInfo(opts: VxlanOptions): LinkInfoRequest {
   checkField(opts.id, 0, 0xffffff, 'vxlan id')
-  return {
-    kind: 'vxlan',
-    data: (w) => {
-      if (opts.link !== undefined) w.u32(IFLA_VXLAN.LINK, opts.link)
-      if (opts.ttl !== undefined) w.u8(IFLA_VXLAN.TTL, opts.ttl)
-      w.u32(IFLA_VXLAN.ID, opts.id)
-      if (opts.local !== undefined) {
-        const bytes = ipBytesForFamily(opts.local, 0, 'vxlan local')
-        w.attr(bytes.length === 4 ? IFLA_VXLAN.LOCAL : IFLA_VXLAN.LOCAL6, bytes)
-      }
-      if (opts.group !== undefined) {
-        const bytes = ipBytesForFamily(opts.group, 0, 'vxlan group')
-        w.attr(bytes.length === 4 ? IFLA_VXLAN.GROUP : IFLA_VXLAN.GROUP6, bytes)
-      }
-      if (opts.learning !== undefined) w.u8(IFLA_VXLAN.LEARNING, opts.learning ? 1 : 0)
-      if (opts.port !== undefined) w.be16(IFLA_VXLAN.PORT, opts.port)
-    },
-  }
+  return { kind: 'vxlan', data: (w) => writeAttrs(w, VXLAN, opts, 0) }
 }
 
 /** macvlan link info with IFLA_MACVLAN_MODE (a MACVLAN_MODE value). */
 export function macvlanInfo(mode?: number, kind: 'macvlan' | 'macvtap' = 'macvlan'): LinkInfoRequest {
   if (mode === undefined) return { kind }
-  return { kind, data: (w) => w.u32(IFLA_MACVLAN.MODE, mode) }
+  return { kind, data: (w) => writeAttrs(w, MACVLAN, { macvlanMode: mode }, 0) }
 }
 
 /** Bridge options (IFLA_BR_*). Times are in centiseconds (USER_HZ), as the kernel expects. */
@@ -448,55 +417,12 @@ export interface BridgeOptions {
 export function bridgeInfo(opts: BridgeOptions = {}): LinkInfoRequest {
   const entries = Object.values(opts).filter((v) => v !== undefined)
   if (entries.length === 0) return { kind: 'bridge' }
-  return {
-    kind: 'bridge',
-    data: (w) => {
-      if (opts.forwardDelay !== undefined) w.u32(IFLA_BR.FORWARD_DELAY, opts.forwardDelay)
-      if (opts.helloTime !== undefined) w.u32(IFLA_BR.HELLO_TIME, opts.helloTime)
-      if (opts.maxAge !== undefined) w.u32(IFLA_BR.MAX_AGE, opts.maxAge)
-      if (opts.ageingTime !== undefined) w.u32(IFLA_BR.AGEING_TIME, opts.ageingTime)
-      if (opts.stpState !== undefined) w.u32(IFLA_BR.STP_STATE, opts.stpState)
-      if (opts.priority !== undefined) w.u16(IFLA_BR.PRIORITY, opts.priority)
-      if (opts.vlanFiltering !== undefined) w.u8(IFLA_BR.VLAN_FILTERING, opts.vlanFiltering ? 1 : 0)
-      if (opts.mcastSnooping !== undefined) w.u8(IFLA_BR.MCAST_SNOOPING, opts.mcastSnooping ? 1 : 0)
-      if (opts.vlanDefaultPvid !== undefined) w.u16(IFLA_BR.VLAN_DEFAULT_PVID, opts.vlanDefaultPvid)
-    },
-  }
+  return { kind: 'bridge', data: (w) => writeAttrs(w, BRIDGE, opts, 0) }
 }
 
 /** Read IFLA_BR_* values the kernel reports for a bridge (from {@link LinkInfo.data}). */
 export function decodeBridgeData(data: readonly Attribute[]): BridgeOptions {
-  const out: BridgeOptions = {}
-  for (const attr of data) {
-    switch (attr.type) {
-      case IFLA_BR.FORWARD_DELAY:
-        out.forwardDelay = readU32(attr, 'IFLA_BR_FORWARD_DELAY')
-        break
-      case IFLA_BR.HELLO_TIME:
-        out.helloTime = readU32(attr, 'IFLA_BR_HELLO_TIME')
-        break
-      case IFLA_BR.MAX_AGE:
-        out.maxAge = readU32(attr, 'IFLA_BR_MAX_AGE')
-        break
-      case IFLA_BR.AGEING_TIME:
-        out.ageingTime = readU32(attr, 'IFLA_BR_AGEING_TIME')
-        break
-      case IFLA_BR.STP_STATE:
-        out.stpState = readU32(attr, 'IFLA_BR_STP_STATE')
-        break
-      case IFLA_BR.PRIORITY:
-        out.priority = readU16(attr, 'IFLA_BR_PRIORITY')
-        break
-      case IFLA_BR.VLAN_FILTERING:
-        out.vlanFiltering = readU8(attr, 'IFLA_BR_VLAN_FILTERING') !== 0
-        break
-      case IFLA_BR.MCAST_SNOOPING:
-        out.mcastSnooping = readU8(attr, 'IFLA_BR_MCAST_SNOOPING') !== 0
-        break
-      case IFLA_BR.VLAN_DEFAULT_PVID:
-        out.vlanDefaultPvid = readU16(attr, 'IFLA_BR_VLAN_DEFAULT_PVID')
-        break
-    }
-  }
-  return out
+  const out: Fields = {}
+  decodeAttrsInto(BRIDGE, data, out, 0)
+  return out as BridgeOptions
 }

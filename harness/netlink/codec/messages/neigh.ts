@@ -8,19 +8,19 @@
  *   | family | pad1 | pad2 | ifindex | state | flags | type | attributes ...
  * ```
  */
-import { AttrWriter, decodeAttributes, readU32, type Attribute } from '../attributes.js'
+import type { Buffer } from 'node:buffer'
+import { AttrWriter, type Attribute } from '../attributes.js'
 import { AF, NDA } from '../constants.js'
-import { NetlinkDecodeError } from '../errors.js'
-import { readHostS32, readHostU16, readHostU32, writeHostS32, writeHostU16 } from '../hostorder.js'
+import { familyOfFirst } from './common.js'
 import {
-  checkField,
-  familyOfFirst,
-  ipBytesForFamily,
-  linkAddressBytes,
-  readIpAttr,
-  readMacAttr,
-  requireFixedHeader,
-} from './common.js'
+  compileAttrs,
+  defineMessage,
+  defineStruct,
+  decodePayload,
+  decodeStruct,
+  encodeStruct,
+  writePayload,
+} from './table.js'
 
 /** Size of `struct ndmsg`. */
 export const NDMSG_LEN = 12
@@ -58,79 +58,66 @@ export interface NeighMessage extends NdHeader {
   attrs: Attribute[]
 }
 
+/** `struct ndmsg`: `| family | pad1 | pad2 | ifindex | state | flags | type |`. */
+const NDMSG = defineStruct({
+  cName: 'ndmsg',
+  size: NDMSG_LEN,
+  fields: [
+    { key: 'family', offset: 0, type: 'u8', cName: 'ndm_family' },
+    { key: 'ifindex', offset: 4, type: 's32', cName: 'ndm_ifindex' },
+    { key: 'state', offset: 8, type: 'u16', cName: 'ndm_state' },
+    { key: 'flags', offset: 10, type: 'u8', cName: 'ndm_flags' },
+    { key: 'type', offset: 11, type: 'u8', cName: 'ndm_type' },
+  ],
+})
+
+/** `struct nda_cacheinfo`. */
+const NDA_CACHEINFO = defineStruct({
+  cName: 'nda_cacheinfo',
+  size: 16,
+  fields: [
+    { key: 'confirmed', offset: 0, type: 'u32', cName: 'ndm_confirmed' },
+    { key: 'used', offset: 4, type: 'u32', cName: 'ndm_used' },
+    { key: 'updated', offset: 8, type: 'u32', cName: 'ndm_updated' },
+    { key: 'refcnt', offset: 12, type: 'u32', cName: 'ndm_refcnt' },
+  ],
+})
+
+/**
+ * NDA_*, in iproute2's order (dst, lladdr), then what only the kernel sends. NDA_DST is read
+ * whatever the family (a bridge fdb entry's is 4 or 16 bytes).
+ */
+const NEIGH = defineMessage(
+  NDMSG,
+  compileAttrs([
+    { type: NDA.DST, key: 'dst', kind: 'ip-any', name: 'NDA_DST' },
+    { type: NDA.LLADDR, key: 'lladdr', kind: 'mac', name: 'NDA_LLADDR' },
+    { type: NDA.PROBES, key: 'probes', kind: 'u32', name: 'NDA_PROBES', decodeOnly: true },
+    { type: NDA.MASTER, key: 'master', kind: 'u32', name: 'NDA_MASTER', decodeOnly: true },
+    {
+      type: NDA.CACHEINFO,
+      key: 'cacheInfo',
+      kind: 'struct',
+      struct: NDA_CACHEINFO,
+      name: 'NDA_CACHEINFO',
+      decodeOnly: true,
+    },
+  ]),
+)
+
 /** Encode `struct ndmsg`. */
 export function encodeNdHeader(header: Partial<NdHeader> = {}): Buffer {
-  const buf = Buffer.allocUnsafe(NDMSG_LEN).fill(0) // pooled: this runs per request
-  buf[0] = checkField(header.family ?? 0, 0, 0xff, 'ndm_family')
-  writeHostS32(buf, checkField(header.ifindex ?? 0, -0x80000000, 0x7fffffff, 'ndm_ifindex'), 4)
-  writeHostU16(buf, checkField(header.state ?? 0, 0, 0xffff, 'ndm_state'), 8)
-  buf[10] = checkField(header.flags ?? 0, 0, 0xff, 'ndm_flags')
-  buf[11] = checkField(header.type ?? 0, 0, 0xff, 'ndm_type')
-  return buf
+  return encodeStruct(NDMSG, header)
 }
 
 /** Decode the ndmsg at the start of `payload`. */
 export function decodeNdHeader(payload: Buffer, baseOffset = 0): NdHeader {
-  requireFixedHeader(payload, NDMSG_LEN, baseOffset, 'ndmsg')
-  return {
-    family: payload[0] ?? 0,
-    ifindex: readHostS32(payload, 4),
-    state: readHostU16(payload, 8),
-    flags: payload[10] ?? 0,
-    type: payload[11] ?? 0,
-  }
-}
-
-function decodeCacheInfo(attr: Attribute): NeighCacheInfo {
-  if (attr.value.length !== 16) {
-    throw new NetlinkDecodeError(
-      attr.offset,
-      'bad-attribute-value',
-      `NDA_CACHEINFO at offset ${attr.offset} must be 16 bytes but is ${attr.value.length}`,
-    )
-  }
-  return {
-    confirmed: readHostU32(attr.value, 0),
-    used: readHostU32(attr.value, 4),
-    updated: readHostU32(attr.value, 8),
-    refcnt: readHostU32(attr.value, 12),
-  }
+  return decodeStruct(NDMSG, payload, baseOffset) as unknown as NdHeader
 }
 
 /** Decode a neighbour payload (ndmsg + attributes). */
 export function decodeNeigh(payload: Buffer, baseOffset = 0): NeighMessage {
-  const header = decodeNdHeader(payload, baseOffset)
-  const attrs = decodeAttributes(payload.subarray(NDMSG_LEN), baseOffset + NDMSG_LEN)
-  // Fields copied one by one: an object spread here made decoding several times slower (V8 cloned
-  // the header's shape, then every added attribute field changed it again).
-  const neigh: NeighMessage = {
-    family: header.family,
-    ifindex: header.ifindex,
-    state: header.state,
-    flags: header.flags,
-    type: header.type,
-    attrs,
-  }
-  for (const attr of attrs) {
-    switch (attr.type) {
-      case NDA.DST:
-        neigh.dst = readIpAttr(attr, header.family, 'NDA_DST')
-        break
-      case NDA.LLADDR:
-        neigh.lladdr = readMacAttr(attr)
-        break
-      case NDA.PROBES:
-        neigh.probes = readU32(attr, 'NDA_PROBES')
-        break
-      case NDA.MASTER:
-        neigh.master = readU32(attr, 'NDA_MASTER')
-        break
-      case NDA.CACHEINFO:
-        neigh.cacheInfo = decodeCacheInfo(attr)
-        break
-    }
-  }
-  return neigh
+  return decodePayload(NEIGH, payload, baseOffset) as unknown as NeighMessage
 }
 
 /** What a neighbour request can set. */
@@ -148,10 +135,9 @@ export interface NeighRequest extends Partial<NdHeader> {
  */
 export function encodeNeigh(req: NeighRequest): Buffer {
   const family = req.family ?? familyOfFirst([req.dst], AF.UNSPEC)
+  const header = { family, ifindex: req.ifindex, state: req.state, flags: req.flags, type: req.type }
   const w = new AttrWriter()
-  w.raw(encodeNdHeader({ ...req, family }))
-  if (req.dst !== undefined) w.attr(NDA.DST, ipBytesForFamily(req.dst, family, 'NDA_DST'))
-  if (req.lladdr !== undefined) w.attr(NDA.LLADDR, linkAddressBytes(req.lladdr))
+  writePayload(w, NEIGH, header, req, family)
   req.extra?.(w)
   return w.toBuffer()
 }

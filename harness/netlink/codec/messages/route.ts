@@ -12,34 +12,29 @@
  * RTA_MULTIPATH holds a run of `struct rtnexthop` (len u16, flags u8, hops u8, ifindex s32), each
  * followed by its own RTA_* attributes (RTA_GATEWAY, ...), aligned to 4 bytes.
  */
-import { parseCidr } from '../address.js'
+import { parseCidr } from '../../../util/ip.js'
 import {
   AttrWriter,
   decodeAttributes,
   readNested,
   readString,
   readU32,
-  readU8,
   type Attribute,
 } from '../attributes.js'
 import { AF, RTA, RTAX } from '../constants.js'
 import { NetlinkDecodeError } from '../errors.js'
+import { readHostS32, readHostU16, writeHostS32, writeHostU16 } from '../hostorder.js'
+import { checkField, familyOfFirst, ipBytesForFamily, isIpFamily, readIpAttr } from './common.js'
 import {
-  readHostS32,
-  readHostU16,
-  readHostU32,
-  writeHostS32,
-  writeHostU16,
-  writeHostU32,
-} from '../hostorder.js'
-import {
-  checkField,
-  familyOfFirst,
-  ipBytesForFamily,
-  isIpFamily,
-  readIpAttr,
-  requireFixedHeader,
-} from './common.js'
+  type Fields,
+  compileAttrs,
+  defineMessage,
+  defineStruct,
+  decodePayload,
+  decodeStruct,
+  encodeStruct,
+  writePayload,
+} from './table.js'
 
 /** Size of `struct rtmsg`. */
 export const RTMSG_LEN = 12
@@ -96,35 +91,31 @@ export interface RouteMessage extends RtHeader {
   attrs: Attribute[]
 }
 
+/** `struct rtmsg`: `| family | dst_len | src_len | tos | table | protocol | scope | type | flags |`. */
+const RTMSG = defineStruct({
+  cName: 'rtmsg',
+  size: RTMSG_LEN,
+  fields: [
+    { key: 'family', offset: 0, type: 'u8', cName: 'rtm_family' },
+    { key: 'dstLen', offset: 1, type: 'u8', cName: 'rtm_dst_len' },
+    { key: 'srcLen', offset: 2, type: 'u8', cName: 'rtm_src_len' },
+    { key: 'tos', offset: 3, type: 'u8', cName: 'rtm_tos' },
+    { key: 'table', offset: 4, type: 'u8', cName: 'rtm_table' },
+    { key: 'protocol', offset: 5, type: 'u8', cName: 'rtm_protocol' },
+    { key: 'scope', offset: 6, type: 'u8', cName: 'rtm_scope' },
+    { key: 'type', offset: 7, type: 'u8', cName: 'rtm_type' },
+    { key: 'flags', offset: 8, type: 'u32', cName: 'rtm_flags' },
+  ],
+})
+
 /** Encode `struct rtmsg`. */
 export function encodeRtHeader(header: Partial<RtHeader> = {}): Buffer {
-  const buf = Buffer.allocUnsafe(RTMSG_LEN).fill(0) // pooled: this runs per request
-  buf[0] = checkField(header.family ?? 0, 0, 0xff, 'rtm_family')
-  buf[1] = checkField(header.dstLen ?? 0, 0, 0xff, 'rtm_dst_len')
-  buf[2] = checkField(header.srcLen ?? 0, 0, 0xff, 'rtm_src_len')
-  buf[3] = checkField(header.tos ?? 0, 0, 0xff, 'rtm_tos')
-  buf[4] = checkField(header.table ?? 0, 0, 0xff, 'rtm_table')
-  buf[5] = checkField(header.protocol ?? 0, 0, 0xff, 'rtm_protocol')
-  buf[6] = checkField(header.scope ?? 0, 0, 0xff, 'rtm_scope')
-  buf[7] = checkField(header.type ?? 0, 0, 0xff, 'rtm_type')
-  writeHostU32(buf, checkField(header.flags ?? 0, 0, 0xffffffff, 'rtm_flags'), 8)
-  return buf
+  return encodeStruct(RTMSG, header)
 }
 
 /** Decode the rtmsg at the start of `payload`. */
 export function decodeRtHeader(payload: Buffer, baseOffset = 0): RtHeader {
-  requireFixedHeader(payload, RTMSG_LEN, baseOffset, 'rtmsg')
-  return {
-    family: payload[0] ?? 0,
-    dstLen: payload[1] ?? 0,
-    srcLen: payload[2] ?? 0,
-    tos: payload[3] ?? 0,
-    table: payload[4] ?? 0,
-    protocol: payload[5] ?? 0,
-    scope: payload[6] ?? 0,
-    type: payload[7] ?? 0,
-    flags: readHostU32(payload, 8),
-  }
+  return decodeStruct(RTMSG, payload, baseOffset) as unknown as RtHeader
 }
 
 /**
@@ -169,7 +160,8 @@ export function decodeMultipath(attr: Attribute, family: number): NextHop[] {
   return hops
 }
 
-function decodeMetrics(attr: Attribute, route: RouteMessage): void {
+/** RTA_METRICS: numeric RTAX_* values by type, and RTAX_CC_ALGO's name apart. */
+function decodeMetrics(attr: Attribute, route: Fields): void {
   const metrics: Record<number, number> = {}
   for (const metric of readNested(attr)) {
     if (metric.type === RTAX.CC_ALGO) route.congestionControl = readString(metric)
@@ -178,66 +170,55 @@ function decodeMetrics(attr: Attribute, route: RouteMessage): void {
   route.metrics = metrics
 }
 
+function writeMetrics(w: AttrWriter, value: unknown): void {
+  const metrics = value as Record<number, number>
+  w.nested(RTA.METRICS, (m) => {
+    for (const [type, v] of Object.entries(metrics)) m.u32(Number(type), v)
+  })
+}
+
+/**
+ * RTA_*, in iproute2's order (dst, src, gateway, prefsrc, priority, table, pref, metrics,
+ * multipath, oif, iif). Addresses are read for AF_INET/AF_INET6 routes only (MPLS and others keep
+ * them in `attrs`). RTA_TABLE overrides the header's 8-bit table.
+ */
+const ROUTE = defineMessage(
+  RTMSG,
+  compileAttrs([
+    { type: RTA.DST, key: 'dst', kind: 'ip', name: 'RTA_DST' },
+    { type: RTA.SRC, key: 'src', kind: 'ip', name: 'RTA_SRC' },
+    { type: RTA.GATEWAY, key: 'gateway', kind: 'ip', name: 'RTA_GATEWAY' },
+    { type: RTA.PREFSRC, key: 'prefsrc', kind: 'ip', name: 'RTA_PREFSRC' },
+    { type: RTA.PRIORITY, key: 'priority', kind: 'u32', name: 'RTA_PRIORITY' },
+    { type: RTA.TABLE, key: 'table', kind: 'u32', name: 'RTA_TABLE' },
+    { type: RTA.PREF, key: 'pref', kind: 'u8', name: 'RTA_PREF' },
+    {
+      type: RTA.METRICS,
+      key: 'metrics',
+      kind: 'custom',
+      name: 'RTA_METRICS',
+      decode: decodeMetrics,
+      encode: writeMetrics,
+    },
+    {
+      type: RTA.MULTIPATH,
+      key: 'multipath',
+      kind: 'custom',
+      name: 'RTA_MULTIPATH',
+      decode: (attr, out, family) => (out.multipath = decodeMultipath(attr, family)),
+      encode: (w, v, family) => w.attr(RTA.MULTIPATH, encodeNextHops(v as NextHopRequest[], family)),
+    },
+    { type: RTA.OIF, key: 'oif', kind: 'u32', name: 'RTA_OIF' },
+    { type: RTA.IIF, key: 'iif', kind: 'u32', name: 'RTA_IIF' },
+  ]),
+)
+
 /**
  * Decode a route payload (rtmsg + attributes). Address attributes are turned into text for
  * AF_INET/AF_INET6 routes only (MPLS and others keep them in `attrs`).
  */
 export function decodeRoute(payload: Buffer, baseOffset = 0): RouteMessage {
-  const header = decodeRtHeader(payload, baseOffset)
-  const attrs = decodeAttributes(payload.subarray(RTMSG_LEN), baseOffset + RTMSG_LEN)
-  // Fields copied one by one: an object spread here made decoding several times slower (V8 cloned
-  // the header's shape, then every added attribute field changed it again).
-  const route: RouteMessage = {
-    family: header.family,
-    dstLen: header.dstLen,
-    srcLen: header.srcLen,
-    tos: header.tos,
-    table: header.table,
-    protocol: header.protocol,
-    scope: header.scope,
-    type: header.type,
-    flags: header.flags,
-    attrs,
-  }
-  const ip = isIpFamily(header.family)
-  for (const attr of attrs) {
-    switch (attr.type) {
-      case RTA.DST:
-        if (ip) route.dst = readIpAttr(attr, header.family, 'RTA_DST')
-        break
-      case RTA.SRC:
-        if (ip) route.src = readIpAttr(attr, header.family, 'RTA_SRC')
-        break
-      case RTA.GATEWAY:
-        if (ip) route.gateway = readIpAttr(attr, header.family, 'RTA_GATEWAY')
-        break
-      case RTA.PREFSRC:
-        if (ip) route.prefsrc = readIpAttr(attr, header.family, 'RTA_PREFSRC')
-        break
-      case RTA.OIF:
-        route.oif = readU32(attr, 'RTA_OIF')
-        break
-      case RTA.IIF:
-        route.iif = readU32(attr, 'RTA_IIF')
-        break
-      case RTA.PRIORITY:
-        route.priority = readU32(attr, 'RTA_PRIORITY')
-        break
-      case RTA.TABLE:
-        route.table = readU32(attr, 'RTA_TABLE')
-        break
-      case RTA.PREF:
-        route.pref = readU8(attr, 'RTA_PREF')
-        break
-      case RTA.METRICS:
-        decodeMetrics(attr, route)
-        break
-      case RTA.MULTIPATH:
-        route.multipath = decodeMultipath(attr, header.family)
-        break
-    }
-  }
-  return route
+  return decodePayload(ROUTE, payload, baseOffset) as unknown as RouteMessage
 }
 
 /** A next hop in a multipath request. */
@@ -296,32 +277,33 @@ export function encodeRoute(req: RouteRequest): Buffer {
   const family =
     req.family ?? dst?.family ?? src?.family ?? familyOfFirst([req.gateway, req.prefsrc], AF.UNSPEC)
   const table = checkField(req.table ?? 0, 0, 0xffffffff, 'route table')
-  const w = new AttrWriter()
-  w.raw(
-    encodeRtHeader({
-      ...req,
-      family,
-      dstLen: req.dstLen ?? dst?.prefixLen ?? 0,
-      srcLen: req.srcLen ?? src?.prefixLen ?? 0,
-      table: table > 0xff ? 0 : table,
-    }),
-  )
-  if (dst !== undefined) w.attr(RTA.DST, ipBytesForFamily(dst.address, family, 'RTA_DST'))
-  if (src !== undefined) w.attr(RTA.SRC, ipBytesForFamily(src.address, family, 'RTA_SRC'))
-  if (req.gateway !== undefined) w.attr(RTA.GATEWAY, ipBytesForFamily(req.gateway, family, 'RTA_GATEWAY'))
-  if (req.prefsrc !== undefined) w.attr(RTA.PREFSRC, ipBytesForFamily(req.prefsrc, family, 'RTA_PREFSRC'))
-  if (req.priority !== undefined) w.u32(RTA.PRIORITY, req.priority)
-  if (table > 0xff) w.u32(RTA.TABLE, table)
-  if (req.pref !== undefined) w.u8(RTA.PREF, req.pref)
-  const metrics = req.metrics
-  if (metrics !== undefined) {
-    w.nested(RTA.METRICS, (m) => {
-      for (const [type, value] of Object.entries(metrics)) m.u32(Number(type), value)
-    })
+  const header: Partial<RtHeader> = {
+    family,
+    dstLen: req.dstLen ?? dst?.prefixLen ?? 0,
+    srcLen: req.srcLen ?? src?.prefixLen ?? 0,
+    tos: req.tos,
+    table: table > 0xff ? 0 : table,
+    protocol: req.protocol,
+    scope: req.scope,
+    type: req.type,
+    flags: req.flags,
   }
-  if (req.multipath !== undefined) w.attr(RTA.MULTIPATH, encodeNextHops(req.multipath, family))
-  if (req.oif !== undefined) w.u32(RTA.OIF, req.oif)
-  if (req.iif !== undefined) w.u32(RTA.IIF, req.iif)
+  // What the table writes: the prefixes' addresses, and RTA_TABLE only for ids above 255.
+  const values = {
+    dst: dst?.address,
+    src: src?.address,
+    gateway: req.gateway,
+    prefsrc: req.prefsrc,
+    priority: req.priority,
+    table: table > 0xff ? table : undefined,
+    pref: req.pref,
+    metrics: req.metrics,
+    multipath: req.multipath,
+    oif: req.oif,
+    iif: req.iif,
+  }
+  const w = new AttrWriter()
+  writePayload(w, ROUTE, header, values, family)
   req.extra?.(w)
   return w.toBuffer()
 }

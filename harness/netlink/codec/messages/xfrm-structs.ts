@@ -16,9 +16,9 @@
  * xfrm_algo_auth/aead  alg_name[64], alg_key_len 64, alg_trunc_len / alg_icv_len 68, key at 72
  * ```
  */
-import { bytesToIp, ipToBytes } from './address.js'
-import { AF } from './constants.js'
-import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js'
+import { bytesToIp, ipToBytes } from '../../../util/ip.js'
+import { AF } from '../constants.js'
+import { NetlinkDecodeError, NetlinkEncodeError } from '../errors.js'
 import {
   readHostS32,
   readHostU16,
@@ -28,8 +28,8 @@ import {
   writeHostU16,
   writeHostU32,
   writeHostU64,
-} from './hostorder.js'
-import { XFRM_INF } from './xfrm-constants.js'
+} from '../hostorder.js'
+import { XFRM_INF } from '../xfrm-constants.js'
 
 export const XFRM_ADDRESS_LEN = 16
 export const XFRM_SELECTOR_LEN = 56

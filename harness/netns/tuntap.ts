@@ -3,7 +3,8 @@
  * (ip/iptuntap.c) we open /dev/net/tun, TUNSETIFF and TUNSETPERSIST. The
  * device is born in the namespace of the thread that opened /dev/net/tun.
  */
-import { type NetnsRef, withNetns } from '../netns/index.js'
+import { type NetnsRef } from './handle.js'
+import { withNetns } from './thread.js'
 import { O_CLOEXEC, O_RDWR, close, ioctlBuffer, ioctl, open } from '../sys/index.js'
 
 const TUNSETIFF = 0x400454ca

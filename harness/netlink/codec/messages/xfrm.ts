@@ -15,13 +15,13 @@
  * xfrm_userpolicy_info: sel 0, lft 56, curlft 120, priority 152, index 156, dir 160, action 161,
  * flags 162, share 163, 4 bytes of tail padding.
  */
-import { AttrWriter, decodeAttributes, readU32, type Attribute } from './attributes.js'
-import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js'
-import { NLMSG_HDRLEN, type NlMsgHeader, parseMessages } from './header.js'
-import { NLMSG, NLM_F } from './constants.js'
-import { type NlmsgerrSummary, decodeNlmsgerr } from './nlmsgerr.js'
-import { readHostU16, readHostU32, writeHostU16, writeHostU32 } from './hostorder.js'
-import { XFRMA, XFRM_MSG, XFRM_POLICY_TYPE } from './xfrm-constants.js'
+import { AttrWriter, decodeAttributes, readU32, type Attribute } from '../attributes.js'
+import { NetlinkDecodeError, NetlinkEncodeError } from '../errors.js'
+import { NLMSG_HDRLEN, type NlMsgHeader, parseMessages } from '../header.js'
+import { NLMSG, NLM_F } from '../constants.js'
+import { type NlmsgerrSummary, decodeNlmsgerr } from '../nlmsgerr.js'
+import { readHostU16, readHostU32, writeHostU16, writeHostU32 } from '../hostorder.js'
+import { XFRMA, XFRM_MSG, XFRM_POLICY_TYPE } from '../xfrm-constants.js'
 import {
   XFRM_ALGO_AEAD_LEN,
   XFRM_ALGO_AUTH_LEN,

@@ -5,7 +5,8 @@
  * calling thread).
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { type NetnsRef, withNetns } from '../netns/index.js'
+import { type NetnsRef } from './handle.js'
+import { withNetns } from './thread.js'
 
 /** Turn `net.ipv4.conf.all.rp_filter` into its /proc/sys path, refusing anything outside net.* */
 export function sysctlPath(key: string): string {
