@@ -4,7 +4,7 @@
  * 2 bad input (the scenario file), 3 a missing kernel feature or privilege.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { LabNotFoundError, listOwners, netnsName, recordNamespaces, removeLab } from '../lab/index.js'
 import { exec, listNetns, openNetns } from '../netns/index.js'
@@ -25,7 +25,7 @@ import {
   type LoadedScenario,
   type ScenarioReport,
 } from '../scenario/index.js'
-import { outputFile } from './paths.js'
+import { outputDir, outputFile } from './paths.js'
 import { LAB_CAPABILITIES, NETNS_CAPABILITIES, requireCapabilities } from './privilege.js'
 import { removalReport } from './removal.js'
 
@@ -62,6 +62,13 @@ export function registerScenarioCommands(program: Command): void {
     .option('--keep', 'leave a failed lab up for inspection (prints how to enter it; remove with nslab down)')
     .option('--json <file>', 'also write the results as JSON', outputFile)
     .option('--junit <file>', 'also write the results as JUnit XML', outputFile)
+    .option(
+      '--capture <dir>',
+      "where to write a failed scenario's packets (pcapng; default reports/nslab, or $NSLAB_ARTIFACTS_DIR)",
+      outputDir,
+    )
+    .option('--capture-always', 'write the packets of every scenario, also those that pass')
+    .option('--no-capture', 'capture no packets')
     .option('--color', 'colour the report (default: only on a terminal)')
     .option('--no-color', 'never colour the report')
     .addHelpText(
@@ -70,13 +77,27 @@ export function registerScenarioCommands(program: Command): void {
 Exit codes: 0 every expectation held, 1 an expectation or step failed,
 2 a scenario file is invalid, 3 a kernel feature or privilege is missing.
 
+Packets: every lab link is captured in memory; a scenario that fails (or
+every one, with --capture-always or the file's \`capture: always\`) gets a
+pcapng with node names and tunnel keys, named in the report.
+
 Examples:
   nslab run scenarios/nat-private-network.yaml
-  nslab run scenarios/*.yaml --junit reports/scenarios.xml
+  nslab run scenarios/*.yaml --junit reports/scenarios.xml --capture reports/packets
   nslab run --keep scenarios/link-flap.yaml     # then: nslab exec <lab> <host> -- ip -j addr`,
     )
     .action(
-      async (files: string[], opts: { keep?: boolean; json?: string; junit?: string; color?: boolean }) => {
+      async (
+        files: string[],
+        opts: {
+          keep?: boolean
+          json?: string
+          junit?: string
+          color?: boolean
+          capture?: string | boolean
+          captureAlways?: boolean
+        },
+      ) => {
         const loaded = loadAll(files)
         requireCapabilities('nslab run', LAB_CAPABILITIES)
         const color = opts.color ?? process.stdout.isTTY === true
@@ -93,6 +114,17 @@ Examples:
               keep: opts.keep ? 'on-failure' : 'never',
               signal: controller.signal,
               onProgress: (item) => console.log(formatItem(item, color)),
+              ...(opts.capture === false
+                ? {}
+                : {
+                    capture: {
+                      mode: opts.captureAlways ? 'always' : 'on-failure',
+                      dir:
+                        typeof opts.capture === 'string'
+                          ? opts.capture
+                          : (process.env.NSLAB_ARTIFACTS_DIR ?? join('reports', 'nslab')),
+                    },
+                  }),
             })
             console.log(formatSummary(r, color))
             reports.push(r)

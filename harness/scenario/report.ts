@@ -32,6 +32,11 @@ export function formatSummary(r: ScenarioReport, color = false): string {
   const [word, code] = STATUS[r.status]
   const lines = [`${paint(color, code, word)} ${r.name} (${r.file}, ${formatMs(r.ms)})`]
   if (r.error) lines.push(`  ${r.error}`)
+  if (r.capture && 'file' in r.capture)
+    lines.push(
+      `  packets: ${r.capture.file} (${r.capture.packets} packet(s)${r.capture.kernelDrops ? `, ${r.capture.kernelDrops} dropped by the kernel` : ''}${r.capture.evicted ? `, ${r.capture.evicted} older ones let go` : ''}; open it: wireshark ${r.capture.file})`,
+    )
+  else if (r.capture) lines.push(`  ${r.capture.error}`)
   if (r.lab?.kept) {
     lines.push(`  lab ${r.lab.id} is left up; enter a host with:`)
     for (const e of r.lab.enter ?? []) lines.push(`    ${e}`)
@@ -87,6 +92,10 @@ export function toJunit(reports: readonly ScenarioReport[]): string {
       out.push(
         `    <testcase classname="${clean(r.name)}" name="${clean(c.label)}" time="${(c.ms / 1000).toFixed(3)}">${body}</testcase>`,
       )
+    }
+    if (r.capture) {
+      const text = 'file' in r.capture ? `[[ATTACHMENT|${r.capture.file}]]` : r.capture.error
+      out.push(`    <system-out>${clean(text)}</system-out>`)
     }
     out.push('  </testsuite>')
   }

@@ -4,7 +4,9 @@
  * asked to keep a failed lab for inspection). The result is data; reporters
  * turn it into text, JSON or JUnit XML.
  */
-import { join } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import type { CaptureMode } from '../lab/capture.js'
 import { FeatureMissingError, Lab, kernelFeatures } from '../lab/index.js'
 import { OWNER_DIR } from '../lab/owner.js'
 import { isPermissionError } from '../sys/errors.js'
@@ -34,6 +36,8 @@ export interface ScenarioReport {
   /** Kernel features the scenario needs and this kernel lacks. */
   missing?: string[]
   lab?: { id: string; kept: boolean; enter?: string[] }
+  /** The pcapng of the lab's links, when one was written (failures, or capture: always). */
+  capture?: { file: string; packets: number; kernelDrops: number; evicted: number } | { error: string }
   ms: number
   build?: ItemReport
   steps: ItemReport[]
@@ -46,6 +50,12 @@ export interface RunOptions {
   /** Called as the run goes, one line per event. */
   onProgress?: (item: ItemReport, phase: 'build' | 'step' | 'expect') => void
   signal?: AbortSignal
+  /**
+   * Capture packets on every lab link and write them as a pcapng in `dir`:
+   * on failure, always, or never. The scenario's own `capture:` key wins
+   * over `mode`.
+   */
+  capture?: { mode: CaptureMode; dir: string }
 }
 
 const VM_HINT = 'run it on a kernel that has it, e.g. in the VM runner: nslab vm run -- nslab run FILE'
@@ -80,6 +90,10 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   }
 
   const lab = await Lab.create()
+  // --capture-always wins; otherwise the file's own key, then the runner's default.
+  const captureMode =
+    options.capture?.mode === 'always' ? 'always' : (s.capture ?? options.capture?.mode ?? 'off')
+  if (captureMode !== 'off' && options.capture) lab.capture()
   const ctx = new RunContext(lab)
   report.lab = { id: lab.id, kept: false }
   const timeout = durationMs(s.timeout ?? '2m')
@@ -108,6 +122,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   clearTimeout(timer)
   ctx.close()
   const failed = result.status === 'failed' || result.status === 'error'
+  if (lab.packetCapture && options.capture && (captureMode === 'always' || failed))
+    report.capture = await writeCapture(options.capture.dir)
   if (options.keep === 'always' || (options.keep === 'on-failure' && failed)) {
     await lab.keep()
     report.lab = {
@@ -122,6 +138,17 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   }
   if (refused) throw refused
   return finish()
+
+  async function writeCapture(dir: string): Promise<ScenarioReport['capture']> {
+    const file = join(dir, `${basename(loaded.file).replace(/\.ya?ml$/, '')}--${lab.id}.pcapng`)
+    try {
+      mkdirSync(dir, { recursive: true })
+      const r = await lab.packetCapture!.write(file, { comment: `scenario ${loaded.name} (${loaded.file})` })
+      return { file, packets: r.packets, kernelDrops: r.kernelDrops, evicted: r.evicted }
+    } catch (err) {
+      return { error: `could not write the packets to ${file}: ${(err as Error).message}` }
+    }
+  }
 
   async function run(): Promise<ScenarioReport> {
     const tb = performance.now()

@@ -541,6 +541,10 @@ export const Scenario = z.strictObject({
     .optional()
     .meta({ description: 'Kernel features checked before anything is built (missing: exit 3).' }),
   timeout: Duration.optional().meta({ description: 'The whole scenario (default 2m).' }),
+  capture: z.enum(['off', 'on-failure', 'always']).optional().meta({
+    description:
+      'When `nslab run` writes a pcapng of every lab link: on-failure (default), always, or off. `nslab run --capture DIR` says where.',
+  }),
   topology: Topology,
   steps: z.array(Step).optional(),
   expect: z.array(Expectation).optional(),

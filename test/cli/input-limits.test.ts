@@ -19,6 +19,8 @@ function nslab(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness/cli/main.ts'), ...args], {
       cwd: root,
+      // Scenarios that fail on purpose keep their packets out of the project's reports/.
+      env: { ...process.env, NSLAB_ARTIFACTS_DIR: join(dir, 'artifacts') },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 20_000,
       killSignal: 'SIGKILL',

@@ -29,6 +29,8 @@ function nslab(args: string[], ms = 20_000): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness/cli/main.ts'), ...args], {
       cwd: root,
+      // Scenarios that fail on purpose keep their packets out of the project's reports/.
+      env: { ...process.env, NSLAB_ARTIFACTS_DIR: join(dir, 'artifacts') },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: ms,
       killSignal: 'SIGKILL',

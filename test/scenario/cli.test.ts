@@ -38,6 +38,8 @@ function nslab(
     const t0 = performance.now()
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness/cli/main.ts'), ...args], {
       cwd: root,
+      // Scenarios that fail on purpose keep their packets out of the project's reports/.
+      env: { ...process.env, NSLAB_ARTIFACTS_DIR: join(dir, 'artifacts') },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
