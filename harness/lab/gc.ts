@@ -7,7 +7,7 @@
  * itself. Only what a record names is touched: a namespace made by
  * `ip netns add`, or by a live nslab process, stays, whatever its name.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs'
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NETNS_ETC_DIR, NETNS_RUN_DIR, deleteNetns, listNetns } from '../netns/index.js'
@@ -112,6 +112,7 @@ export function killAndDelete(
     }
   }
   killAll()
+  waitForExit(killed)
   for (const ns of namespaces) {
     try {
       if (netnsInode(ns) !== undefined) deleteNetns(ns)
@@ -120,8 +121,40 @@ export function killAndDelete(
     }
     rmSync(join(NETNS_ETC_DIR, ns), { recursive: true, force: true })
   }
+  const before = killed.length
   killAll()
+  waitForExit(killed.slice(before))
   return killed
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * Wait (up to `ms`) until every pid has exited: gone, or a zombie. SIGKILL
+ * is delivered asynchronously, so a process killed a moment ago may still be
+ * running, holding its namespace; teardown returns only once it is not.
+ * Synchronous (the signal teardown has no event loop left): it sleeps 1 ms
+ * between looks.
+ */
+export function waitForExit(pids: readonly number[], ms = 2000): void {
+  const deadline = performance.now() + ms
+  let left = pids.filter(running)
+  while (left.length > 0 && performance.now() < deadline) {
+    Atomics.wait(pause, 0, 0, 1)
+    left = left.filter(running)
+  }
+}
+
+/** True while a process exists and is not a zombie. */
+function running(pid: number): boolean {
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return false
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+  return state !== 'Z' && state !== 'X'
 }
 
 /** The namespaces of a record that exist now (records before the `namespaces` field: by prefix). */
