@@ -45,6 +45,7 @@ export {
 export { PcapngWriteError, type WriteResult, writeBlocks } from './pcapng-file.js'
 export * from './pcapng.js'
 export { DEFAULT_RING_BYTES, PacketRing, type RingStats } from './ring.js'
+export { PcapngStream } from './stream.js'
 
 /** Where to capture: a namespace (and optionally one device of it), and the node name to show. */
 export interface CaptureTarget {
@@ -65,6 +66,8 @@ export interface CaptureOptions {
   retireMs?: number
   /** Reading failed on a target (the capture goes on with the others). */
   onError?: (err: Error, target: CaptureTarget) => void
+  /** Every packet as it is read (after it went into the memory ring), with its interface: for live streams. */
+  onPacket?: (packet: CapturedPacket, iface: { label: string; device: string }) => void
 }
 
 /** A frame with the index of the target it was captured on. */
@@ -188,8 +191,13 @@ export class Capture {
       onFrame: (frame) => {
         const packet = frame as CapturedPacket
         packet.target = index
-        if (!devices.has(frame.ifindex)) devices.set(frame.ifindex, running.socket.deviceName(frame.ifindex))
+        let device = devices.get(frame.ifindex)
+        if (device === undefined) {
+          device = running.socket.deviceName(frame.ifindex)
+          devices.set(frame.ifindex, device)
+        }
         ring.push(packet)
+        options.onPacket?.(packet, { label: target.label, device })
       },
       onError: (err) => options.onError?.(err, target),
     })

@@ -21,6 +21,7 @@ import { listOwners, ownerAlive } from '../lab/owner.js'
 import { ScenarioError } from '../scenario/diagnostics.js'
 import { FeatureMissingError } from '../lab/features.js'
 import { registerScenarioCommands } from './scenario.js'
+import { registerCaptureCommand } from './capture.js'
 import { registerContainerCommand } from './container.js'
 import { registerVmCommands } from './vm.js'
 import { NETNS_CAPABILITIES, PrivilegeError, requireCapabilities } from './privilege.js'
@@ -121,6 +122,7 @@ export function buildProgram(): Command {
       }
     })
   registerScenarioCommands(program)
+  registerCaptureCommand(program)
   registerContainerCommand(program)
   registerVmCommands(program)
   return program
