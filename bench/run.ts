@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Lab, type LabNode } from '../harness/lab/index.js'
+import { tcpThroughput } from '../harness/checks/index.js'
 import { Netlink } from '../harness/netlink/index.js'
 import { NETNS_RUN_DIR, addNetns, deleteNetns, listNetns, openNetns } from '../harness/netns/index.js'
 import { type CodecKind, decodeRounds, encodeRounds, messagesPerPass } from './codec.js'
@@ -46,7 +47,8 @@ const REPORT = fileURLToPath(new URL('../reports/bench.json', import.meta.url))
 
 const VETH = { a: 'bench-a', b: 'bench-b', cidrA: '198.18.0.1/30', cidrB: '198.18.0.2/30' }
 
-type VariantId = 'nslab' | 'nslab-awaited' | 'nslab-in-guest' | 'ip' | 'ip-batch' | 'floor' | 'floor-seq'
+type VariantId =
+  'nslab' | 'nslab-capture' | 'nslab-awaited' | 'nslab-in-guest' | 'ip' | 'ip-batch' | 'floor' | 'floor-seq'
 
 interface Variant {
   id: VariantId
@@ -572,6 +574,32 @@ function scenarioLabPair(): Scenario {
         },
       },
       {
+        id: 'nslab-capture',
+        label: 'nslab Lab, capture on-failure',
+        does: "the same with lab.capture() right after create (what nslab/vitest's fixture does by default), and the test passing: cap.clear() before destroy()",
+        run: async (count) => {
+          const ms: number[] = []
+          for (const _ of range(count))
+            ms.push(
+              await timeAsync(async () => {
+                const lab = await newLab()
+                try {
+                  const cap = lab.capture()
+                  const [a, b] = await lab.addHosts('a', 'b')
+                  await lab.connect(a, b)
+                  const r = await a.ping(b, { count: 1 })
+                  if (r.received !== 1)
+                    throw new Error(`lab-pair: a.ping(b) got no reply: ${JSON.stringify(r)}`)
+                  cap.clear()
+                } finally {
+                  await lab.destroy()
+                }
+              }),
+            )
+          return ms
+        },
+      },
+      {
         id: 'ip',
         label: 'ip, one bash script',
         does: '15 processes: ip netns add x2, ip -n NS link set lo up x2, ip link add ... netns A ... peer ... netns B, ip -n NS addr add x4 (v4 + v6 nodad), ip -n NS link set up x2, ip netns exec A ping -c1 -W1 B, ip netns del x2',
@@ -597,6 +625,69 @@ function scenarioLabPair(): Scenario {
         "2 named namespaces (lo up; the Lab's host sysctls: ping_group_range, accept_dad x2), veth across (both ifindexes chosen) with IPv4 + IPv6 nodad on each end, up (one datagram per namespace), carriers waited for (RTM_GETLINK until IF_OPER_UP), one ICMP echo a->b over a ping socket, umount2 + unlink x2",
         (count) => ['lab-pair', String(count), `${PREFIX}4f-`, NETNS_RUN_DIR],
       ),
+    ],
+  }
+}
+
+/**
+ * TCP across one veth pair, the transfer timed, without and with the lab's
+ * capture on both ends: what capturing costs the traffic, and whether the
+ * capture keeps up (the kernel's drop counter, reported in the note).
+ */
+function scenarioCaptureThroughput(): Scenario {
+  const BYTES = 64 << 20
+  let lab: Lab | undefined
+  let ends: [LabNode, LabNode] | undefined
+  const drops = { kernel: 0, read: 0, evicted: 0 }
+  const transfer = async (count: number, capture: boolean): Promise<number[]> => {
+    const [a, b] = ends!
+    const ms: number[] = []
+    for (const _ of range(count)) {
+      if (capture) lab!.capture({ memory: 8 << 20 })
+      try {
+        const r = await tcpThroughput(a, b, { bytes: BYTES })
+        ms.push(r.seconds * 1000)
+      } finally {
+        const st = await lab!.stopCapture()
+        if (st) {
+          drops.kernel += st.kernelDrops
+          drops.read += st.read
+          drops.evicted += st.memory.droppedPackets
+        }
+      }
+    }
+    return ms
+  }
+  return {
+    id: 'capture-throughput',
+    title: `TCP throughput across a veth pair (${BYTES >> 20} MiB), without and with capture on both ends`,
+    iterations: 5,
+    timed: 'the transfer, from the first byte sent to the last received',
+    setup: async () => {
+      lab = await newLab()
+      const [a, b] = await lab.addHosts('a', 'b')
+      await lab.connect(a, b)
+      ends = [a, b]
+    },
+    teardown: async () => {
+      await lab?.destroy()
+    },
+    keep: () => (lab ? [lab.prefix] : []),
+    note: () =>
+      `with capture: ${drops.read} frames read, ${drops.kernel} dropped by the kernel (the capture could not keep up), ${drops.evicted} let go of the 8 MiB memory ring`,
+    variants: [
+      {
+        id: 'nslab',
+        label: 'no capture',
+        does: `tcpThroughput(a, b, { bytes: ${BYTES >> 20} MiB })`,
+        run: (count) => transfer(count, false),
+      },
+      {
+        id: 'nslab-capture',
+        label: 'capture on a and b',
+        does: 'the same with lab.capture() on (both ends: every frame read twice)',
+        run: (count) => transfer(count, true),
+      },
     ],
   }
 }
@@ -909,6 +1000,7 @@ async function runScenario(s: Scenario, settle: number): Promise<ScenarioResult>
       ...(has('ip-batch') ? { 'ip-batch/nslab': ratio(m('ip-batch'), m('nslab')) } : {}),
       ...(has('floor') ? { 'nslab/floor': nslabFloor } : {}),
       ...(m('nslab-in-guest') ? { 'nslab-in-guest/nslab': ratio(m('nslab-in-guest'), m('nslab')) } : {}),
+      ...(m('nslab-capture') ? { 'capture/nslab': ratio(m('nslab-capture'), m('nslab')) } : {}),
       ...(m('nslab-awaited') && m('floor-seq')
         ? { 'nslab-awaited/floor-unbatched': ratio(m('nslab-awaited'), m('floor-seq')) }
         : {}),
@@ -1034,6 +1126,7 @@ async function main(): Promise<number> {
     scenarioVeth(),
     scenarioMany(),
     scenarioLabPair(),
+    scenarioCaptureThroughput(),
     ...STARS.map((x) => scenarioLabStar(x.n, x.iterations, x.warmup)),
     scenarioLabMatrix(),
     ...(['link', 'addr', 'route', 'neigh'] as const).map(scenarioCodecDecode),

@@ -57,6 +57,10 @@ export interface CaptureTarget {
 }
 
 export interface CaptureOptions {
+  /** How sockets read (see PacketSocketOptions.mode): 'ring' (default) for heavy traffic, 'recv' to start at once. */
+  mode?: 'ring' | 'recv'
+  /** Socket receive buffer in 'recv' mode (default 4 MiB). */
+  receiveBuffer?: number
   /** Bytes of packets kept in memory, newest first (default 8 MiB). */
   memory?: number
   /** Kernel ring per target: block size and count (default 256 KiB x 8). */
@@ -172,7 +176,7 @@ export class Capture {
     try {
       targets.forEach((target, index) => capture.open(target, index, options))
     } catch (err) {
-      capture.close()
+      capture.close({ now: true }) // nothing of a failed start outlives it
       throw err
     }
     return capture
@@ -188,6 +192,8 @@ export class Capture {
       ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
       ...(options.blocks === undefined ? {} : { blocks: options.blocks }),
       ...(options.retireMs === undefined ? {} : { retireMs: options.retireMs }),
+      ...(options.mode === undefined ? {} : { mode: options.mode }),
+      ...(options.receiveBuffer === undefined ? {} : { receiveBuffer: options.receiveBuffer }),
       onFrame: (frame) => {
         const packet = frame as CapturedPacket
         packet.target = index
@@ -234,12 +240,12 @@ export class Capture {
   }
 
   /** Close every socket now, without a last read (sync; for teardown paths). Idempotent. */
-  close(): void {
+  close(options: { now?: boolean } = {}): void {
     this.stopped = true
     let failure: unknown
     for (const r of this.running) {
       try {
-        r.socket.close()
+        r.socket.close(options)
       } catch (err) {
         failure ??= err
       }

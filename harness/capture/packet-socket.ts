@@ -40,11 +40,15 @@ import {
   TPACKET_V3,
   TP_STATUS_KERNEL,
   TP_STATUS_USER,
+  SOL_SOCKET,
+  SO_RCVBUFFORCE,
   bind,
   close,
+  closeInBackground,
   getsockoptBuffer,
   ioctlBuffer,
   mmap,
+  recvfrom,
   setsockopt,
   setsockoptInt,
   sockaddrLl,
@@ -68,6 +72,16 @@ export interface Frame {
 
 export interface PacketSocketOptions {
   netns: NetnsRef
+  /**
+   * How frames are read. 'ring' (default): a TPACKET_V3 ring shared with the
+   * kernel, no syscall per frame, for heavy traffic; installing it waits out
+   * an RCU grace period (about 8 ms here). 'recv': one recvfrom per frame,
+   * nothing to install, so a socket is ready at once: what an always-on lab
+   * capture uses.
+   */
+  mode?: 'ring' | 'recv'
+  /** Socket receive buffer for 'recv' (default 4 MiB): what the kernel holds while nobody reads. */
+  receiveBuffer?: number
   /** A device name or index; default: every device of the namespace. */
   device?: string | number
   /** Ring block size in bytes: a power-of-two number of pages (default 256 KiB). */
@@ -98,6 +112,10 @@ export class CaptureDeviceError extends Error {
 }
 
 const PAGE = 4096
+/** SIOCGSTAMPNS: the kernel's timestamp of the last frame received (struct timespec). */
+const SIOCGSTAMPNS = 0x8907
+/** A frame as big as a lab link carries (MTU 65535 on lo; cut beyond, with its real length kept). */
+const RECV_SNAP = 65536
 /** sizeof(struct tpacket3_hdr), TPACKET_ALIGN'ed: where sockaddr_ll starts in a frame. */
 const TPACKET3_HDRLEN = 48
 const FRAME_SIZE = 2048
@@ -122,6 +140,11 @@ export class PacketSocket {
   private readonly statsBuffer = Buffer.alloc(12)
   private closed = false
   private reading = false
+  private readonly mode: 'ring' | 'recv'
+  private released = false
+  private closeNow = false
+  private recvBuffer: Buffer | undefined
+  readonly stamp = Buffer.alloc(16)
 
   private constructor(fd: number, netns: string, ifindex: number, options: PacketSocketOptions) {
     this.fd = fd
@@ -132,6 +155,7 @@ export class PacketSocket {
     this.retireMs = options.retireMs ?? 8
     this.onFrame = options.onFrame
     this.onError = options.onError
+    this.mode = options.mode ?? 'ring'
   }
 
   /** Open a capture socket in a namespace; it reads from the moment this returns. */
@@ -152,11 +176,23 @@ export class PacketSocket {
       const ifindex = options.device === undefined ? 0 : deviceIndex(fd, ns, options.device)
       const sock = new PacketSocket(fd, ns.label, ifindex, options)
       try {
-        sock.setUp()
+        if (sock.mode === 'ring') sock.setUp()
+        else {
+          // The first SIOCGSTAMPNS turns the socket's timestamps on (SOCK_TIMESTAMP: each
+          // recv then keeps its frame's stamp for the next SIOCGSTAMPNS); it has none yet.
+          // (SO_TIMESTAMPNS would hand stamps out as cmsgs instead, never to the ioctl.)
+          try {
+            ioctlBuffer(fd, SIOCGSTAMPNS, sock.stamp)
+          } catch (err) {
+            if (!(err instanceof SysError && err.code === 'ENOENT')) throw err
+          }
+          setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, options.receiveBuffer ?? 4 << 20)
+          sock.recvBuffer = Buffer.alloc(RECV_SNAP)
+        }
         bind(fd, sockaddrLl(ETH_P_ALL, ifindex))
         sock.watch()
       } catch (err) {
-        sock.close()
+        sock.close({ now: true })
         fd = -1
         throw err
       }
@@ -206,6 +242,7 @@ export class PacketSocket {
    * back. Returns the frames read. Called by the event loop; callable any time.
    */
   read(): number {
+    if (this.mode === 'recv') return this.readEach()
     const ring = this.ring
     if (this.closed || ring === undefined) return 0
     const bytes = ring.bytes
@@ -256,12 +293,46 @@ export class PacketSocket {
     return total
   }
 
+  /** 'recv' mode: every frame queued on the socket, one recvfrom each, stamped by the kernel. */
+  private readEach(): number {
+    const buf = this.recvBuffer
+    if (this.closed || buf === undefined) return 0
+    let total = 0
+    this.reading = true
+    try {
+      while (!this.closed) {
+        const r = recvfrom(this.fd, buf, 0x20 /* MSG_TRUNC: the frame's real length */)
+        if (r === null) break
+        ioctlBuffer(this.fd, SIOCGSTAMPNS, this.stamp)
+        total++
+        this.counters.read++
+        // struct sockaddr_ll: family u16, protocol be16, ifindex s32, hatype u16, pkttype u8
+        this.onFrame({
+          sec: Number(this.stamp.readBigInt64LE(0)),
+          nsec: Number(this.stamp.readBigInt64LE(8)),
+          length: r.size,
+          ifindex: r.from.readInt32LE(4),
+          type: r.from[10]!,
+          data: Buffer.from(buf.subarray(0, r.length)),
+        })
+      }
+    } finally {
+      this.reading = false
+      if (this.closed) this.release()
+    }
+    return total
+  }
+
   /**
    * Read everything captured until now: waits for the kernel to hand over the
    * block it is filling (its retire timer), then reads.
    */
   async flush(): Promise<void> {
     if (this.closed) return
+    if (this.mode === 'recv') {
+      this.read()
+      return
+    }
     await new Promise((resolve) => setTimeout(resolve, this.retireMs * 2 + 2))
     this.read()
   }
@@ -291,8 +362,13 @@ export class PacketSocket {
     return this.closed
   }
 
-  /** Stop watching, unmap the ring, close the fd; the counters stay readable. Idempotent. */
-  close(): void {
+  /**
+   * Stop reading and let the socket go (the fd is closed on another thread
+   * unless `now`: a packet socket's close waits out RCU grace periods). The
+   * counters stay readable. Idempotent.
+   */
+  close(options: { now?: boolean } = {}): void {
+    if (options.now) this.closeNow = true
     if (this.closed) return
     try {
       this.stats()
@@ -307,13 +383,18 @@ export class PacketSocket {
   }
 
   private release(): void {
+    if (this.released) return
+    this.released = true
     const ring = this.ring
-    if (ring === undefined) return
     this.ring = undefined
+    this.recvBuffer = undefined
     try {
-      ring.unmap()
+      ring?.unmap()
     } finally {
-      close(this.fd)
+      // A packet socket's close waits out an RCU grace period or two in the
+      // kernel (10-30 ms): done on another thread, the event loop goes on.
+      if (this.closeNow) close(this.fd)
+      else closeInBackground(this.fd).catch((err: unknown) => this.onError?.(err as Error))
     }
   }
 }

@@ -19,6 +19,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NETNS_ETC_DIR } from '../netns/index.js'
 import { type MatrixOptions, type ReachabilityMatrix, reachabilityMatrix } from '../checks/matrix.js'
+import type { CaptureStats } from '../capture/index.js'
 import { LabCapture, type LabCaptureOptions } from './capture.js'
 import { TopologyError } from './errors.js'
 import { type Impairment, applyImpairment, clearImpairment } from './impair.js'
@@ -68,6 +69,7 @@ export class Lab {
   private record!: LabRecord
   private state: 'live' | 'destroying' | 'gone' = 'live'
   private packets: LabCapture | undefined
+  private dropCaptureUndo: (() => void) | undefined
 
   private constructor(options: LabOptions) {
     this.id = options.id ?? newLabId()
@@ -190,8 +192,21 @@ export class Lab {
     const c = new LabCapture(this.model, options)
     this.packets = c
     // Closed before the namespaces go (its sockets would keep them alive).
-    this.undo.defer('packet capture', () => c.close())
+    this.dropCaptureUndo = this.undo.defer('packet capture', () => c.close())
     return c
+  }
+
+  /** Stop the capture (reading what the kernel still holds) and forget it, so capture() may start another. */
+  async stopCapture(): Promise<CaptureStats | undefined> {
+    const c = this.packets
+    if (!c) return undefined
+    this.packets = undefined
+    this.dropCaptureUndo?.()
+    try {
+      return await c.stop()
+    } finally {
+      c.close()
+    }
   }
 
   /** The running capture, if capture() was called. */

@@ -86,6 +86,24 @@ export function close(fd: number): void {
   check(c.close(fd) as number, 'close')
 }
 
+/**
+ * close(2) on one of koffi's own threads: for fds whose release waits in
+ * the kernel (a packet socket's close waits out an RCU grace period, some
+ * 10-30 ms), so the event loop goes on meanwhile. Resolves once closed.
+ */
+export function closeInBackground(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ;(c.close as unknown as { async: (fd: number, cb: (err: unknown, ret: number) => void) => void }).async(
+      fd,
+      (err, ret) => {
+        if (err) reject(err instanceof Error ? err : new Error(String(err)))
+        else if (ret < 0) reject(new SysError('close', koffi.errno()))
+        else resolve()
+      },
+    )
+  })
+}
+
 /** Duplicate an fd (F_DUPFD_CLOEXEC), so another thread can own and close its copy. */
 export function dup(fd: number): number {
   return check(c.fcntl(fd, 1030, 'int', 0) as number, 'fcntl')
