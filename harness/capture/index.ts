@@ -282,6 +282,11 @@ export class Capture {
     return this.ring.toArray().sort((a, b) => a.sec - b.sec || a.nsec - b.nsec)
   }
 
+  /** The device a packet was captured on (`eth0`), named as it was when its device's first frame was read. */
+  deviceOf(packet: CapturedPacket): string | undefined {
+    return this.running[packet.target]?.devices.get(packet.ifindex)
+  }
+
   /** Forget the packets held (e.g. after a test that passed); counters stay. */
   clear(): void {
     this.ring.clear()

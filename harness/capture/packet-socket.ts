@@ -68,6 +68,12 @@ export interface Frame {
   length: number
   /** sll_pkttype: PACKET_HOST 0, BROADCAST 1, MULTICAST 2, OTHERHOST 3, OUTGOING 4. */
   type: number
+  /**
+   * sll_hatype, the device's ARPHRD_* type: 1 (Ethernet) and 772 (loopback)
+   * frames start with an Ethernet header, tun devices' (WireGuard, 0xfffe)
+   * with the IP header. Absent in frames made by hand.
+   */
+  hatype?: number
 }
 
 export interface PacketSocketOptions {
@@ -271,6 +277,7 @@ export class PacketSocket {
               length: view.getUint32(at + 16, true),
               ifindex: view.getInt32(at + TPACKET3_HDRLEN + 4, true),
               type: bytes[at + TPACKET3_HDRLEN + 10]!,
+              hatype: view.getUint16(at + TPACKET3_HDRLEN + 8, true),
               data: Buffer.from(bytes.subarray(start, start + snap)),
             })
             at += next

@@ -13,6 +13,7 @@ import {
   Capture,
   type CaptureOptions,
   type CaptureStats,
+  type CapturedPacket,
   SECRETS_TYPE,
   type SecretsOptions,
 } from '../capture/index.js'
@@ -46,6 +47,12 @@ export interface LabCaptureOptions {
    * here), so the default, cheap enough to stay on, is without.
    */
   ring?: boolean
+}
+
+/** A captured packet, with the node and the device it was seen on. */
+export interface LabPacket extends CapturedPacket {
+  node: string
+  device: string
 }
 
 export interface LabCaptureResult {
@@ -91,6 +98,24 @@ export class LabCapture {
 
   stats(): CaptureStats {
     return this.capture.stats()
+  }
+
+  /**
+   * The packets held, in timestamp order, each with the node it was captured
+   * in (`node`) and its device's name (`device`). Call flush() first to
+   * include the last few milliseconds.
+   */
+  packets(): LabPacket[] {
+    return this.capture.packets().map((p) => ({
+      ...p,
+      node: this.capture.targets[p.target]!.label,
+      device: this.capture.deviceOf(p) ?? `if${p.ifindex}`,
+    }))
+  }
+
+  /** Read what the kernel still holds into memory (no-op once stopped). */
+  async flush(): Promise<void> {
+    if (!this.capture.isStopped) await this.capture.flush()
   }
 
   /** Forget the packets held so far (a test that passed); counters stay. */

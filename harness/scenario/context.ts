@@ -26,6 +26,8 @@ export class RunContext {
   readonly tunnels = new Map<string, { tunnel: Tunnel; up: boolean }>()
   /** NetworkManager per host that asked for it (networkManager: true). */
   readonly nm = new Map<string, NetworkManager>()
+  /** `mark:` steps: name → wall-clock time in nanoseconds (the clock of packet timestamps). */
+  readonly marks = new Map<string, bigint>()
   private readonly subscriptions: EventSubscription[] = []
   private readonly eventWaiters = new Set<() => void>()
   private readonly stopping = new AbortController()
@@ -45,6 +47,24 @@ export class RunContext {
     const t = this.tunnels.get(name)
     if (!t) throw new TypeError(`no tunnel named ${JSON.stringify(name)} in this scenario`)
     return t
+  }
+
+  /**
+   * Record a named moment (a `mark:` step), on the clock the kernel stamps
+   * captured packets with (CLOCK_REALTIME), to the millisecond: a packet in
+   * the millisecond of the mark counts as after it.
+   */
+  setMark(name: string): void {
+    this.marks.set(name, BigInt(Date.now()) * 1_000_000n)
+  }
+
+  mark(name: string): bigint {
+    const at = this.marks.get(name)
+    if (at === undefined)
+      throw new TypeError(
+        `no mark named ${JSON.stringify(name)} was set before this point: add a step \`- mark: ${name}\` where counting should start`,
+      )
+    return at
   }
 
   /** Resolve one `${...}` reference against the lab as it is now. */

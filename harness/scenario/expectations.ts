@@ -19,6 +19,7 @@ import { FALLBACK_TUNNEL_DEVICE } from '../netlink/index.js'
 import type { RecordedEvent, RunContext } from './context.js'
 import type { EventSpec, Expectation, MatchSpec } from './schema.js'
 import { OpenVpnTunnel } from '../vpn/index.js'
+import { checkPackets } from './packets.js'
 import { bitsPerSecond, bytes, durationMs, formatMs, formatRate, percent } from './units.js'
 
 export interface Outcome {
@@ -379,6 +380,7 @@ const CHECKS: { [K in keyof Expectation]-?: (ctx: RunContext, spec: Spec<K>) => 
   netns: checkNetns,
   tunnel: checkTunnel,
   socket: expectSocketCrossing,
+  packets: checkPackets,
   nm: checkNm,
 }
 

@@ -14,6 +14,7 @@ import { RunContext } from './context.js'
 import { buildTopology } from './build.js'
 import { type Outcome, checkExpectation } from './expectations.js'
 import type { LoadedScenario } from './load.js'
+import { usesPackets } from './packets.js'
 import { StepFailed, runStep, stepLabel } from './steps.js'
 import { durationMs } from './units.js'
 
@@ -93,7 +94,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   // --capture-always wins; otherwise the file's own key, then the runner's default.
   const captureMode =
     options.capture?.mode === 'always' ? 'always' : (s.capture ?? options.capture?.mode ?? 'off')
-  if (captureMode !== 'off' && options.capture) lab.capture()
+  // `packets` expectations read the capture: it runs in memory for them
+  // whatever the mode, which only decides whether a file is written.
+  if ((captureMode !== 'off' && options.capture) || countsPackets(s)) lab.capture()
   const ctx = new RunContext(lab)
   report.lab = { id: lab.id, kept: false }
   const timeout = durationMs(s.timeout ?? '2m')
@@ -237,6 +240,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     }
     return report
   }
+}
+
+/** Whether any expectation of the scenario (final, in an `expect` step or a `wait`) is `packets`. */
+export function countsPackets(s: LoadedScenario['scenario']): boolean {
+  const steps = s.steps ?? []
+  return [
+    ...(s.expect ?? []),
+    ...steps.flatMap((st) => st.expect ?? []),
+    ...steps.flatMap((st) => (st.wait ? [st.wait.until] : [])),
+  ].some(usesPackets)
 }
 
 /** The documented exit code for a set of reports: 0 all held, 1 a failure, 3 only missing features. */

@@ -14,6 +14,7 @@ import { parseCidr } from '../util/ip.js'
 import { InvalidAddressError, ipToBytes } from '../util/ip.js'
 import { excerpt } from './diagnostics.js'
 import { BRIDGE_MAX_PORTS } from '../lab/plan.js'
+import { ICMP_NAMES, PROTOCOLS } from '../capture/match.js'
 import { DURATION_PATTERN, PERCENT_PATTERN, RATE_PATTERN, SIZE_PATTERN } from './units.js'
 
 const pattern = (source: string, what: string): z.ZodString =>
@@ -330,6 +331,117 @@ const EventSpec = z.strictObject({
   timeout: Duration.optional().meta({ description: 'How long to wait for it if not seen yet (default 2s).' }),
 })
 
+const Port = z.number().int().min(0).max(65535)
+
+/** A node (all its addresses), an address or a subnet; several as a list. */
+const PacketEnd = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+    error: 'expected a node name, an address or a subnet (10.0.0.0/24), or a list of them',
+  })
+  .meta({
+    description:
+      'A node (any of its addresses, tunnel addresses included), an address, or a subnet such as 10.0.0.0/24; a list means any of them.',
+  })
+
+const PacketProtocol = z.enum(PROTOCOLS)
+
+export interface PacketMatchSpec {
+  protocol?: z.infer<typeof PacketProtocol> | z.infer<typeof PacketProtocol>[]
+  from?: string | string[]
+  to?: string | string[]
+  host?: string | string[]
+  port?: number
+  srcPort?: number
+  dstPort?: number
+  icmpType?: string | number
+  icmpCode?: number
+  not?: PacketMatchSpec | PacketMatchSpec[]
+}
+
+export const PacketMatch: z.ZodType<PacketMatchSpec> = z
+  .strictObject({
+    protocol: z
+      .union([PacketProtocol, z.array(PacketProtocol).min(1)], {
+        error: `expected a protocol (${PROTOCOLS.join(', ')}) or a list of them`,
+      })
+      .optional()
+      .meta({ description: 'ip is IPv4, ip6 IPv6 (as in pcap filters); a list means any of them.' }),
+    from: PacketEnd.optional().meta({ description: 'Source (ARP: sender).' }),
+    to: PacketEnd.optional().meta({ description: 'Destination (ARP: target).' }),
+    host: PacketEnd.optional().meta({ description: 'Source or destination.' }),
+    port: Port.optional().meta({ description: 'TCP or UDP source or destination port.' }),
+    srcPort: Port.optional(),
+    dstPort: Port.optional(),
+    icmpType: z
+      .union([z.enum(Object.keys(ICMP_NAMES) as [string, ...string[]]), z.number().int().min(0).max(255)], {
+        error: `expected an ICMP message (${Object.keys(ICMP_NAMES).join(', ')}) or a type number 0-255`,
+      })
+      .optional()
+      .meta({
+        description:
+          'ICMP or ICMPv6 message by name (frag-needed: IPv4 3/4, packet-too-big: ICMPv6 2, echo-request...) or type number.',
+      }),
+    icmpCode: z.number().int().min(0).max(255).optional(),
+    get not(): z.ZodOptional<z.ZodType<PacketMatchSpec | PacketMatchSpec[]>> {
+      return z
+        .union([PacketMatch, z.array(PacketMatch).min(1)])
+        .optional()
+        .meta({ description: 'Packets that match this filter (or any of a list of them) are left out.' })
+    },
+  })
+  .meta({ description: 'Every field given must hold.' })
+
+const Count = z
+  .union(
+    [
+      z.number().int().nonnegative(),
+      z
+        .strictObject({
+          min: z.number().int().nonnegative().optional(),
+          max: z.number().int().nonnegative().optional(),
+        })
+        .refine((c) => c.min !== undefined || c.max !== undefined, { error: 'give min, max or both' })
+        .refine((c) => c.min === undefined || c.max === undefined || c.min <= c.max, {
+          error: 'min is above max',
+        }),
+    ],
+    { error: 'expected a number of packets (exactly), or { min, max }' },
+  )
+  .meta({ description: 'How many packets must match: exactly N, or { min: N } / { max: N } / both.' })
+
+const PacketsOn = z
+  .union(
+    [
+      NodeName,
+      z.strictObject({ between: Pair }),
+      z.strictObject({ node: NodeName, device: z.string().min(1).optional() }),
+    ],
+    { error: "expected a node, { between: [a, b] } (a's end of that link) or { node, device }" },
+  )
+  .meta({
+    description:
+      "Where to look: a node (every device but lo), { between: [a, b] } (a's device facing b), or { node, device } (one device by name, e.g. a tunnel's).",
+  })
+
+const PacketsSpec = z
+  .strictObject({
+    on: PacketsOn,
+    direction: z
+      .enum(['in', 'out', 'both'])
+      .optional()
+      .meta({ description: 'out: sent by the node on that device; in: received there; both (default).' }),
+    match: PacketMatch.optional().meta({ description: 'Which packets count (default: all).' }),
+    count: Count,
+    since: NodeName.optional().meta({
+      description:
+        'Only packets captured after the `mark:` step of this name (default: since the lab was created).',
+    }),
+  })
+  .meta({
+    description:
+      'Count captured packets on a node or a link end. A scenario with one captures its lab in memory (also with --no-capture).',
+  })
+
 export const ExpectationShape = {
   reach: ReachSpec,
   notReach: ReachSpec,
@@ -441,6 +553,7 @@ export const ExpectationShape = {
       description:
         "A TCP socket created in one namespace, handed to a thread in another, must still leave through the first one's devices.",
     }),
+  packets: PacketsSpec,
   nm: z
     .strictObject({
       host: NodeName,
@@ -526,6 +639,9 @@ export const StepShape = {
     })
     .meta({ description: "Drive a host's NetworkManager over its private D-Bus, as nmcli would." }),
   sleep: Duration,
+  mark: NodeName.meta({
+    description: 'Name this moment: a `packets` expectation with `since: NAME` counts only what came after.',
+  }),
   expect: z.array(Expectation).min(1),
 }
 
@@ -560,6 +676,7 @@ export type SwitchSpec = z.infer<typeof SwitchSpec>
 export type ImpairmentSpec = z.infer<typeof Impairment>
 export type MatchSpec = z.infer<typeof Match>
 export type EventSpec = z.infer<typeof EventSpec>
+export type PacketsSpec = z.infer<typeof PacketsSpec>
 export type TunnelSpec = z.infer<typeof TunnelSpec>
 export type StepKind = keyof typeof StepShape
 export type ExpectationKind = keyof typeof ExpectationShape

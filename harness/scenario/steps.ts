@@ -53,6 +53,8 @@ export function stepLabel(step: Step): string {
       return 'heal partitions'
     case 'sleep':
       return `sleep ${String(value)}`
+    case 'mark':
+      return `mark ${String(value)}`
     case 'expect':
       return `check ${(value as unknown[]).length} expectation(s)`
     case 'wait':
@@ -184,6 +186,7 @@ const STEPS: { [K in keyof Step]-?: (ctx: RunContext, spec: StepSpec<K>) => Prom
   tunnel: tunnelStep,
   nm: nmStep,
   sleep: (_ctx, d) => sleep(durationMs(d)),
+  mark: async (ctx, name) => ctx.setMark(name),
   expect: expectStep,
   wait: waitStep,
 }

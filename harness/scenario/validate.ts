@@ -11,7 +11,8 @@ import { AddressPlan, PlanError, subnetText, type Segment } from '../lab/plan.js
 import { type DocPath, excerpt } from './diagnostics.js'
 import { impairmentOf } from './impairment.js'
 import type { Problem } from './issues.js'
-import type { Expectation, ImpairmentSpec, Scenario, Step } from './schema.js'
+import type { Expectation, ImpairmentSpec, PacketMatchSpec, Scenario, Step } from './schema.js'
+import { parseCidr } from '../util/ip.js'
 import { type Kind, linkDecls, nodeDecls, tunnelDecls } from './topology.js'
 import { varsIn } from './vars.js'
 
@@ -186,7 +187,48 @@ export function validateScenario(s: Scenario): Problem[] {
     if (kinds.has(host) && !withNm.has(host))
       add(path, `${host} does not run NetworkManager: give it networkManager: true in the topology`)
   }
+  const marks = new Set<string>()
+  // `packets`: `on` names a node or a link end; from/to/host are nodes, addresses or subnets.
+  const checkPackets = (p: NonNullable<Expectation['packets']>, path: DocPath): void => {
+    const on = p.on
+    if (typeof on === 'string') known(on, [...path, 'on'])
+    else if ('between' in on) {
+      if (on.between.every((x, i) => known(x, [...path, 'on', 'between', i])))
+        linked(on.between[0], on.between[1], [...path, 'on', 'between'])
+    } else known(on.node, [...path, 'on', 'node'])
+    const matchEnds = (m: PacketMatchSpec, at: DocPath): void => {
+      for (const key of ['from', 'to', 'host'] as const) {
+        const v = m[key]
+        if (v === undefined) continue
+        const list = typeof v === 'string' ? [v] : v
+        list.forEach((x, i) => {
+          const where: DocPath = typeof v === 'string' ? [...at, key] : [...at, key, i]
+          if (x.includes('${')) return walk(x, where)
+          let why: string | undefined
+          try {
+            parseCidr(x)
+            return
+          } catch (err) {
+            why = (err as Error).message
+          }
+          if (kinds.has(x)) return
+          if (x.includes(':') || x.includes('/') || /^\d+\.\d/.test(x))
+            add(where, `${excerpt(x)} is not an address or subnet: ${why}`)
+          else add(where, `unknown node ${excerpt(x)} (expected a node, an address or a subnet)${nodeList()}`)
+        })
+      }
+      if (Array.isArray(m.not)) m.not.forEach((n, i) => matchEnds(n, [...at, 'not', i]))
+      else if (m.not) matchEnds(m.not, [...at, 'not'])
+    }
+    if (p.match) matchEnds(p.match, [...path, 'match'])
+    if (p.since !== undefined && !marks.has(p.since))
+      add(
+        [...path, 'since'],
+        `no mark named ${excerpt(p.since)} before this point: add a step \`- mark: ${p.since}\` where counting should start${marks.size ? `; marks so far: ${[...marks].join(', ')}` : ''}`,
+      )
+  }
   const checkExpectation = (e: Expectation, path: DocPath): void => {
+    if (e.packets) return checkPackets(e.packets, [...path, 'packets'])
     walk(e, path)
     if (e.nm) nmHost(e.nm.host, [...path, 'nm', 'host'])
     if (e.session && !sessions.has(e.session.name))
@@ -227,6 +269,10 @@ export function validateScenario(s: Scenario): Problem[] {
     }
     if (step.stop && !processes.has(step.stop.name))
       add([...path, 'stop', 'name'], `no process named ${step.stop.name} was started before this step`)
+    if (step.mark !== undefined) {
+      if (marks.has(step.mark)) add([...path, 'mark'], `duplicate mark ${excerpt(step.mark)}`)
+      marks.add(step.mark)
+    }
     if (step.session) {
       if (sessions.has(step.session.name))
         add([...path, 'session', 'name'], `duplicate session ${step.session.name}`)
