@@ -4,37 +4,15 @@
  * tshark; a passing scenario writes nothing unless asked (`capture: always`
  * or --capture-always); --no-capture writes nothing at all.
  */
-import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { tsharkFields, tsharkNamed } from '../capture/tshark.js'
+import { nslab } from '../support/cli.js'
 
-const root = join(import.meta.dirname, '../..')
 const dir = mkdtempSync(join(tmpdir(), 'nslab-capture-cli-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-function nslab(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness/cli/main.ts'), ...args], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 60_000,
-      killSignal: 'SIGKILL',
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', reject)
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 const pair = `topology:
   hosts: [a, b]
@@ -98,7 +76,7 @@ describe('nslab run --capture', () => {
   it('--no-capture writes no packets', async () => {
     const out = join(dir, 'none')
     const file = scenario('fails-uncaptured', `${pair}expect:\n  - notReach: { from: a, to: b }\n`)
-    const r = await nslab(['run', file, '--no-capture'], { NSLAB_ARTIFACTS_DIR: out })
+    const r = await nslab(['run', file, '--no-capture'], { env: { NSLAB_ARTIFACTS_DIR: out } })
     expect(r.code).toBe(1)
     expect(existsSync(out)).toBe(false)
     expect(r.stdout).not.toContain('packets: ')

@@ -3,43 +3,25 @@
  * once and prints at most 50 problems, whatever the file holds. Child
  * processes with a hard timeout; nothing is built (no root needed).
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { nslab } from '../support/cli.js'
 
-const root = join(import.meta.dirname, '../..')
 const dir = mkdtempSync(join(tmpdir(), 'nslab-input-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-function nslab(
-  args: string[],
-): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness/cli/main.ts'), ...args], {
-      cwd: root,
-      // Scenarios that fail on purpose keep their packets out of the project's reports/.
-      env: { ...process.env, NSLAB_ARTIFACTS_DIR: join(dir, 'artifacts') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 20_000,
-      killSignal: 'SIGKILL',
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-}
+/** Scenarios that fail on purpose keep their packets out of the project's reports/. */
+const run = (args: string[]) =>
+  nslab(args, { env: { NSLAB_ARTIFACTS_DIR: join(dir, 'artifacts') }, timeoutMs: 20_000 })
 
 describe('nslab run on untrusted scenario files', () => {
   it('refuses a 50 MiB file at once, unread, with one sentence and exit 2', async () => {
     const big = join(dir, 'big.yaml')
     writeFileSync(big, 'topology: { hosts: [a] }\n')
     truncateSync(big, 50 * 1024 * 1024)
-    const r = await nslab(['run', big])
+    const r = await run(['run', big])
     expect(r.signal, 'killed: it took too long').toBeNull()
     expect(r.code).toBe(2)
     expect(r.stderr.trim()).toBe(
@@ -53,7 +35,7 @@ describe('nslab run on untrusted scenario files', () => {
       many,
       `topology: { hosts: [a] }\n${Array.from({ length: 5000 }, (_, i) => `k${i}: 1`).join('\n')}\n`,
     )
-    const r = await nslab(['run', many])
+    const r = await run(['run', many])
     expect(r.code).toBe(2)
     const lines = r.stderr.trim().split('\n')
     expect(lines).toHaveLength(51)

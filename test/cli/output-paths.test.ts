@@ -6,43 +6,20 @@
  * commands run as child processes with a hard timeout, so a regression that
  * spins fails here instead of hanging the suite.
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { outputPathProblem } from '../../harness/cli/paths.js'
+import { nslab } from '../support/cli.js'
 
-const root = join(import.meta.dirname, '../..')
 const dir = mkdtempSync(join(tmpdir(), 'nslab-paths-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-interface Run {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
 /** The nslab CLI, killed (SIGKILL: a spinning mkdirSync hears nothing else) after `ms`. */
-function nslab(args: string[], ms = 20_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness/cli/main.ts'), ...args], {
-      cwd: root,
-      // Scenarios that fail on purpose keep their packets out of the project's reports/.
-      env: { ...process.env, NSLAB_ARTIFACTS_DIR: join(dir, 'artifacts') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: ms,
-      killSignal: 'SIGKILL',
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-}
+const run = (args: string[], ms = 20_000) =>
+  // Scenarios that fail on purpose keep their packets out of the project's reports/.
+  nslab(args, { env: { NSLAB_ARTIFACTS_DIR: join(dir, 'artifacts') }, timeoutMs: ms })
 
 const scenario = join(dir, 'pair.yaml')
 writeFileSync(scenario, 'name: pair\ntopology:\n  hosts: [a, b]\n  links: [[a, b]]\n')
@@ -84,7 +61,7 @@ describe('output paths', () => {
   })
 
   it('nslab run --json under /proc exits 2 at once, before building anything', async () => {
-    const r = await nslab(['run', scenario, '--json', '/proc/x/r.json'])
+    const r = await run(['run', scenario, '--json', '/proc/x/r.json'])
     expect(r.signal, 'killed: it hung').toBeNull()
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/--json .*\/proc\/x\/r\.json is under \/proc, a kernel file system/)
@@ -93,18 +70,18 @@ describe('output paths', () => {
   })
 
   it('nslab run --junit through a symlink to /proc, graph -o and vm run --results under /proc exit 2', async () => {
-    const junit = await nslab(['run', scenario, '--junit', join(toProc, 'x/r.xml')])
+    const junit = await run(['run', scenario, '--junit', join(toProc, 'x/r.xml')])
     expect(junit.signal, 'killed: it hung').toBeNull()
     expect(junit.code).toBe(2)
     expect(junit.stderr).toMatch(/is under \/proc/)
-    const graph = await nslab(['graph', scenario, '-o', '/proc/x/g.svg'])
+    const graph = await run(['graph', scenario, '-o', '/proc/x/g.svg'])
     expect(graph.signal, 'killed: it hung').toBeNull()
     expect(graph.code).toBe(2)
-    const vm = await nslab(['vm', 'run', '--results', '/proc/x', '--', 'true'])
+    const vm = await run(['vm', 'run', '--results', '/proc/x', '--', 'true'])
     expect(vm.signal, 'killed: it hung').toBeNull()
     expect(vm.code).toBe(2)
     expect(vm.stderr).toMatch(/--results .*is under \/proc/)
-    const notDir = await nslab(['graph', scenario, '-o', join(file, 'g.svg')])
+    const notDir = await run(['graph', scenario, '-o', join(file, 'g.svg')])
     expect(notDir.code).toBe(2)
     expect(notDir.stderr).toMatch(/is a file, not a directory/)
   })

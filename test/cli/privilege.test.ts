@@ -6,11 +6,11 @@
  * removal that did not happen. The CLI runs as nobody (setpriv) and as root
  * with the two capabilities dropped.
  */
-import { spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { nslab, runScript } from '../support/cli.js'
 import { exitCodeFor } from '../../harness/cli/program.js'
 import {
   PrivilegeError,
@@ -31,29 +31,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all']
 const WITHOUT_CAPS = ['setpriv', '--inh-caps=-sys_admin,-net_admin', '--bounding-set=-sys_admin,-net_admin']
 
-interface Run {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
-function nslab(args: string[], prefix: string[] = []): Promise<Run> {
-  const argv = [...prefix, process.execPath, '--import', 'tsx', join(root, 'harness/cli/main.ts'), ...args]
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 30_000,
-      killSignal: 'SIGKILL',
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
+function run(args: string[], prefix: string[] = []) {
+  return nslab(args, { prefix })
 }
 
 function scenario(name: string, text: string): string {
@@ -105,26 +84,26 @@ describe('capabilities', () => {
   })
 
   it('as nobody, nslab run and exec stop at once with exit 3 and one sentence; a bad file is still exit 2', async () => {
-    const run = await nslab(['run', pair], AS_NOBODY)
-    expect(run.signal).toBeNull()
-    expect(run.stderr.trim()).toMatch(NEEDS)
-    expect(run.code).toBe(3)
-    expect(run.stdout).not.toMatch(/build/)
-    const exec = await nslab(['exec', 'zzzz', 'a', '--', 'true'], AS_NOBODY)
+    const ran = await run(['run', pair], AS_NOBODY)
+    expect(ran.signal).toBeNull()
+    expect(ran.stderr.trim()).toMatch(NEEDS)
+    expect(ran.code).toBe(3)
+    expect(ran.stdout).not.toMatch(/build/)
+    const exec = await run(['exec', 'zzzz', 'a', '--', 'true'], AS_NOBODY)
     expect(exec.stderr.trim()).toMatch(NEEDS)
     expect(exec.code).toBe(3)
-    const bad = await nslab(['run', scenario('bad', 'topology:\n  hosts: [a]\n  lnks: []\n')], AS_NOBODY)
+    const bad = await run(['run', scenario('bad', 'topology:\n  hosts: [a]\n  lnks: []\n')], AS_NOBODY)
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/unknown key "lnks"/)
-    const ls = await nslab(['ls'], AS_NOBODY) // needs nothing
+    const ls = await run(['ls'], AS_NOBODY) // needs nothing
     expect(ls.code).toBe(0)
   })
 
   it('as root without CAP_SYS_ADMIN and CAP_NET_ADMIN, nslab run and netns add exit 3', async () => {
-    const run = await nslab(['run', pair], WITHOUT_CAPS)
-    expect(run.stderr.trim()).toMatch(NEEDS)
-    expect(run.code).toBe(3)
-    const add = await nslab(['netns', 'add', `nslab-t${process.pid.toString(36)}-priv`], WITHOUT_CAPS)
+    const ran = await run(['run', pair], WITHOUT_CAPS)
+    expect(ran.stderr.trim()).toMatch(NEEDS)
+    expect(ran.code).toBe(3)
+    const add = await run(['netns', 'add', `nslab-t${process.pid.toString(36)}-priv`], WITHOUT_CAPS)
     expect(add.stderr.trim()).toMatch(NEEDS)
     expect(add.code).toBe(3)
   })
@@ -145,43 +124,26 @@ describe('capabilities', () => {
         'console.log(`mine left: ${listOwners().filter((o) => o.pid === process.pid).length}`)',
       ].join('\n'),
     )
-    const r = await new Promise<Run>((resolve, reject) => {
-      const child = spawn(
-        WITHOUT_CAPS[0]!,
-        [...WITHOUT_CAPS.slice(1), process.execPath, '--import', 'tsx', script],
-        {
-          cwd: root,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          timeout: 30_000,
-          killSignal: 'SIGKILL',
-        },
-      )
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-      child.on('error', reject)
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-    })
+    const r = await runScript(script, [], { prefix: WITHOUT_CAPS })
     expect(r.stdout.trim().split('\n'), r.stderr).toEqual(['threw SysError EPERM', 'mine left: 0'])
   })
 
   it('nslab down without the capability changes nothing and says so (exit 3); with it, removes the lab', async () => {
-    const up = await nslab(['up', pair])
+    const up = await run(['up', pair])
     expect(up.code, up.stdout + up.stderr).toBe(0)
     const id = /lab (\w+) is left up/.exec(up.stdout)![1]!
     const mine = (): string[] => listNetns().filter((n) => n.startsWith(`nslab-${id}-`))
     try {
       expect(mine()).toHaveLength(2)
       for (const prefix of [AS_NOBODY, WITHOUT_CAPS]) {
-        const down = await nslab(['down', id], prefix)
+        const down = await run(['down', id], prefix)
         expect(down.stdout).not.toMatch(/removed/)
         expect(down.stderr.trim()).toMatch(NEEDS)
         expect(down.code).toBe(3)
         expect(mine()).toHaveLength(2)
       }
     } finally {
-      const down = await nslab(['down', id])
+      const down = await run(['down', id])
       expect(down.stdout.trim()).toBe(`removed lab ${id}: 2 namespace(s)`)
       expect(down.code).toBe(0)
     }
