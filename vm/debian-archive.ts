@@ -311,9 +311,15 @@ export class DebianArchive {
 
   /**
    * Download `pkg` at `version` and every package it pins to that version
-   * (linux-binary-*, linux-modules-*, ...) into `dest`; returns the .deb paths.
+   * (linux-binary-*, linux-modules-*, ...; not with `depends: false`) into `dest`; returns the .deb paths.
    */
-  async download(pkg: string, version: string, dest: string, p: Progress): Promise<string[]> {
+  async download(
+    pkg: string,
+    version: string,
+    dest: string,
+    p: Progress,
+    o: { depends?: boolean } = {},
+  ): Promise<string[]> {
     const wanted: string[] = []
     const queue = [pkg]
     let bytes = 0
@@ -323,7 +329,7 @@ export class DebianArchive {
       wanted.push(name)
       const stanza = await this.show(name, version)
       bytes += Number(controlField(stanza, 'Size') ?? 0)
-      queue.push(...pinnedDepends(controlField(stanza, 'Depends') ?? '', version))
+      if (o.depends !== false) queue.push(...pinnedDepends(controlField(stanza, 'Depends') ?? '', version))
     }
     mkdirSync(dest, { recursive: true })
     p.line(`downloading ${wanted.join(', ')} ${version} (${(bytes / 1e6).toFixed(0)} MB)`)
