@@ -41,10 +41,29 @@ export function parseChangelog(text: string): ChangelogEntry[] {
   return out
 }
 
-/** The entries newer than `after` and not newer than `upTo` (package versions), newest first. */
+/**
+ * The version a backport or stable rebuild was made from: "6.17.8-1" from
+ * "6.17.8-1~bpo13+1" or "6.12.118-1~deb12u1" (a "~" sorts before the end, so
+ * the rebuild is older than its source by dpkg's order).
+ */
+export function baseVersion(version: string): string {
+  return version.replace(/~(bpo|deb)\d[^~]*$/, '')
+}
+
+/**
+ * The entries after the last good package version up to the first bad one,
+ * newest first. Both are taken as the uploads they were rebuilt from, so a
+ * backport's range holds the unstable entries it carries: after
+ * 6.16.12-1~bpo13+1 up to 6.17.8-1~bpo13+1 are the entries above 6.16.12-1
+ * up to 6.17.8-1, and the backport's own.
+ */
 export function entriesBetween(entries: ChangelogEntry[], after: string, upTo: string): ChangelogEntry[] {
+  const low = baseVersion(after)
+  const high = baseVersion(upTo)
   return entries.filter(
-    (e) => compareDebianVersions(e.version, after) > 0 && compareDebianVersions(e.version, upTo) <= 0,
+    (e) =>
+      compareDebianVersions(e.version, low) > 0 &&
+      (compareDebianVersions(e.version, high) <= 0 || compareDebianVersions(e.version, upTo) <= 0),
   )
 }
 
