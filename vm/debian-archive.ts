@@ -326,8 +326,20 @@ export class DebianArchive {
     while (queue.length) {
       const name = queue.shift()!
       if (wanted.includes(name)) continue
+      let stanza = ''
+      try {
+        stanza = await this.show(name, version)
+      } catch (err) {
+        if (name === pkg) throw err
+      }
+      if (!controlField(stanza, 'Package')) {
+        if (name === pkg) throw new ArchiveError(`${pkg} ${version} is not in the package lists`)
+        // Some backports list a kernel whose pinned linux-base-<v> (config, System.map,
+        // modules.builtin, the changelog) the archive no longer carries: the kernel boots without it.
+        p.line(`${name} ${version} is not in the archive: going on without it`)
+        continue
+      }
       wanted.push(name)
-      const stanza = await this.show(name, version)
       bytes += Number(controlField(stanza, 'Size') ?? 0)
       if (o.depends !== false) queue.push(...pinnedDepends(controlField(stanza, 'Depends') ?? '', version))
     }

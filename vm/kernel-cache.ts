@@ -72,7 +72,7 @@ export class UnknownKernelError extends Error {
 const META = 'nslab.json'
 const CHANGELOG = 'changelog.Debian.gz'
 
-/** The first usr/share/doc/<package>/changelog.Debian.gz under an unpacked tree. */
+/** The first usr/share/doc/<package>/changelog.Debian.gz (older packages: changelog.gz) under an unpacked tree. */
 function changelogIn(root: string): string | undefined {
   const doc = join(root, 'usr', 'share', 'doc')
   let pkgs: string[]
@@ -81,7 +81,9 @@ function changelogIn(root: string): string | undefined {
   } catch {
     return undefined
   }
-  return pkgs.map((p) => join(doc, p, CHANGELOG)).find((f) => existsSync(f))
+  return pkgs
+    .flatMap((p) => [join(doc, p, CHANGELOG), join(doc, p, 'changelog.gz')])
+    .find((f) => existsSync(f))
 }
 
 /**
@@ -117,10 +119,13 @@ export async function kernelChangelog(version: string, o: FetchOptions = {}): Pr
     const tmp = join(dir, `.changelog-${version}.tmp-${process.pid}`)
     try {
       mkdirSync(tmp, { recursive: true })
-      p.line(`downloading ${base ?? k.package} ${k.packageVersion} for its changelog`)
-      await withLock(join(archive.c.dir, '.lock'), () =>
-        archive.download(base ?? k.package, k.packageVersion, join(tmp, 'debs'), p, { depends: false }),
-      )
+      p.line(`downloading the changelog of ${version} (${base ?? k.package} ${k.packageVersion})`)
+      const get = (pkg: string) =>
+        withLock(join(archive.c.dir, '.lock'), () =>
+          archive.download(pkg, k.packageVersion, join(tmp, 'debs'), p, { depends: false }),
+        )
+      // linux-base-<v> is small; some backports' lists lack it, and the image has the changelog then.
+      await (base ? get(base).catch(() => get(k.package)) : get(k.package))
       for (const deb of readdirSync(join(tmp, 'debs')))
         await exec('dpkg-deb', ['-x', join(tmp, 'debs', deb), join(tmp, 'x')])
       const log = changelogIn(join(tmp, 'x'))
