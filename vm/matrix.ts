@@ -8,7 +8,7 @@
  * default is chosen here too (matrixKernels).
  */
 import { readFileSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { compareDebianVersions } from './debian-version.js'
 
 export type CellStatus = 'pass' | 'fail' | 'needs-feature'
@@ -102,11 +102,13 @@ export function parseKernelReport(value: unknown, where: string): KernelReport {
   } as KernelReport
 }
 
-/** Read every reports/kernel/*.json (but matrix.json). */
+/** Read every reports/kernel/*.json (but matrix.json), also in subdirectories (CI's downloaded artifacts). */
 export function readKernelReports(dir: string): KernelReport[] {
   let files: string[]
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'matrix.json')
+    files = (readdirSync(dir, { recursive: true }) as string[]).filter(
+      (f) => f.endsWith('.json') && basename(f) !== 'matrix.json',
+    )
   } catch {
     throw new TypeError(
       `no kernel reports in ${dir}: run the kernel suite first (nslab kernel matrix --kernels VERSION, npm test, npm run test:vm)`,
@@ -121,12 +123,24 @@ const WHERE_ORDER: Record<string, number> = { vm: 0, host: 1, container: 2 }
 
 /** Merge reports into a matrix; a claim, scenario or feature a kernel did not report is null there. */
 export function kernelMatrix(reports: KernelReport[]): KernelMatrix {
-  // One column per kernel and place; the newest report wins.
+  // One column per kernel and place; reports of one column (CI's shards) are merged, the newer
+  // report's result winning for a test both ran.
   const byColumn = new Map<string, KernelReport>()
-  for (const r of reports) {
+  for (const r of [...reports].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0))) {
     const id = columnId(r)
     const had = byColumn.get(id)
-    if (!had || had.date < r.date) byColumn.set(id, r)
+    byColumn.set(
+      id,
+      had
+        ? {
+            ...r,
+            claims: { ...had.claims, ...r.claims },
+            scenarios: { ...had.scenarios, ...r.scenarios },
+            differences: { ...had.differences, ...r.differences },
+            features: { ...had.features, ...r.features },
+          }
+        : r,
+    )
   }
   const sorted = [...byColumn.values()].sort(
     (a, b) =>
@@ -253,11 +267,17 @@ function lineOf(version: string): string | undefined {
 
 /**
  * The default kernels of the matrix, oldest first: the newest build of each
- * of MATRIX_LINES among `builds` (ordered oldest first, as the archive lists
- * them; the last of a line wins), compared by kernel version so that sid's
- * 7.2 does not beat backports' 7.3.
+ * of `lines` (default MATRIX_LINES) among `builds`, compared by kernel
+ * version so that sid's 7.2 does not beat backports' 7.3. A line with no
+ * build is left out.
  */
-export function matrixKernels(builds: readonly { version: string }[]): string[] {
+export function matrixKernels(
+  builds: readonly { version: string }[],
+  lines: readonly string[] = MATRIX_LINES,
+): string[] {
+  const unknown = lines.filter((l) => !(MATRIX_LINES as readonly string[]).includes(l))
+  if (unknown.length)
+    throw new TypeError(`unknown kernel line ${unknown.join(', ')}: the lines are ${MATRIX_LINES.join(', ')}`)
   const newest = new Map<string, string>()
   for (const b of builds) {
     const line = lineOf(b.version)
@@ -265,5 +285,7 @@ export function matrixKernels(builds: readonly { version: string }[]): string[] 
     const had = newest.get(line)
     if (!had || compareDebianVersions(b.version, had) > 0) newest.set(line, b.version)
   }
-  return MATRIX_LINES.map((l) => newest.get(l)).filter((v): v is string => v !== undefined)
+  return MATRIX_LINES.filter((l) => lines.includes(l))
+    .map((l) => newest.get(l))
+    .filter((v): v is string => v !== undefined)
 }

@@ -300,6 +300,10 @@ Example:
       '-k, --kernels <a,b>',
       `kernel versions (default: NSLAB_MATRIX_KERNELS, else the newest build of each line: ${MATRIX_LINES.join(', ')})`,
     )
+    .option(
+      '-l, --lines <a,b>',
+      `only these lines' newest builds (of ${MATRIX_LINES.join(', ')}), e.g. 5.10,7.x`,
+    )
     .option('--merge-only', 'boot nothing: merge the reports already in --dir')
     .option('--reuse', 'skip a kernel whose report is in --dir already')
     .option(
@@ -326,11 +330,13 @@ Exit codes: 0 no claim or shipped scenario failed, 1 one failed somewhere
 Examples:
   npm run kernel:matrix
   nslab kernel matrix --kernels 5.10.0-32-amd64,7.3.4+deb13-amd64
+  nslab kernel matrix --lines 5.10,7.x     # what .ci/run does, after npm run test:vm on Debian's 6.1
   nslab kernel matrix --merge-only`,
     )
     .action(
       async (o: {
         kernels?: string
+        lines?: string
         mergeOnly?: boolean
         reuse?: boolean
         files: string
@@ -343,10 +349,19 @@ Examples:
             .split(',')
             .map((x) => x.trim())
             .filter(Boolean)
+          const lines = o.lines
+            ?.split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
           try {
-            if (kernels.length === 0) kernels = matrixKernels(await archiveKernels({ progress }))
+            if (kernels.length === 0) kernels = matrixKernels(await archiveKernels({ progress }), lines)
           } catch (err) {
             if (kernelError('nslab kernel matrix', err)) return
+            if (err instanceof TypeError) {
+              console.error(`nslab kernel matrix: ${err.message}`)
+              process.exitCode = 2
+              return
+            }
             throw err
           }
           progress.line(`kernels: ${kernels.join(', ')}`)

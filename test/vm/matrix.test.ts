@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -82,6 +82,24 @@ describe('kernel matrix', () => {
     expect(cellText(null)).toBe('-')
   })
 
+  it('merges the reports of one column (shards), the newer result winning', () => {
+    const a: KernelReport = {
+      ...host,
+      date: '2026-11-23T01:00:00Z',
+      claims: { c1: { status: 'pass', ms: 1 } },
+    }
+    const b: KernelReport = {
+      ...host,
+      date: '2026-11-23T02:00:00Z',
+      claims: { c2: { status: 'pass', ms: 2 } },
+      scenarios: { 'impairment-delay': { status: 'pass', ms: 3 } },
+    }
+    const m = kernelMatrix([b, a])
+    expect(m.kernels).toEqual(['host 6.18.44-fc-v669'])
+    expect(Object.keys(m.claims)).toEqual(['c1', 'c2'])
+    expect(m.scenarios['impairment-delay']!['host 6.18.44-fc-v669']).toEqual({ status: 'pass', ms: 3 })
+  })
+
   it('fails on a failed claim or scenario, never on a kernel difference', () => {
     expect(matrixFailed(kernelMatrix([vm]))).toBe(true)
     const noClaimFail = { ...vm, claims: {} }
@@ -103,6 +121,8 @@ describe('kernel matrix', () => {
       writeFileSync(join(dir, reportFileName(vm.kernel, 'vm')), JSON.stringify(vm))
       writeFileSync(join(dir, reportFileName(host.kernel, 'host')), JSON.stringify(host))
       writeFileSync(join(dir, 'matrix.json'), '{}')
+      mkdirSync(join(dir, 'shard-1'))
+      writeFileSync(join(dir, 'shard-1', 'matrix.json'), '{}')
       expect(readKernelReports(dir).map((x) => x.kernel)).toEqual(['6.1.0-56-amd64', '6.18.44-fc-v669'])
       writeFileSync(join(dir, 'bad.json'), '{"kernel": 1}')
       expect(() => readKernelReports(dir)).toThrow(`${join(dir, 'bad.json')} is not a kernel report`)
@@ -134,5 +154,7 @@ describe('kernel matrix', () => {
       '6.19.14+deb13-amd64',
       '7.3.4+deb13-amd64',
     ])
+    expect(matrixKernels(builds, ['7.x', '5.10'])).toEqual(['5.10.0-32-amd64', '7.3.4+deb13-amd64'])
+    expect(() => matrixKernels(builds, ['6.6'])).toThrow('unknown kernel line 6.6: the lines are 5.10, 6.1')
   })
 })
