@@ -8,7 +8,16 @@
  *   <cache root>/bisect/<subject hash>/<kernel>.json   { status, feature, detail, ms, date }
  */
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { type ArchiveKernel, type Progress, quietProgress } from './debian-archive.js'
 import { compareDebianVersions } from './debian-version.js'
@@ -134,6 +143,15 @@ export interface ProbeOptions {
   signal?: AbortSignal
 }
 
+/** Remove the report directories of probes whose process died (killed mid-probe). */
+function sweepRuns(shared: string): void {
+  for (const d of readdirSync(shared)) {
+    const pid = Number(/^run-(\d+)-/.exec(d)?.[1] ?? 0)
+    if (pid > 0 && pid !== process.pid && !existsSync(`/proc/${pid}`))
+      rmSync(join(shared, d), { recursive: true, force: true })
+  }
+}
+
 /** The command that runs nslab itself again (in the guest): the same node, loader and entry point. */
 function nslabArgv(): string[] {
   return [process.execPath, ...process.execArgv, process.argv[1]!]
@@ -151,7 +169,8 @@ export async function probeSubject(s: Subject, kernel: string, o: ProbeOptions =
   // scratch costs the guest most of a minute).
   const shared = join(nslabCacheRoot(), 'bisect', 'guest')
   mkdirSync(join(shared, 'tmp'), { recursive: true })
-  const results = mkdtempSync(join(shared, 'run-'))
+  sweepRuns(shared)
+  const results = mkdtempSync(join(shared, `run-${process.pid}-`))
   const out = join(results, 'report.json')
   const file = resolve(s.file)
   const t0 = performance.now()
