@@ -7,7 +7,7 @@
  * kernel's error (the meta of test/kernel/features.test.ts).
  * `nslab kernel matrix` merges these files across kernels.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { release } from 'node:os'
 import { join } from 'node:path'
 import type { Reporter, TestCase, TestModule } from 'vitest/node'
@@ -45,13 +45,10 @@ export default class KernelReporter implements Reporter {
       .find((t) => t.meta().kernel)
       ?.meta()
     const kernel = ran?.kernel ?? release()
+    // As test/kernel/where.ts tells it (not imported: it registers hooks).
     const where =
       ran?.where ??
-      (process.env.NSLAB_VM === '1'
-        ? 'vm'
-        : existsSync('/.dockerenv') || existsSync('/run/.containerenv')
-          ? 'container'
-          : 'host')
+      (process.env.NSLAB_VM === '1' ? 'vm' : process.env.NSLAB_WHERE === 'container' ? 'container' : 'host')
     const file = join('reports', 'kernel', reportFileName(kernel, where))
     let report: KernelReport = {
       kernel,

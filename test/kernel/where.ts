@@ -2,7 +2,6 @@
  * Each kernel-suite test records which kernel ran it (uname -r where the test
  * code runs: the guest's under the VM pool, whose reporter runs on the host).
  */
-import { existsSync } from 'node:fs'
 import { release } from 'node:os'
 import { beforeEach } from 'vitest'
 
@@ -17,10 +16,15 @@ declare module 'vitest' {
 
 export type Where = 'vm' | 'container' | 'host'
 
-/** Where this process runs: the VM runner's guest, a container (Docker's or Podman's marker file), or the host. */
+/**
+ * Where this process runs: the VM runner's guest (NSLAB_VM=1), a container
+ * (NSLAB_WHERE=container, which npm run test:container sets), or the host.
+ * Not guessed from /.dockerenv: a development machine may itself be a
+ * container, and its kernel is still "the host's".
+ */
 export function where(): Where {
   if (process.env.NSLAB_VM === '1') return 'vm'
-  return existsSync('/.dockerenv') || existsSync('/run/.containerenv') ? 'container' : 'host'
+  return process.env.NSLAB_WHERE === 'container' ? 'container' : 'host'
 }
 
 /** Call at the top of a kernel-suite file. */
