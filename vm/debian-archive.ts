@@ -321,11 +321,12 @@ export class DebianArchive {
     o: { depends?: boolean } = {},
   ): Promise<string[]> {
     const wanted: string[] = []
+    const missing: string[] = []
     const queue = [pkg]
     let bytes = 0
     while (queue.length) {
       const name = queue.shift()!
-      if (wanted.includes(name)) continue
+      if (wanted.includes(name) || missing.includes(name)) continue
       let stanza = ''
       try {
         stanza = await this.show(name, version)
@@ -337,6 +338,7 @@ export class DebianArchive {
         // Some backports list a kernel whose pinned linux-base-<v> (config, System.map,
         // modules.builtin, the changelog) the archive no longer carries: the kernel boots without it.
         p.line(`${name} ${version} is not in the archive: going on without it`)
+        missing.push(name)
         continue
       }
       wanted.push(name)

@@ -253,7 +253,8 @@ export function matrixMarkdown(m: KernelMatrix): string {
 /** The kernel lines the matrix covers by default: each the newest build of its line. */
 export const MATRIX_LINES = ['5.10', '6.1', '6.12', '6.16-6.19', '7.x'] as const
 
-function lineOf(version: string): string | undefined {
+/** The matrix line of a kernel version ("6.16-6.19" for 6.18.9+deb13-amd64), or undefined. */
+export function lineOf(version: string): string | undefined {
   const m = /^(\d+)\.(\d+)\./.exec(version)
   if (!m) return undefined
   const [maj, min] = [Number(m[1]), Number(m[2])]

@@ -34,6 +34,7 @@ import {
   type KernelReport,
   MATRIX_LINES,
   kernelMatrix,
+  lineOf,
   matrixFailed,
   matrixKernels,
   matrixMarkdown,
@@ -353,8 +354,15 @@ Examples:
             ?.split(',')
             .map((x) => x.trim())
             .filter(Boolean)
+          // Without --kernels, each line's newest build that can be fetched: an archive may list a
+          // build whose pinned packages (its modules) it no longer carries; the next older one serves.
+          let fallbacks: string[][] = []
           try {
-            if (kernels.length === 0) kernels = matrixKernels(await archiveKernels({ progress }), lines)
+            if (kernels.length === 0) {
+              const listed = await archiveKernels({ progress })
+              kernels = matrixKernels(listed, lines)
+              fallbacks = kernels.map((k) => lineBuilds(listed, k))
+            }
           } catch (err) {
             if (kernelError('nslab kernel matrix', err)) return
             if (err instanceof TypeError) {
@@ -369,9 +377,15 @@ Examples:
             .split(',')
             .map((x) => x.trim())
             .filter(Boolean)
-          for (const k of kernels) {
+          for (const [i, wanted] of kernels.entries()) {
             const t0 = performance.now()
-            if (o.reuse && existsSync(join(o.dir, reportFileName(k, 'vm')))) {
+            const k = await fetchable(wanted, fallbacks[i] ?? [], progress)
+            if (!k) {
+              process.exitCode = 1
+              continue
+            }
+            const report = join(o.dir, reportFileName(k, 'vm'))
+            if (o.reuse && existsSync(report)) {
               progress.line(`${k}: report in ${o.dir} already (--reuse)`)
             } else {
               progress.line(`${k}: the suite in the VM (${files.join(' ')})`)
@@ -383,13 +397,13 @@ Examples:
               progress.line(
                 `${k}: suite done in ${((performance.now() - t0) / 1000).toFixed(0)} s (exit ${code ?? 'none'})`,
               )
+              if (!existsSync(report)) {
+                progress.line(`${k}: the suite wrote no report (${report}); see its output above`)
+                process.exitCode = 1
+                continue
+              }
             }
-            try {
-              await differencesOn(k, o.dir, progress)
-            } catch (err) {
-              if (kernelError('nslab kernel matrix', err)) return
-              throw err
-            }
+            await differencesOn(k, o.dir, progress)
           }
         }
         let reports
@@ -446,9 +460,15 @@ async function differencesOn(kernel: string, dir: string, progress: Progress): P
   report.differences = {}
   for (const f of files) {
     const name = loadScenario(f).name
-    const o = await probeSubject({ kind: 'scenario', file: f }, kernel, {
-      onProgress: (l) => progress.line(`${kernel} ${name}: ${l}`),
-    })
+    let o: Outcome
+    try {
+      o = await probeSubject({ kind: 'scenario', file: f }, kernel, {
+        onProgress: (l) => progress.line(`${kernel} ${name}: ${l}`),
+      })
+    } catch (err) {
+      progress.line(`${kernel} ${name}: could not run (${(err as Error).message.split('\n')[0]}); left out`)
+      continue
+    }
     progress.line(
       `${kernel} ${name}: ${outcomeKey(o)}${o.cached ? ' (cached)' : ''}${o.detail ? ` (${o.detail})` : ''}`,
     )
@@ -459,6 +479,39 @@ async function differencesOn(kernel: string, dir: string, progress: Progress): P
   }
   mkdirSync(dir, { recursive: true })
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n')
+}
+
+/** The other builds of `version`'s matrix line, newest first. */
+function lineBuilds(listed: readonly ArchiveKernel[], version: string): string[] {
+  const line = lineOf(version)
+  return listed
+    .map((b) => b.version)
+    .filter((v) => v !== version && line !== undefined && lineOf(v) === line)
+    .sort((x, y) => compareDebianVersions(y, x))
+}
+
+/** The first of `wanted`, then its fallbacks, that is cached or fetches (at most eight tried: a failed one costs a small download); undefined when none. */
+async function fetchable(
+  wanted: string,
+  fallbacks: string[],
+  progress: Progress,
+): Promise<string | undefined> {
+  const tries = [wanted, ...fallbacks.filter((f) => f !== wanted)].slice(0, 8)
+  for (const v of tries) {
+    try {
+      await findKernel(v, { progress })
+      if (v !== wanted)
+        progress.line(`${wanted} could not be fetched; ${v}, the next older build of its line, stands in`)
+      return v
+    } catch (err) {
+      if (err instanceof VmPrerequisiteError || err instanceof KernelNotFoundError) throw err
+      progress.line(`${v}: ${(err as Error).message.split('\n')[0]}`)
+    }
+  }
+  progress.line(
+    `no build of ${wanted}'s line could be fetched (tried ${tries.join(', ')}): its column is left out`,
+  )
+  return undefined
 }
 
 const DIFFERENCES_DIR = 'scenarios/kernel-differences'
