@@ -189,6 +189,19 @@ export function cellText(c: CellResult | null, failure = '**FAIL**'): string {
   return `needs ${c.feature ?? 'a feature'}${t}`
 }
 
+/**
+ * The line of an error that says what failed: a scenario's report marks
+ * each failed step and expectation with ✗, the innermost is the one that
+ * matters ("✗ ping a -> b x300: ... loss above 32%"); else the first line.
+ */
+export function headline(error: string): string {
+  const marked = error
+    .split('\n')
+    .filter((l) => /^\s*✗ /.test(l))
+    .sort((a, b) => b.search(/\S/) - a.search(/\S/))[0]
+  return (marked?.trim() ?? error.split('\n')[0]!).slice(0, 300)
+}
+
 function escape(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 }
@@ -231,7 +244,7 @@ export function matrixMarkdown(m: KernelMatrix): string {
   const fails = [...Object.entries(m.claims), ...Object.entries(m.scenarios)].flatMap(([n, row]) =>
     Object.entries(row)
       .filter(([, c]) => c?.status === 'fail')
-      .map(([k, c]) => `- ${n} on ${k}: ${escape((c!.error ?? 'failed').split('\n')[0]!.slice(0, 300))}`),
+      .map(([k, c]) => `- ${n} on ${k}: ${escape(headline(c!.error ?? 'failed'))}`),
   )
   if (fails.length) out.push('', 'Failures, first line of the error:', '', ...fails)
   const diffs = Object.entries(m.differences).flatMap(([n, row]) =>

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import {
   type KernelReport,
   cellText,
+  headline,
   kernelMatrix,
   matrixFailed,
   matrixKernels,
@@ -80,6 +81,12 @@ describe('kernel matrix', () => {
     expect(md).toContain('- ipv6-force-forwarding on 6.1.0-56-amd64: sysctl: cannot stat')
     expect(md).toContain('- netem on host 6.18.44-fc-v669: Error: Specified qdisc kind is unknown.')
     expect(cellText(null)).toBe('-')
+    expect(
+      headline(
+        'scenario x failed: step 1 failed\nx\n  ✗ check 1 expectation(s) (6.8 s)\n      ✗ ping a -> b x300: 54% loss\n',
+      ),
+    ).toBe('✗ ping a -> b x300: 54% loss')
+    expect(headline('expected 2 threads\nat line')).toBe('expected 2 threads')
   })
 
   it('merges the reports of one column (shards), the newer result winning', () => {
