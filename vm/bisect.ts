@@ -51,6 +51,8 @@ export type BisectResult<T> =
 export interface BisectOptions<T> {
   /** Called after each probe (for printing the steps as they happen). */
   onStep?: (step: BisectStep<T>, remaining: number) => void
+  /** A probe's error that ends the search (bad input) instead of skipping the candidate. */
+  isFatal?: (error: unknown) => boolean
 }
 
 /** The most probes a search over n candidates (ends included) takes with no skips: both ends, then ⌈log2(n−1)⌉. */
@@ -89,6 +91,7 @@ export async function bisect<T>(
     try {
       a = await probe(candidates[i]!, i)
     } catch (err) {
+      if (o.isFatal?.(err)) throw err
       a = { verdict: 'skip', detail: (err as Error).message }
     }
     const step: BisectStep<T> = { index: i, candidate: candidates[i]!, verdict: a.verdict, detail: a.detail }

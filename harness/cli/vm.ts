@@ -658,16 +658,24 @@ async function bisectCommand(file: string | undefined, o: BisectCliOptions): Pro
   const result = await bisect(
     range,
     async (b) => {
-      const out = await probeSubject(subject, b.version, {
-        timeout: o.timeout,
-        fresh: o.fresh,
-        onProgress: (l) => progress.line(`${b.version}: ${l}`),
-      })
+      let out: Outcome
+      try {
+        out = await probeSubject(subject, b.version, {
+          timeout: o.timeout,
+          fresh: o.fresh,
+          onProgress: (l) => progress.line(`${b.version}: ${l}`),
+        })
+      } catch (err) {
+        if (err instanceof BisectInputError || err instanceof VmPrerequisiteError) throw err
+        // A build that cannot be fetched or booted cannot be judged: skipped.
+        out = { status: 'error', ms: 0, detail: (err as Error).message.split('\n')[0] }
+      }
       outcomes.set(b.version, out)
       goodOutcome ??= out
       return verdictOf(out, goodOutcome)
     },
     {
+      isFatal: (err) => err instanceof BisectInputError || err instanceof VmPrerequisiteError,
       onStep: (s, left) => {
         const out = outcomes.get(s.candidate.version)!
         const label = s.verdict === 'old' ? 'good' : s.verdict === 'new' ? 'bad' : 'skip'

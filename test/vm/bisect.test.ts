@@ -106,6 +106,20 @@ describe('bisect (pure search)', () => {
     expect(r.steps.find((s) => s.index === 1)).toMatchObject({ verdict: 'skip', detail: 'QEMU died' })
   })
 
+  it('ends the search on a fatal error (bad input) instead of skipping', async () => {
+    class Fatal extends Error {}
+    await expect(
+      bisect(
+        range(5),
+        (_, i) =>
+          i === 4 ? Promise.reject(new Fatal('bad file')) : Promise.resolve({ verdict: 'old' as const }),
+        {
+          isFatal: (e) => e instanceof Fatal,
+        },
+      ),
+    ).rejects.toThrow('bad file')
+  })
+
   it('refuses ends that do not differ, saying which end', async () => {
     const same = await bisect(range(5), oracle(['old', 'old', 'old', 'old', 'old']).probe)
     expect(same).toMatchObject({ status: 'bad-ends', reason: 'the bad end answered like the good end' })
