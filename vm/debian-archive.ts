@@ -311,19 +311,39 @@ export class DebianArchive {
 
   /**
    * Download `pkg` at `version` and every package it pins to that version
-   * (linux-binary-*, linux-modules-*, ...) into `dest`; returns the .deb paths.
+   * (linux-binary-*, linux-modules-*, ...; not with `depends: false`) into `dest`; returns the .deb paths.
    */
-  async download(pkg: string, version: string, dest: string, p: Progress): Promise<string[]> {
+  async download(
+    pkg: string,
+    version: string,
+    dest: string,
+    p: Progress,
+    o: { depends?: boolean } = {},
+  ): Promise<string[]> {
     const wanted: string[] = []
+    const missing: string[] = []
     const queue = [pkg]
     let bytes = 0
     while (queue.length) {
       const name = queue.shift()!
-      if (wanted.includes(name)) continue
+      if (wanted.includes(name) || missing.includes(name)) continue
+      let stanza = ''
+      try {
+        stanza = await this.show(name, version)
+      } catch (err) {
+        if (name === pkg) throw err
+      }
+      if (!controlField(stanza, 'Package')) {
+        if (name === pkg) throw new ArchiveError(`${pkg} ${version} is not in the package lists`)
+        // Some backports list a kernel whose pinned linux-base-<v> (config, System.map,
+        // modules.builtin, the changelog) the archive no longer carries: the kernel boots without it.
+        p.line(`${name} ${version} is not in the archive: going on without it`)
+        missing.push(name)
+        continue
+      }
       wanted.push(name)
-      const stanza = await this.show(name, version)
       bytes += Number(controlField(stanza, 'Size') ?? 0)
-      queue.push(...pinnedDepends(controlField(stanza, 'Depends') ?? '', version))
+      if (o.depends !== false) queue.push(...pinnedDepends(controlField(stanza, 'Depends') ?? '', version))
     }
     mkdirSync(dest, { recursive: true })
     p.line(`downloading ${wanted.join(', ')} ${version} (${(bytes / 1e6).toFixed(0)} MB)`)

@@ -80,12 +80,17 @@ export {
 } from './qemu.js'
 export { hostTscKhz, tscKhzFromCpuinfo } from './host-tsc.js'
 export {
+  type CellResult,
   type KernelReport,
   type KernelMatrix,
+  MATRIX_LINES,
   kernelMatrix,
+  matrixKernels,
   matrixMarkdown,
   readKernelReports,
 } from './matrix.js'
+export { bisect, maxProbes, type BisectResult, type BisectStep, type Verdict } from './bisect.js'
+export { entriesBetween, parseChangelog, type ChangelogEntry } from './debian-changelog.js'
 export { probeKvm, chooseAccel } from './accel.js'
 
 export interface VmOptions {

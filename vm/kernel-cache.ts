@@ -30,13 +30,16 @@ import {
 } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type ArchiveKernel,
   DebianArchive,
   type Progress,
   configuredSuites,
+  controlField,
   nearestVersions,
+  pinnedDepends,
   quietProgress,
 } from './debian-archive.js'
 import { compareDebianVersions } from './debian-version.js'
@@ -67,6 +70,75 @@ export class UnknownKernelError extends Error {
 }
 
 const META = 'nslab.json'
+const CHANGELOG = 'changelog.Debian.gz'
+
+/** The first usr/share/doc/<package>/changelog.Debian.gz (older packages: changelog.gz) under an unpacked tree. */
+function changelogIn(root: string): string | undefined {
+  const doc = join(root, 'usr', 'share', 'doc')
+  let pkgs: string[]
+  try {
+    pkgs = readdirSync(doc).sort()
+  } catch {
+    return undefined
+  }
+  return pkgs
+    .flatMap((p) => [join(doc, p, CHANGELOG), join(doc, p, 'changelog.gz')])
+    .find((f) => existsSync(f))
+}
+
+/**
+ * The Debian changelog of kernel `version` (its entries, from the packages).
+ * Kept in the cache when the kernel is fetched; for a kernel cached before
+ * that, or never fetched, the one package that carries it is downloaded
+ * (linux-base-<v> of split packages, else linux-image-<v>) and the
+ * changelog alone kept.
+ */
+export async function kernelChangelog(version: string, o: FetchOptions = {}): Promise<string> {
+  const root = o.root ?? nslabCacheRoot()
+  const dir = kernelCacheDir(root)
+  const p = o.progress ?? quietProgress
+  const kept = [join(dir, version, CHANGELOG), join(dir, '.changelogs', `${version}.gz`)].find((f) =>
+    existsSync(f),
+  )
+  if (!kept) {
+    tool('dpkg-deb', 'dpkg')
+    const kernels = await archiveKernels({ ...o, root, progress: p })
+    const k = kernels.find((x) => x.version === version)
+    if (!k)
+      throw new UnknownKernelError(
+        unknownKernelMessage(
+          version,
+          kernels.map((x) => x.version),
+        ),
+      )
+    const archive = archiveFor({ ...o, root })
+    const stanza = await archive.show(k.package, k.packageVersion)
+    const base = pinnedDepends(controlField(stanza, 'Depends') ?? '', k.packageVersion).find((d) =>
+      d.startsWith('linux-base-'),
+    )
+    const tmp = join(dir, `.changelog-${version}.tmp-${process.pid}`)
+    try {
+      mkdirSync(tmp, { recursive: true })
+      p.line(`downloading the changelog of ${version} (${base ?? k.package} ${k.packageVersion})`)
+      const get = (pkg: string) =>
+        withLock(join(archive.c.dir, '.lock'), () =>
+          archive.download(pkg, k.packageVersion, join(tmp, 'debs'), p, { depends: false }),
+        )
+      // linux-base-<v> is small; some backports' lists lack it, and the image has the changelog then.
+      await (base ? get(base).catch(() => get(k.package)) : get(k.package))
+      for (const deb of readdirSync(join(tmp, 'debs')))
+        await exec('dpkg-deb', ['-x', join(tmp, 'debs', deb), join(tmp, 'x')])
+      const log = changelogIn(join(tmp, 'x'))
+      if (!log) throw new Error(`the package ${base ?? k.package} ${k.packageVersion} holds no ${CHANGELOG}`)
+      mkdirSync(join(dir, '.changelogs'), { recursive: true })
+      renameSync(log, join(dir, '.changelogs', `${version}.gz`))
+    } finally {
+      rmSync(tmp, { recursive: true, force: true })
+    }
+  }
+  const file = kept ?? join(dir, '.changelogs', `${version}.gz`)
+  return gunzipSync(readFileSync(file)).toString('utf8')
+}
 
 /** The cached kernel `version`, or undefined. */
 export function cachedKernel(version: string, dir = kernelCacheDir()): CachedKernel | undefined {
@@ -290,6 +362,9 @@ async function unpack(
       throw new Error(
         `the packages of ${k.version} (${debs.map((d) => d.slice(d.lastIndexOf('/') + 1)).join(', ')}) hold no ${mods ? 'kernel image' : 'modules directory'}`,
       )
+    // The Debian changelog (linux-image-* of old, linux-base-* of split packages): bisect reads it.
+    const log = changelogIn(x)
+    if (log) renameSync(log, join(tmp, CHANGELOG))
     const modulesDir = join(tmp, 'lib', 'modules', k.version)
     mkdirSync(join(tmp, 'lib', 'modules'), { recursive: true })
     renameSync(image, join(tmp, 'vmlinuz'))

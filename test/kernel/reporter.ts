@@ -1,20 +1,42 @@
 /**
  * A Vitest reporter that writes the kernel-behaviour suite's results for the
- * running kernel to reports/kernel/<uname -r>.json: each claim (a test in
- * test/kernel/claims.test.ts) pass or fail, each feature present or missing
- * with the kernel's error (the meta of test/kernel/features.test.ts).
+ * running kernel to reports/kernel/<uname -r>.json (in the VM runner's guest)
+ * or reports/kernel/<host|container>-<uname -r>.json: each claim (a test in
+ * test/kernel/claims.test.ts) and each scenario (test/scenarios) pass, fail
+ * or needs-feature with its time, each feature present or missing with the
+ * kernel's error (the meta of test/kernel/features.test.ts).
  * `nslab kernel matrix` merges these files across kernels.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { release } from 'node:os'
 import { join } from 'node:path'
-import type { Reporter, TestModule } from 'vitest/node'
-import type { KernelReport } from '../../vm/matrix.js'
+import type { Reporter, TestCase, TestModule } from 'vitest/node'
+import { type CellResult, type KernelReport, reportFileName } from '../../vm/matrix.js'
 import type { FeatureResult } from '../../harness/lab/probes.js'
+
+const KERNEL_SUITE = /[/\\]test[/\\]kernel[/\\]/
+const SCENARIOS = /[/\\]test[/\\]scenarios[/\\]scenarios\.test\.ts$/
+
+/** A claim's or scenario's cell: a scenario that passed because this kernel lacks a feature is needs-feature, naming it. */
+function cellOf(t: TestCase): CellResult | undefined {
+  const r = t.result()
+  if (r.state === 'skipped' || r.state === 'pending') return undefined
+  const ms = Math.round(t.diagnostic()?.duration ?? 0)
+  if (r.state === 'failed') return { status: 'fail', ms, error: r.errors?.[0]?.message ?? 'failed' }
+  // harness/vitest/scenario.ts annotates the sentence naming the missing feature (type 'notice').
+  const missing = t.annotations().find((a) => a.type === 'notice')
+  if (missing) return { status: 'needs-feature', ms, feature: featureOf(missing.message) }
+  return { status: 'pass', ms }
+}
+
+/** The feature named by "needs kernel feature X, Y, which this kernel lacks; ..." (else the whole sentence). */
+export function featureOf(sentence: string): string {
+  return /needs kernel feature (.+?), which this kernel lacks/.exec(sentence)?.[1] ?? sentence
+}
 
 export default class KernelReporter implements Reporter {
   onTestRunEnd(modules: readonly TestModule[]): void {
-    const mine = modules.filter((m) => /[/\\]test[/\\]kernel[/\\]/.test(m.moduleId))
+    const mine = modules.filter((m) => KERNEL_SUITE.test(m.moduleId) || SCENARIOS.test(m.moduleId))
     if (mine.length === 0) return
     // The kernel the tests ran on, as they recorded it (test/kernel/where.ts): under the VM pool
     // this reporter runs on the host, the tests in the guest.
@@ -23,30 +45,43 @@ export default class KernelReporter implements Reporter {
       .find((t) => t.meta().kernel)
       ?.meta()
     const kernel = ran?.kernel ?? release()
-    const file = join('reports', 'kernel', `${kernel}.json`)
+    // As test/kernel/where.ts tells it (not imported: it registers hooks).
+    const where =
+      ran?.where ??
+      (process.env.NSLAB_VM === '1' ? 'vm' : process.env.NSLAB_WHERE === 'container' ? 'container' : 'host')
+    const file = join('reports', 'kernel', reportFileName(kernel, where))
     let report: KernelReport = {
       kernel,
-      where: ran?.where ?? (process.env.NSLAB_VM === '1' ? 'vm' : 'host'),
+      where,
       date: new Date().toISOString(),
       claims: {},
+      scenarios: {},
       features: {},
     }
     try {
       // A partial run (one file) updates what it ran and keeps the rest.
       const old = JSON.parse(readFileSync(file, 'utf8')) as KernelReport
-      report = { ...report, claims: old.claims ?? {}, features: old.features ?? {} }
+      report = {
+        ...report,
+        claims: old.claims ?? {},
+        scenarios: old.scenarios ?? {},
+        differences: old.differences,
+        features: old.features ?? {},
+      }
     } catch {
       // first run on this kernel
     }
     for (const m of mine)
       for (const t of m.children.allTests()) {
-        const r = t.result()
-        if (r.state === 'skipped' || r.state === 'pending') continue
         const features = (t.meta() as { features?: Record<string, FeatureResult> }).features
-        if (features) Object.assign(report.features, features)
-        else if (m.moduleId.endsWith('claims.test.ts'))
-          report.claims[t.name] =
-            r.state === 'passed' ? { pass: true } : { pass: false, error: r.errors?.[0]?.message ?? 'failed' }
+        if (features) {
+          Object.assign(report.features, features)
+          continue
+        }
+        const cell = cellOf(t)
+        if (!cell) continue
+        if (SCENARIOS.test(m.moduleId)) report.scenarios![t.name] = cell
+        else if (m.moduleId.endsWith('claims.test.ts')) report.claims[t.name] = cell
       }
     mkdirSync(join('reports', 'kernel'), { recursive: true })
     writeFileSync(file, JSON.stringify(report, null, 2) + '\n')

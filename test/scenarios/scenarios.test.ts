@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe } from 'vitest'
 import { scenarioTest } from '../../harness/vitest/index.js'
+import { recordKernel } from '../kernel/where.js'
 
 const dir = join(import.meta.dirname, '../../scenarios')
 // NSLAB_SCENARIO_EXCLUDE (a regular expression over file names) leaves out
@@ -18,6 +19,10 @@ const exclude = process.env.NSLAB_SCENARIO_EXCLUDE
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.yaml') && !exclude?.test(f))
   .sort()
+
+// The kernel report (test/kernel/reporter.ts) learns from this which kernel ran them, also
+// when no kernel-suite file ran beside them (under the VM pool, the reporter is on the host).
+recordKernel()
 
 describe('scenarios/', () => {
   for (const f of files) scenarioTest(join(dir, f), { missingFeatures: 'accept' })
