@@ -28,7 +28,7 @@ apt-get install -y --no-install-recommends \
   qemu-system-x86 linux-image-amd64 busybox-static \
   openvpn openssl wireguard-tools wireguard-go \
   network-manager network-manager-openvpn dbus \
-  tshark
+  tshark linux-libc-dev
 
 [ -n "$policy_rc" ] && rm -f /usr/sbin/policy-rc.d
 

@@ -48,6 +48,8 @@ export const RUNNER_PACKAGES = [
   'netbase',
   // Wireshark's reader: the capture tests check every pcapng file with it
   'tshark',
+  // the kernel's errno headers: the errno table is checked against them
+  'linux-libc-dev',
   // the VPN tests and scenarios
   'openssl',
   'openvpn',
