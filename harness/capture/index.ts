@@ -236,6 +236,8 @@ export class Capture {
       await this.flush()
       this.close()
     }
+    // The sockets' fds are closed on another thread: stop() returns once they are.
+    await Promise.all(this.running.map((r) => r.socket.whenClosed()))
     return this.stats()
   }
 

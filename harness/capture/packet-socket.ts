@@ -149,6 +149,7 @@ export class PacketSocket {
   private readonly mode: 'ring' | 'recv'
   private released = false
   private closeNow = false
+  private closing: Promise<void> | undefined
   private recvBuffer: Buffer | undefined
   readonly stamp = Buffer.alloc(16)
 
@@ -369,6 +370,11 @@ export class PacketSocket {
     return this.closed
   }
 
+  /** Resolves once the fd is closed (close() hands it to another thread). */
+  async whenClosed(): Promise<void> {
+    await this.closing
+  }
+
   /**
    * Stop reading and let the socket go (the fd is closed on another thread
    * unless `now`: a packet socket's close waits out RCU grace periods). The
@@ -401,7 +407,7 @@ export class PacketSocket {
       // A packet socket's close waits out an RCU grace period or two in the
       // kernel (10-30 ms): done on another thread, the event loop goes on.
       if (this.closeNow) close(this.fd)
-      else closeInBackground(this.fd).catch((err: unknown) => this.onError?.(err as Error))
+      else this.closing = closeInBackground(this.fd).catch((err: unknown) => this.onError?.(err as Error))
     }
   }
 }
