@@ -6,7 +6,9 @@ export default defineConfig({
     // Needs the network (deb.debian.org) and QEMU boots: npm run test:kernels.
     exclude: [
       ...configDefaults.exclude,
-      ...(process.env.NSLAB_TEST_DEBIAN === '1' ? [] : ['test/vm/debian-kernels.test.ts']),
+      ...(process.env.NSLAB_TEST_DEBIAN === '1'
+        ? []
+        : ['test/vm/debian-kernels.test.ts', 'test/vm/debian-bisect.test.ts']),
     ],
     // Namespaces are per thread: each test file gets a process of its own, so a
     // thread switched into a namespace by one file never affects another.

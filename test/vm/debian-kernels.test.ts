@@ -13,9 +13,9 @@
  * run on their own: `npm run test:kernels` (and in .ci/run). `npm test`
  * (sealed: no network) leaves this file out (vitest.config.ts).
  */
-import { spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { type Row, nslab, parseList } from '../support/debian-cli.js'
 
 if (process.env.NSLAB_TEST_DEBIAN !== '1')
   throw new Error(
@@ -44,51 +44,6 @@ function hostAptState(): string {
       }
     }),
   ].join('\n')
-}
-
-interface Ran {
-  code: number | null
-  stdout: string
-  stderr: string
-  ms: number
-}
-
-function nslab(args: string[], timeoutMs: number): Promise<Ran> {
-  const t0 = performance.now()
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'harness/cli/main.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FORCE_COLOR: '0' },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr, ms: performance.now() - t0 })
-    })
-  })
-}
-
-interface Row {
-  version: string
-  packageVersion: string
-  suites: string[]
-  marks: string[]
-}
-
-function parseList(out: string): Row[] {
-  return out
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((l) => {
-      const [version = '', packageVersion = '', suites = '', marks = ''] = l.split(/\s+/)
-      return { version, packageVersion, suites: suites.split(','), marks: marks ? marks.split(',') : [] }
-    })
 }
 
 describe("Debian's kernels, fetched and booted", { timeout: 900_000 }, () => {
@@ -161,45 +116,4 @@ describe("Debian's kernels, fetched and booted", { timeout: 900_000 }, () => {
     const c = await nslab(['kernel', 'list', '--cached'], 60_000)
     expect(parseList(c.stdout).find((x) => x.version === v)?.marks).toContain('cached')
   })
-
-  it(
-    'bisects the shipped kernel-difference scenario over three real builds: the first bad one is 6.17',
-    {
-      timeout: 1_800_000,
-    },
-    async () => {
-      // On its own (-t), it lists the kernels itself.
-      if (rows.length === 0) rows = parseList((await nslab(['kernel', 'list'], 300_000)).stdout)
-      const versions = rows.filter((x) => !x.suites.includes('(cache only)')).map((x) => x.version)
-      const lastOf = (re: RegExp) => versions.filter((v) => re.test(v)).pop()
-      const firstOf = (re: RegExp) => versions.find((v) => re.test(v))
-      const three = [lastOf(/^6\.16\./), firstOf(/^6\.17\./), lastOf(/^7\./)]
-      expect(three.every(Boolean), `6.16, 6.17 and 7.x builds in the list: ${three.join(', ')}`).toBe(true)
-      const file = 'scenarios/kernel-differences/ipv6-force-forwarding.yaml'
-      const args = ['bisect', file, '--kernels', three.join(','), '--changelog-lines', '2']
-      // --fresh: every candidate boots now, whatever an earlier run cached.
-      const r = await nslab([...args, '--fresh'], 1_500_000)
-      console.log(
-        `bisect over ${three.join(', ')}: ${(r.ms / 1000).toFixed(1)} s\n${r.stdout.slice(0, 3000)}`,
-      )
-      expect(r.code, r.stderr).toBe(0)
-      expect(r.stdout).toContain(`over 3 builds, ${three[0]} (good) .. ${three[2]} (bad): at most 3 boots`)
-      expect(r.stdout).toMatch(
-        new RegExp(`^\\[1\\] ${three[0]!.replace(/[.+]/g, '\\$&')} .*: fail -> good`, 'm'),
-      )
-      expect(r.stdout).toMatch(/^\[3\] .*: pass -> bad/m)
-      expect(r.stdout).toContain(`first bad build: ${three[1]} (package `)
-      expect(r.stdout).toMatch(/upstream Linux 6\.17\.\d+\): pass/)
-      expect(r.stdout).toMatch(
-        /Debian changelog entries after 6\.16\.\S+ up to 6\.17\.\S+ \(\d+, from the changelog/,
-      )
-      expect((r.stderr.match(/: booting$/gm) ?? []).length).toBe(3)
-      // A rerun costs nothing: every outcome comes from the cache, no VM boots.
-      const again = await nslab(args, 300_000)
-      expect(again.code, again.stderr).toBe(0)
-      expect(again.stderr).not.toMatch(/booting/)
-      expect((again.stdout.match(/\(cached\)/g) ?? []).length).toBe(3)
-      expect(again.stdout).toContain(`first bad build: ${three[1]} (package `)
-    },
-  )
 })
