@@ -2,7 +2,7 @@
  * The nslab command for the Debian kernel tests (test/vm/debian-*.test.ts):
  * run with a hard timeout, timed, and `nslab kernel list`'s table parsed.
  */
-import { spawn } from 'node:child_process'
+import { nslab as runNslab } from './cli.js'
 
 export interface Ran {
   code: number | null
@@ -11,24 +11,11 @@ export interface Ran {
   ms: number
 }
 
-export function nslab(args: string[], timeoutMs: number): Promise<Ran> {
+/** The nslab command (test/support/cli.ts), killed after `timeoutMs`, with how long it took. */
+export async function nslab(args: string[], timeoutMs: number): Promise<Ran> {
   const t0 = performance.now()
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'harness/cli/main.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FORCE_COLOR: '0' },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr, ms: performance.now() - t0 })
-    })
-  })
+  const r = await runNslab(args, { env: { FORCE_COLOR: '0' }, timeoutMs })
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 }
 }
 
 export interface Row {
