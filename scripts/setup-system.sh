@@ -17,8 +17,10 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_rc=1
 fi
 
-# tshark (Wireshark) checks the capture files nslab writes. Its package asks
+# tshark (Wireshark) checks the capture files nslab writes; its package asks
 # whether non-root users may capture: no (nslab captures as root, in-process).
+# chromium opens the trace pages in the browser tests (playwright-core drives
+# the system binary headless; nothing is downloaded at install time).
 echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
 
 apt-get update
@@ -28,7 +30,7 @@ apt-get install -y --no-install-recommends \
   qemu-system-x86 linux-image-amd64 busybox-static \
   openvpn openssl wireguard-tools wireguard-go \
   network-manager network-manager-openvpn dbus \
-  tshark linux-libc-dev
+  tshark linux-libc-dev chromium fonts-dejavu-core
 
 [ -n "$policy_rc" ] && rm -f /usr/sbin/policy-rc.d
 
