@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { LabNotFoundError, listOwners, netnsName, recordNamespaces, removeLab } from '../lab/index.js'
 import { exec, listNetns, openNetns } from '../netns/index.js'
-import { subscribe } from '../netlink/index.js'
+import { describeEvent, subscribe } from '../netlink/index.js'
 import {
   ScenarioError,
   exitCodeOf,
@@ -213,17 +213,7 @@ Examples:
       console.log(`watching ${names.length} namespace(s): ${names.join(' ')} (Ctrl-C to stop)`)
       await Promise.all(
         subs.map(async ({ name, sub }) => {
-          for await (const ev of sub) {
-            const what =
-              ev.kind === 'link'
-                ? `${ev.link.name} ${ev.link.operstate}`
-                : ev.kind === 'addr'
-                  ? `${ev.addr.cidr} dev ${ev.addr.index}`
-                  : ev.kind === 'route'
-                    ? `${ev.route.dst}${ev.route.gateway ? ` via ${ev.route.gateway}` : ''}`
-                    : `${ev.neigh.address} ${ev.neigh.lladdr ?? ''} ${ev.neigh.state.join(',')}`
-            console.log(`${name} ${ev.action} ${ev.kind} ${what}`)
-          }
+          for await (const ev of sub) console.log(`${name} ${describeEvent(ev)}`)
         }),
       )
     })

@@ -29,6 +29,8 @@ import { LabModel } from './model.js'
 import { netnsName, newLabId } from './names.js'
 import { addNat } from './nat.js'
 import { PIN_ABOVE_PAIRS, staticNeighbours } from './neighbours.js'
+import { NetlinkRecorder, impairmentText, recordLinkMade } from './recorder.js'
+import type { Timeline } from './timeline.js'
 import type { LabNode, Port } from './node.js'
 import { type HostOptions, type NodeContext, checkNewNames, createBridge, createNodes } from './nodes.js'
 import { LabRecord } from './owner.js'
@@ -50,6 +52,8 @@ export type Switch = LabNode
 export interface LabOptions extends PlanOptions {
   /** Lab id (default: random 4 hex digits); namespaces are named `nslab-<id>-<node>`. */
   id?: string
+  /** Events the lab's timeline keeps, newest first (default 20,000; see lab.timeline). */
+  timelineEvents?: number
 }
 
 export interface SwitchOptions {
@@ -70,6 +74,7 @@ export class Lab {
   private state: 'live' | 'destroying' | 'gone' = 'live'
   private packets: LabCapture | undefined
   private dropCaptureUndo: (() => void) | undefined
+  private netlinkRecorder: NetlinkRecorder | undefined
 
   private constructor(options: LabOptions) {
     this.id = options.id ?? newLabId()
@@ -139,14 +144,14 @@ export class Lab {
   async addHosts<const N extends readonly string[]>(...names: N): Promise<{ [K in keyof N]: Host }> {
     this.live()
     const made = await this.undo.atomically(() => createNodes(this.nodeContext, names, 'host'))
-    this.follow(made)
+    this.follow(made, 'host')
     return made as { [K in keyof N]: Host }
   }
 
   async addHost(name: string, options: HostOptions = {}): Promise<Host> {
     this.live()
     const [h] = await this.undo.atomically(() => createNodes(this.nodeContext, [name], 'host', options))
-    this.follow([h!])
+    this.follow([h!], 'host')
     return h!
   }
 
@@ -154,7 +159,7 @@ export class Lab {
   async addRouter(name: string): Promise<Router> {
     this.live()
     const [r] = await this.undo.atomically(() => createNodes(this.nodeContext, [name], 'router'))
-    this.follow([r!])
+    this.follow([r!], 'router')
     await syncRoutes(this.model)
     return r!
   }
@@ -174,7 +179,7 @@ export class Lab {
         if (i >= 0) this.model.segments.splice(i, 1)
       })
       await createBridge(this.model, sw!)
-      this.follow([sw!])
+      this.follow([sw!], 'switch')
       return sw!
     })
   }
@@ -214,8 +219,50 @@ export class Lab {
     return this.packets
   }
 
-  private follow(nodes: readonly LabNode[]): void {
-    if (this.packets) for (const n of nodes) this.packets.follow(n)
+  /**
+   * Everything this lab did and saw, in order, on the capture's clock: its
+   * operations, the lines its processes wrote, and (once record() was
+   * called, as the fixtures and `nslab run` do) the netlink announcements of
+   * its namespaces. Add your own events with `lab.timeline.record(...)`; a
+   * trace (harness/trace) draws it.
+   */
+  get timeline(): Timeline {
+    return this.model.timeline
+  }
+
+  /**
+   * Put the netlink announcements of every lab namespace (links, addresses,
+   * routes, neighbours; nodes added later too) on the timeline, until the
+   * lab is destroyed or stopRecordingNetlink(). One socket per node. Idempotent.
+   */
+  recordNetlink(): void {
+    this.live()
+    if (this.netlinkRecorder) return
+    const r = new NetlinkRecorder(this.model)
+    this.netlinkRecorder = r
+    this.undo.defer('netlink recorder', () => {
+      r.close()
+      if (this.netlinkRecorder === r) this.netlinkRecorder = undefined
+    })
+  }
+
+  /** Stop recording netlink announcements (the lab's own operations stay on the timeline). */
+  stopRecordingNetlink(): void {
+    this.netlinkRecorder?.close()
+    this.netlinkRecorder = undefined
+  }
+
+  private follow(nodes: readonly LabNode[], kind: string): void {
+    for (const n of nodes) {
+      this.model.timeline.record({
+        kind: 'lab',
+        node: n.name,
+        title: `${kind} ${n.name} added`,
+        detail: n.netns,
+      })
+      this.packets?.follow(n)
+      this.netlinkRecorder?.follow(n)
+    }
   }
 
   /**
@@ -225,7 +272,8 @@ export class Lab {
    */
   async connect(x: LabNode | string, y: LabNode | string, options: LinkOptions = {}): Promise<void> {
     this.live()
-    await connect(this.model, this.undo, x, y, options)
+    const link = await connect(this.model, this.undo, x, y, options)
+    recordLinkMade(this.model, link)
     await syncRoutes(this.model)
   }
 
@@ -268,9 +316,21 @@ export class Lab {
 
   /** Bring both ends of a link down (`up: false`) or up again; resolves when the kernel agrees. */
   async setLinkUp(x: LabNode | string, y: LabNode | string, up: boolean): Promise<void> {
-    const { a, b } = await setLinkUp(this.model, x, y, up)
-    // Taking a link down makes the kernel drop every route through it: put them back.
-    if (up) await restoreRoutes(this.model, [a.name, b.name])
+    const { a, portA, b } = this.model.link(x, y)
+    const link = portA.link
+    await this.model.timeline.timed(
+      {
+        kind: 'lab',
+        title: `link ${a.name} ⟷ ${b.name} ${up ? 'up' : 'down'}`,
+        links: [link],
+        linkState: { [link]: !up ? 'down' : this.model.impairedLinks.has(link) ? 'impaired' : 'up' },
+      },
+      async () => {
+        await setLinkUp(this.model, a, b, up)
+        // Taking a link down makes the kernel drop every route through it: put them back.
+        if (up) await restoreRoutes(this.model, [a.name, b.name])
+      },
+    )
   }
 
   linkDown(x: LabNode | string, y: LabNode | string): Promise<void> {
@@ -298,7 +358,11 @@ export class Lab {
 
   /** Change the MTU of both ends of a link. */
   async setMtu(x: LabNode | string, y: LabNode | string, mtu: number): Promise<void> {
-    await setMtu(this.model, x, y, mtu)
+    const { a, portA, b } = this.model.link(x, y)
+    await this.model.timeline.timed(
+      { kind: 'lab', title: `link ${a.name} ⟷ ${b.name} mtu ${mtu}`, links: [portA.link] },
+      () => setMtu(this.model, x, y, mtu),
+    )
   }
 
   /**
@@ -313,10 +377,26 @@ export class Lab {
   ): Promise<void> {
     const { a, portA, b, portB } = this.model.link(x, y)
     const dir = options.direction ?? 'both'
-    const jobs: Promise<void>[] = []
-    if (dir !== 'reverse') jobs.push(applyImpairment(a, portA, impairment))
-    if (dir !== 'forward') jobs.push(applyImpairment(b, portB, impairment))
-    await Promise.all(jobs)
+    const text = impairmentText(impairment)
+    const link = portA.link
+    await this.model.timeline.timed(
+      {
+        kind: 'lab',
+        title: text
+          ? `link ${a.name} ⟷ ${b.name} impaired: ${text}${dir === 'both' ? '' : ` (${dir === 'forward' ? `${a.name} → ${b.name}` : `${b.name} → ${a.name}`})`}`
+          : `link ${a.name} ⟷ ${b.name} impairment cleared`,
+        links: [link],
+        linkState: { [link]: text ? 'impaired' : 'up' },
+      },
+      async () => {
+        const jobs: Promise<void>[] = []
+        if (dir !== 'reverse') jobs.push(applyImpairment(a, portA, impairment))
+        if (dir !== 'forward') jobs.push(applyImpairment(b, portB, impairment))
+        await Promise.all(jobs)
+      },
+    )
+    if (text) this.model.impairedLinks.add(link)
+    else this.model.impairedLinks.delete(link)
   }
 
   /**
@@ -330,8 +410,18 @@ export class Lab {
     const a = this.model.resolve(x, 'tunnel end')
     const b = this.model.resolve(y, 'tunnel end')
     if (a === b) throw new TopologyError(`cannot tunnel from ${a.name} to itself`)
-    const t = await tunnelDriver(options.type).create(a, b, options)
+    const t = await this.model.timeline.timed(
+      { kind: 'lab', title: `${options.type} tunnel ${a.name} ⟷ ${b.name}` },
+      () => tunnelDriver(options.type).create(a, b, options),
+    )
     this.model.tunnels.push(t)
+    this.model.timeline.record({
+      kind: 'lab',
+      title: `${t.type} tunnel ${t.name} up`,
+      detail: `${a.name}/${t.devices.a} ${t.addresses.a}\n${b.name}/${t.devices.b} ${t.addresses.b}`,
+      links: [t.name],
+      linkState: { [t.name]: 'up' },
+    })
     this.undo.defer(`tunnel ${t.name}`, () => t.destroy())
     return t
   }
@@ -346,15 +436,17 @@ export class Lab {
     groupA: readonly (LabNode | string)[],
     groupB: readonly (LabNode | string)[],
   ): Promise<void> {
-    await partition(
-      groupA.map((n) => this.model.resolve(n, 'partition member')),
-      groupB.map((n) => this.model.resolve(n, 'partition member')),
+    const a = groupA.map((n) => this.model.resolve(n, 'partition member'))
+    const b = groupB.map((n) => this.model.resolve(n, 'partition member'))
+    const names = (g: LabNode[]): string => g.map((n) => n.name).join(', ')
+    await this.model.timeline.timed({ kind: 'lab', title: `partition {${names(a)}} | {${names(b)}}` }, () =>
+      partition(a, b),
     )
   }
 
   /** Undo every partition. */
   async heal(): Promise<void> {
-    await heal(this.model.hosts)
+    await this.model.timeline.timed({ kind: 'lab', title: 'partitions healed' }, () => heal(this.model.hosts))
   }
 
   /**
@@ -364,8 +456,15 @@ export class Lab {
    * reaching the outside through it.
    */
   async nat(router: LabNode | string, outside: LabNode | string): Promise<void> {
-    await addNat(this.model, router, outside)
-    await syncRoutes(this.model)
+    const r = this.model.resolve(router, 'NAT router')
+    const o = this.model.resolve(outside, 'NAT outside')
+    await this.model.timeline.timed(
+      { kind: 'lab', node: r.name, title: `${r.name} NAT towards ${o.name}` },
+      async () => {
+        await addNat(this.model, r, o)
+        await syncRoutes(this.model)
+      },
+    )
   }
 
   /**

@@ -85,7 +85,7 @@ export async function connect(
   x: LabNode | string,
   y: LabNode | string,
   options: LinkOptions = {},
-): Promise<void> {
+): Promise<string> {
   let a = model.resolve(x, 'from')
   let b = model.resolve(y, 'to')
   if (a === b) throw new TopologyError(`cannot connect ${a.name} to itself`)
@@ -106,7 +106,8 @@ export async function connect(
   const segment = onSwitch
     ? model.switchSegments.get(b)!
     : model.plan.segment(`link ${a.name}--${b.name}`, 2, options)
-  const segId = onSwitch ? `sw:${b.name}` : `${pairKey}#${nth}`
+  const link = `${pairKey}#${nth}`
+  const segId = onSwitch ? `sw:${b.name}` : link
 
   // Undo steps for a half-made link only: once made, the veth and the
   // addresses go with the namespaces (one DELLINK per link would make
@@ -156,8 +157,8 @@ export async function connect(
       }
       await Promise.all(jobs)
       await Promise.all([operUp(subs[0]!, a, devA), operUp(subs[1]!, b, devB)])
-      a.ports.push({ device: devA, index: indexA, peer: b, segment, v4: addrA.v4, v6: addrA.v6 })
-      b.ports.push({ device: devB, index: indexB, peer: a, segment, v4: addrB?.v4, v6: addrB?.v6 })
+      a.ports.push({ device: devA, link, index: indexA, peer: b, segment, v4: addrA.v4, v6: addrA.v6 })
+      b.ports.push({ device: devB, link, index: indexB, peer: a, segment, v4: addrB?.v4, v6: addrB?.v6 })
     } finally {
       for (const sub of subs) sub.close()
     }
@@ -165,6 +166,7 @@ export async function connect(
   for (const drop of halfMade) drop()
   model.linkCount.set(pairKey, nth + 1)
   if (!model.segments.some((s) => s.id === segId)) model.segments.push({ id: segId, segment })
+  return link
 }
 
 /** Bring both ends of a link down (`up: false`) or up again; resolves when the kernel agrees. */

@@ -11,6 +11,7 @@ import { AddressPlan, type PlanOptions, type Segment } from './plan.js'
 import type { PlannedRoute } from './routes.js'
 import type { Tunnel } from './tunnel.js'
 import type { SegmentMember } from './neighbours.js'
+import { Timeline } from './timeline.js'
 
 export class LabModel {
   readonly nodes = new Map<string, LabNode>()
@@ -35,11 +36,17 @@ export class LabModel {
   /** A switch's bridge ifindex. */
   readonly bridgeIndex = new Map<LabNode, number>()
 
+  /** Ids of the links impaired now (Port.link). */
+  readonly impairedLinks = new Set<string>()
+  /** Everything the lab did and saw, in order (see timeline.ts). */
+  readonly timeline: Timeline
+
   constructor(
     readonly id: string,
-    options: PlanOptions = {},
+    options: PlanOptions & { timelineEvents?: number } = {},
   ) {
     this.plan = new AddressPlan(options)
+    this.timeline = new Timeline(options.timelineEvents)
   }
 
   /** A node by name (a TopologyError names the lab when there is none). */

@@ -24,6 +24,7 @@ import {
 import type { Netlink } from '../netlink/index.js'
 import { type PingOptions, type PingResult, ping } from '../checks/ping.js'
 import type { Segment } from './plan.js'
+import type { Timeline } from './timeline.js'
 
 export type NodeKind = 'host' | 'router' | 'switch'
 
@@ -37,6 +38,8 @@ export interface PathOwner {
 export interface Port {
   /** The device name in this node's namespace. */
   device: string
+  /** The link's id, the same at both ends: `<a>--<b>#<n>` (node names sorted, n-th link of the pair). */
+  link: string
   /** Its ifindex in this node's namespace. */
   index: number
   /** The node at the other end (for a host on a switch: the switch). */
@@ -79,6 +82,7 @@ export class LabNode {
     ns: Netns,
     netlink: Netlink,
     private readonly paths?: PathOwner,
+    private readonly timeline?: Timeline,
   ) {
     this.name = name
     this.kind = kind
@@ -140,6 +144,7 @@ export class LabNode {
   private track(p: NetnsProcess): NetnsProcess {
     this.startedProcesses = true
     this.processes.add(p)
+    if (this.timeline) recordProcess(this.timeline, this.name, p)
     void p.exited.then(
       () => this.processes.delete(p),
       () => this.processes.delete(p),
@@ -264,4 +269,43 @@ export class LabNode {
     this.runtime = undefined
     if (errors.length > 0) throw new AggregateError(errors, `${this}: ${errors.length} cleanup(s) failed`)
   }
+}
+
+/** Longest line of process output a timeline keeps whole; longer ones are cut there. */
+const MAX_LINE = 512
+
+/**
+ * Put a process's life on the timeline: its start, every line it writes
+ * (stdout and stderr, split on newlines, a last partial line at exit) and
+ * its exit status.
+ */
+function recordProcess(timeline: Timeline, node: string, p: NetnsProcess): void {
+  const cmd = p.argv.join(' ')
+  timeline.record({ kind: 'lab', node, title: `${node}: started ${cmd}` })
+  const partial = { stdout: '', stderr: '' }
+  const line = (stream: 'stdout' | 'stderr', text: string): void => {
+    timeline.record({
+      kind: 'output',
+      node,
+      title: `${node} ${stream === 'stderr' ? 'err' : 'out'}| ${text.length > MAX_LINE ? `${text.slice(0, MAX_LINE)}…` : text}`,
+      detail: cmd,
+    })
+  }
+  p.on('output', (stream: 'stdout' | 'stderr', chunk: Buffer) => {
+    const lines = (partial[stream] + chunk.toString()).split('\n')
+    partial[stream] = lines.pop()!
+    if (partial[stream].length > 64 * MAX_LINE) {
+      line(stream, partial[stream])
+      partial[stream] = ''
+    }
+    for (const l of lines) line(stream, l)
+  })
+  p.on('exit', (code: number | null, signal: string | null) => {
+    for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) line(stream, partial[stream])
+    timeline.record({
+      kind: 'lab',
+      node,
+      title: `${node}: ${cmd} exited ${signal ? `on ${signal}` : `with ${code}`}`,
+    })
+  })
 }

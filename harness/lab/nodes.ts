@@ -110,7 +110,7 @@ export async function createNodes(
       handle.close()
       throw err
     }
-    const node = new LabNode(name, kind, handle, nl, record)
+    const node = new LabNode(name, kind, handle, nl, record, model.timeline)
     it.node = node
     model.nodes.set(name, node)
     model.nextIndex.set(node, 2)

@@ -183,3 +183,61 @@ export class EventSubscription implements AsyncIterable<NetlinkEvent> {
 export function subscribe(netns: NetnsRef | undefined, groups: readonly EventGroup[]): EventSubscription {
   return new EventSubscription(netns, groups)
 }
+
+/**
+ * One line for an event, as `ip monitor` would say it: `new link eth0 UP`,
+ * `del addr 10.0.0.1/24 dev eth0`, `new route 10.0.1.0/24 via 10.0.0.2 dev
+ * eth0`, `new neigh 10.0.0.2 lladdr 02:… dev eth0 reachable`. `deviceName`
+ * turns an ifindex into a name where the caller knows it.
+ */
+export function describeEvent(
+  ev: NetlinkEvent,
+  deviceName: (index: number) => string | undefined = () => undefined,
+): string {
+  const dev = (index: number | undefined): string =>
+    index === undefined ? '' : ` dev ${deviceName(index) ?? `if${index}`}`
+  switch (ev.kind) {
+    case 'link':
+      return `${ev.action} link ${ev.link.name} ${ev.link.up ? 'up' : 'down'} ${ev.link.operstate}${ev.link.mtu ? ` mtu ${ev.link.mtu}` : ''}`
+    case 'addr':
+      return `${ev.action} addr ${ev.addr.cidr}${dev(ev.addr.index)}${ev.addr.tentative ? ' tentative' : ''}`
+    case 'route': {
+      const r = ev.route
+      return `${ev.action} route ${r.type !== 'unicast' ? `${r.type} ` : ''}${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${dev(r.oif)}${r.table !== 254 ? ` table ${r.table}` : ''}`
+    }
+    case 'neigh':
+      return `${ev.action} neigh ${ev.neigh.address}${ev.neigh.lladdr ? ` lladdr ${ev.neigh.lladdr}` : ''}${dev(ev.neigh.index)} ${ev.neigh.state.join(',')}`
+  }
+}
+
+/** A callback watcher (see watchEvents): close() leaves the groups and closes its socket. */
+export interface EventWatcher {
+  readonly netns: string
+  close(): void
+}
+
+/**
+ * Call `onEvent` for every event of `groups` announced in a namespace from
+ * now on, as it is read (no buffering, for recorders that never wait). The
+ * socket does not keep the process alive. A message that fails to decode, or
+ * a socket error, goes to `onError` and the watcher goes on.
+ */
+export function watchEvents(
+  netns: NetnsRef | undefined,
+  groups: readonly EventGroup[],
+  onEvent: (ev: NetlinkEvent) => void,
+  onError: (err: Error) => void = () => undefined,
+): EventWatcher {
+  const sock = NetlinkSocket.open({ netns, groups: groups.flatMap((g) => GROUPS[g]) })
+  sock.onMessage((m) => {
+    let ev: NetlinkEvent | undefined
+    try {
+      ev = decodeEvent(m)
+    } catch (err) {
+      onError(err as Error)
+      return
+    }
+    if (ev) onEvent(ev)
+  }, onError)
+  return { netns: sock.netns, close: () => sock.close() }
+}

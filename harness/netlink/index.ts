@@ -16,9 +16,12 @@ export {
   EventSubscription,
   EventTimeoutError,
   type EventGroup,
+  type EventWatcher,
   type NetlinkEvent,
   decodeEvent,
+  describeEvent,
   subscribe,
+  watchEvents,
 } from './events.js'
 // Not netlink (procfs, an ioctl): they live in harness/netns; re-exported so code that imported
 // them from nslab/netlink keeps working.

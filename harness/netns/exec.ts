@@ -118,6 +118,7 @@ export async function stopExecWorker(): Promise<void> {
 /**
  * A child process running in a namespace. `stdout`/`stderr` are streams;
  * `output()` gives everything printed so far; `exited` resolves when it ends.
+ * Events: 'spawn' (pid), 'output' (stream name, chunk), 'exit' (code, signal).
  */
 export class NetnsProcess extends EventEmitter {
   readonly argv: string[]
@@ -207,6 +208,8 @@ export class NetnsProcess extends EventEmitter {
         const buf = Buffer.from(msg.data)
         this.chunks[msg.stream].push(buf)
         this[msg.stream].write(buf)
+        // For recorders: the streams above stay paused for whoever reads them.
+        this.emit('output', msg.stream, buf)
         break
       }
       case 'exit':

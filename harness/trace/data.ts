@@ -10,6 +10,11 @@
  * truthfully (a float: the fraction keeps nanoseconds where known).
  */
 
+import type { TraceEvent } from '../lab/timeline.js'
+
+/** The events (and link states) are recorded by the lab's timeline: see harness/lab/timeline.ts. */
+export type { LinkStatus, TraceEvent, TraceEventKind } from '../lab/timeline.js'
+
 export type NodeKindName = 'host' | 'router' | 'switch'
 
 /** One end of a link or tunnel. */
@@ -46,45 +51,6 @@ export interface TraceTopology {
   tunnels: TraceTunnel[]
   /** NAT routers and the node on their outside. */
   nat: { router: string; outside: string }[]
-}
-
-/** The state of a link as the page colours it. */
-export type LinkStatus = 'up' | 'down' | 'impaired' | 'partitioned'
-
-export type TraceEventKind =
-  /** A lab operation: node added, link made, flap, MTU, impairment, partition, tunnel, NAT. */
-  | 'lab'
-  /** A scenario step. */
-  | 'step'
-  /** An expectation / assertion, with ok. */
-  | 'expect'
-  /** A netlink notification from a lab namespace (link, address, route, neighbour). */
-  | 'netlink'
-  /** A line a process the lab started wrote (stdout or stderr). */
-  | 'output'
-  /** The failure itself (a test's error, a scenario's failed expectation). */
-  | 'failure'
-  /** Anything else worth a line (capture started, state recorded, truncation). */
-  | 'note'
-
-export interface TraceEvent {
-  /** Microseconds since the epoch (CLOCK_REALTIME). */
-  t: number
-  kind: TraceEventKind
-  /** One line. */
-  title: string
-  /** More text (multi-line allowed). */
-  detail?: string
-  /** The node it happened in / concerns. */
-  node?: string
-  /** Links it concerns (ids from the topology). */
-  links?: string[]
-  /** For steps and expectations: did it hold. */
-  ok?: boolean
-  /** How long it took, for steps and expectations. */
-  durationUs?: number
-  /** The state links enter with this event (the page replays these up to its cursor). */
-  linkState?: Record<string, LinkStatus>
 }
 
 /** One packet, summarised (the pcapng beside the page has the bytes). */
