@@ -30,6 +30,7 @@ import {
   type Reception,
   type SecretsOptions,
   type StatisticsOptions,
+  linkTypeOf,
   pcapngBlocks,
   statisticsBlock,
 } from './pcapng.js'
@@ -139,6 +140,8 @@ interface Running {
   socket: PacketSocket
   /** ifindex → device name, resolved when the first frame of a device is read. */
   devices: Map<number, string>
+  /** ifindex → the device's ARPHRD_* type, from its first frame. */
+  hatypes: Map<number, number>
 }
 
 export class Capture {
@@ -184,8 +187,9 @@ export class Capture {
 
   private open(target: CaptureTarget, index: number, options: CaptureOptions): void {
     const devices = new Map<number, string>()
+    const hatypes = new Map<number, number>()
     const ring = this.ring
-    const running: Running = { target, devices, socket: undefined as unknown as PacketSocket }
+    const running: Running = { target, devices, hatypes, socket: undefined as unknown as PacketSocket }
     running.socket = PacketSocket.open({
       netns: target.netns,
       ...(target.device === undefined ? {} : { device: target.device }),
@@ -202,6 +206,8 @@ export class Capture {
           device = running.socket.deviceName(frame.ifindex)
           devices.set(frame.ifindex, device)
         }
+        if (frame.hatype !== undefined && !hatypes.has(frame.ifindex))
+          hatypes.set(frame.ifindex, frame.hatype)
         ring.push(packet)
         options.onPacket?.(packet, { label: target.label, device })
       },
@@ -312,7 +318,12 @@ export class Capture {
         const description = describe(options.descriptions, iface, name)
         if (!firstOfTarget.has(target)) firstOfTarget.set(target, interfaces.length)
         ids.set(`${target}:${ifindex}`, interfaces.length)
-        interfaces.push({ name, ...(description === undefined ? {} : { description }), os: 'Linux' })
+        interfaces.push({
+          name,
+          ...(description === undefined ? {} : { description }),
+          os: 'Linux',
+          linkType: linkTypeOf(r.hatypes.get(ifindex)),
+        })
       }
     })
     const written = new Map<number, number>()

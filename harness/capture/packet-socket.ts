@@ -320,6 +320,7 @@ export class PacketSocket {
           nsec: Number(this.stamp.readBigInt64LE(8)),
           length: r.size,
           ifindex: r.from.readInt32LE(4),
+          hatype: r.from.readUInt16LE(8),
           type: r.from[10]!,
           data: Buffer.from(buf.subarray(0, r.length)),
         })

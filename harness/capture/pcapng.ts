@@ -59,6 +59,20 @@ export const LINKTYPE_ETHERNET = 1
 /** LINKTYPE_RAW: bare IPv4/IPv6 (tun devices, WireGuard). */
 export const LINKTYPE_RAW = 101
 
+/**
+ * The pcapng link type of a device from its ARPHRD_* type: Ethernet for
+ * Ethernet-like devices (veth, bridge, tap, loopback), raw IP for devices
+ * without a link-layer header (tun, WireGuard: ARPHRD_NONE; IP tunnels),
+ * whose frames a packet socket hands over starting at the IP header.
+ */
+export function linkTypeOf(hatype: number | undefined): number {
+  if (hatype === undefined || hatype === ARPHRD_ETHER || hatype === ARPHRD_LOOPBACK) return LINKTYPE_ETHERNET
+  return LINKTYPE_RAW
+}
+
+const ARPHRD_ETHER = 1
+const ARPHRD_LOOPBACK = 772
+
 /** Secrets types of the decryption secrets block (Wireshark's wiretap/secrets-types.h). */
 export const SECRETS_TYPE = {
   /** NSS key log (`SSLKEYLOGFILE`): 'TLSK'. */

@@ -17,6 +17,7 @@ import {
   type NameRecord,
   type Reception,
   interfaceBlock,
+  linkTypeOf,
   nameResolutionBlock,
   packetBlock,
   sectionHeaderBlock,
@@ -67,7 +68,14 @@ export class PcapngStream {
       id = this.ids.size
       this.ids.set(name, id)
       const description = this.describe?.(name)
-      this.out.write(interfaceBlock({ name, ...(description ? { description } : {}), os: 'Linux' }))
+      this.out.write(
+        interfaceBlock({
+          name,
+          ...(description ? { description } : {}),
+          os: 'Linux',
+          linkType: linkTypeOf(frame.hatype),
+        }),
+      )
     }
     const out = frame.type === PACKET_OUTGOING
     const reception = RECEPTION[frame.type]

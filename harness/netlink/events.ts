@@ -185,7 +185,7 @@ export function subscribe(netns: NetnsRef | undefined, groups: readonly EventGro
 }
 
 /**
- * One line for an event, as `ip monitor` would say it: `new link eth0 UP`,
+ * One line for an event, as `ip monitor` would say it: `new link eth0 UP mtu 1500`,
  * `del addr 10.0.0.1/24 dev eth0`, `new route 10.0.1.0/24 via 10.0.0.2 dev
  * eth0`, `new neigh 10.0.0.2 lladdr 02:… dev eth0 reachable`. `deviceName`
  * turns an ifindex into a name where the caller knows it.
@@ -198,7 +198,7 @@ export function describeEvent(
     index === undefined ? '' : ` dev ${deviceName(index) ?? `if${index}`}`
   switch (ev.kind) {
     case 'link':
-      return `${ev.action} link ${ev.link.name} ${ev.link.up ? 'up' : 'down'} ${ev.link.operstate}${ev.link.mtu ? ` mtu ${ev.link.mtu}` : ''}`
+      return `${ev.action} link ${ev.link.name} ${ev.link.operstate}${ev.link.up ? '' : ' (admin down)'}${ev.link.mtu ? ` mtu ${ev.link.mtu}` : ''}`
     case 'addr':
       return `${ev.action} addr ${ev.addr.cidr}${dev(ev.addr.index)}${ev.addr.tentative ? ' tentative' : ''}`
     case 'route': {

@@ -9,6 +9,7 @@ import { basename, join } from 'node:path'
 import type { CaptureMode } from '../lab/capture.js'
 import { FeatureMissingError, Lab, kernelFeatures } from '../lab/index.js'
 import { OWNER_DIR } from '../lab/owner.js'
+import { nowUs } from '../lab/timeline.js'
 import { isPermissionError } from '../sys/errors.js'
 import { RunContext } from './context.js'
 import { buildTopology } from './build.js'
@@ -125,6 +126,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   clearTimeout(timer)
   ctx.close()
   const failed = result.status === 'failed' || result.status === 'error'
+  if (failed) lab.timeline.record({ kind: 'failure', title: report.error ?? `scenario ${report.status}` })
   if (lab.packetCapture && options.capture && (captureMode === 'always' || failed))
     report.capture = await writeCapture(options.capture.dir)
   if (options.keep === 'always' || (options.keep === 'on-failure' && failed)) {
@@ -153,8 +155,21 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     }
   }
 
+  /** Put a finished step, expectation or the build on the lab's timeline (stamped when it began). */
+  function onTimeline(kind: 'step' | 'expect', item: ItemReport, startedUs: number): void {
+    lab.timeline.record({
+      kind,
+      t: startedUs,
+      title: `${kind === 'expect' ? 'expect ' : ''}${item.label}`,
+      ok: item.status === 'passed',
+      durationUs: item.ms * 1000,
+      ...(item.detail === undefined ? {} : { detail: item.detail }),
+    })
+  }
+
   async function run(): Promise<ScenarioReport> {
     const tb = performance.now()
+    const tbUs = nowUs()
     try {
       await guard(buildTopology(ctx, s, options.keep === 'always' ? { logDir: join(OWNER_DIR, lab.id) } : {}))
       report.build = {
@@ -162,6 +177,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         status: 'passed',
         ms: performance.now() - tb,
       }
+      onTimeline('step', report.build, tbUs)
       options.onProgress?.(report.build, 'build')
     } catch (err) {
       report.build = {
@@ -170,6 +186,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         ms: performance.now() - tb,
         detail: (err as Error).message,
       }
+      onTimeline('step', report.build, tbUs)
       options.onProgress?.(report.build, 'build')
       if (err instanceof FeatureMissingError) return finishMissing([err.feature], err.message)
       if (isPermissionError(err)) throw err
@@ -185,6 +202,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         continue
       }
       const ts = performance.now()
+      const tsUs = nowUs()
       try {
         const r = await guard(runStep(ctx, step))
         report.steps.push({
@@ -209,6 +227,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         report.status = 'failed'
         report.error = `step ${i + 1} (${item.label}) failed: ${item.detail}`
       }
+      onTimeline('step', report.steps.at(-1)!, tsUs)
       options.onProgress?.(report.steps.at(-1)!, 'step')
     }
 
@@ -218,6 +237,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         continue
       }
       const te = performance.now()
+      const teUs = nowUs()
       let o: Outcome
       try {
         o = await guard(checkExpectation(ctx, ctx.bind(e)))
@@ -231,6 +251,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         detail: o.detail,
       }
       report.expectations.push(item)
+      onTimeline('expect', item, teUs)
       options.onProgress?.(item, 'expect')
     }
     const failedExpect = report.expectations.filter((x) => x.status === 'failed').length
