@@ -67,7 +67,12 @@ export function registerScenarioCommands(program: Command): void {
       "where to write a failed scenario's packets (pcapng; default reports/nslab, or $NSLAB_ARTIFACTS_DIR)",
       outputDir,
     )
-    .option('--capture-always', 'write the packets of every scenario, also those that pass')
+    .option(
+      '--trace <dir>',
+      'the same as --capture: the trace page and the pcapng go there together',
+      outputDir,
+    )
+    .option('--capture-always', 'write the packets and trace of every scenario, also those that pass')
     .option('--no-capture', 'capture no packets')
     .option('--color', 'colour the report (default: only on a terminal)')
     .option('--no-color', 'never colour the report')
@@ -77,9 +82,11 @@ export function registerScenarioCommands(program: Command): void {
 Exit codes: 0 every expectation held, 1 an expectation or step failed,
 2 a scenario file is invalid, 3 a kernel feature or privilege is missing.
 
-Packets: every lab link is captured in memory; a scenario that fails (or
-every one, with --capture-always or the file's \`capture: always\`) gets a
-pcapng with node names and tunnel keys, named in the report.
+Packets and trace: every lab link is captured in memory and the lab keeps a
+timeline; a scenario that fails (or every one, with --capture-always or the
+file's \`capture: always\`) gets a pcapng with node names and tunnel keys and
+a trace page (topology, timeline, packets, state; open it in a browser),
+both named in the report.
 
 Examples:
   nslab run scenarios/nat-private-network.yaml
@@ -95,6 +102,7 @@ Examples:
           junit?: string
           color?: boolean
           capture?: string | boolean
+          trace?: string
           captureAlways?: boolean
         },
       ) => {
@@ -120,9 +128,10 @@ Examples:
                     capture: {
                       mode: opts.captureAlways ? 'always' : 'on-failure',
                       dir:
-                        typeof opts.capture === 'string'
+                        opts.trace ??
+                        (typeof opts.capture === 'string'
                           ? opts.capture
-                          : (process.env.NSLAB_ARTIFACTS_DIR ?? join('reports', 'nslab')),
+                          : (process.env.NSLAB_ARTIFACTS_DIR ?? join('reports', 'nslab'))),
                     },
                   }),
             })

@@ -20,6 +20,7 @@ import {
 import type { Writable } from 'node:stream'
 import type { LabModel } from './model.js'
 import type { LabNode } from './node.js'
+import type { Tunnel } from './tunnel.js'
 
 /** When a fixture or a scenario run writes the packets: never, when it failed, or always. */
 export type CaptureMode = 'off' | 'on-failure' | 'always'
@@ -157,8 +158,11 @@ export class LabCapture {
   }
 }
 
-/** Every lab address → the name of the node that holds it. */
-export function addressNames(model: LabModel): Map<string, string> {
+/** Every lab address → the name of the node that holds it (tunnel addresses: `node.tunnel`). */
+export function addressNames(model: {
+  readonly allNodes: readonly LabNode[]
+  readonly tunnels: readonly Tunnel[]
+}): Map<string, string> {
   const names = new Map<string, string>()
   for (const n of model.allNodes)
     for (const p of n.ports) {

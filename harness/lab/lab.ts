@@ -426,6 +426,14 @@ export class Lab {
     return t
   }
 
+  /** The NAT routers (lab.nat()) and the node on their outside link (a switch when it is one). */
+  get natEdges(): { router: LabNode; outside: LabNode }[] {
+    return [...this.model.natOutside].flatMap(([router, segment]) => {
+      const port = router.ports.find((p) => p.segment === segment)
+      return port ? [{ router, outside: port.peer }] : []
+    })
+  }
+
   /** The tunnels made with tunnel(), in order. */
   get tunnelList(): readonly Tunnel[] {
     return this.model.tunnels

@@ -32,11 +32,13 @@ export function formatSummary(r: ScenarioReport, color = false): string {
   const [word, code] = STATUS[r.status]
   const lines = [`${paint(color, code, word)} ${r.name} (${r.file}, ${formatMs(r.ms)})`]
   if (r.error) lines.push(`  ${r.error}`)
-  if (r.capture && 'file' in r.capture)
+  if (r.capture && 'file' in r.capture) {
     lines.push(
       `  packets: ${r.capture.file} (${r.capture.packets} packet(s)${r.capture.kernelDrops ? `, ${r.capture.kernelDrops} dropped by the kernel` : ''}${r.capture.evicted ? `, ${r.capture.evicted} older ones let go` : ''}; open it: wireshark ${r.capture.file})`,
     )
-  else if (r.capture) lines.push(`  ${r.capture.error}`)
+    if (r.capture.trace)
+      lines.push(`  trace: ${r.capture.trace} (open it in a browser: nslab trace ${r.capture.trace})`)
+  } else if (r.capture) lines.push(`  ${r.capture.error}`)
   if (r.lab?.kept) {
     lines.push(`  lab ${r.lab.id} is left up; enter a host with:`)
     for (const e of r.lab.enter ?? []) lines.push(`    ${e}`)
@@ -94,7 +96,13 @@ export function toJunit(reports: readonly ScenarioReport[]): string {
       )
     }
     if (r.capture) {
-      const text = 'file' in r.capture ? `[[ATTACHMENT|${r.capture.file}]]` : r.capture.error
+      const text =
+        'file' in r.capture
+          ? [r.capture.file, r.capture.trace]
+              .filter((f) => f !== undefined)
+              .map((f) => `[[ATTACHMENT|${f}]]`)
+              .join('\n')
+          : r.capture.error
       out.push(`    <system-out>${clean(text)}</system-out>`)
     }
     out.push('  </testsuite>')

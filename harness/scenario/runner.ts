@@ -4,12 +4,12 @@
  * asked to keep a failed lab for inspection). The result is data; reporters
  * turn it into text, JSON or JUnit XML.
  */
-import { mkdirSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import type { CaptureMode } from '../lab/capture.js'
 import { FeatureMissingError, Lab, kernelFeatures } from '../lab/index.js'
 import { OWNER_DIR } from '../lab/owner.js'
 import { nowUs } from '../lab/timeline.js'
+import { writeTrace } from '../trace/collect.js'
 import { isPermissionError } from '../sys/errors.js'
 import { RunContext } from './context.js'
 import { buildTopology } from './build.js'
@@ -39,7 +39,16 @@ export interface ScenarioReport {
   missing?: string[]
   lab?: { id: string; kept: boolean; enter?: string[] }
   /** The pcapng of the lab's links, when one was written (failures, or capture: always). */
-  capture?: { file: string; packets: number; kernelDrops: number; evicted: number } | { error: string }
+  capture?:
+    | {
+        file: string
+        packets: number
+        kernelDrops: number
+        evicted: number
+        /** The trace page beside the pcapng (topology, timeline, packets, state). */
+        trace?: string
+      }
+    | { error: string }
   ms: number
   build?: ItemReport
   steps: ItemReport[]
@@ -92,12 +101,13 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   }
 
   const lab = await Lab.create()
-  // --capture-always wins; otherwise the file's own key, then the runner's default.
+  // --capture-always wins; otherwise the file's own key (trace: or capture:), then the runner's default.
   const captureMode =
-    options.capture?.mode === 'always' ? 'always' : (s.capture ?? options.capture?.mode ?? 'off')
+    options.capture?.mode === 'always' ? 'always' : (s.trace ?? s.capture ?? options.capture?.mode ?? 'off')
   // `packets` expectations read the capture: it runs in memory for them
   // whatever the mode, which only decides whether a file is written.
   if ((captureMode !== 'off' && options.capture) || countsPackets(s)) lab.capture()
+  if (captureMode !== 'off' && options.capture) lab.recordNetlink()
   const ctx = new RunContext(lab)
   report.lab = { id: lab.id, kept: false }
   const timeout = durationMs(s.timeout ?? '2m')
@@ -145,13 +155,19 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   return finish()
 
   async function writeCapture(dir: string): Promise<ScenarioReport['capture']> {
-    const file = join(dir, `${basename(loaded.file).replace(/\.ya?ml$/, '')}--${lab.id}.pcapng`)
+    const base = join(dir, `${basename(loaded.file).replace(/\.ya?ml$/, '')}--${lab.id}`)
     try {
-      mkdirSync(dir, { recursive: true })
-      const r = await lab.packetCapture!.write(file, { comment: `scenario ${loaded.name} (${loaded.file})` })
-      return { file, packets: r.packets, kernelDrops: r.kernelDrops, evicted: r.evicted }
+      const w = await writeTrace(lab, base, { title: `scenario ${loaded.name} (${loaded.file})` })
+      const r = w.pcapng!
+      return {
+        file: r.path,
+        packets: r.packets,
+        kernelDrops: r.kernelDrops,
+        evicted: r.evicted,
+        trace: w.html,
+      }
     } catch (err) {
-      return { error: `could not write the packets to ${file}: ${(err as Error).message}` }
+      return { error: `could not write the packets and trace to ${base}.*: ${(err as Error).message}` }
     }
   }
 

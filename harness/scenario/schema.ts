@@ -659,7 +659,11 @@ export const Scenario = z.strictObject({
   timeout: Duration.optional().meta({ description: 'The whole scenario (default 2m).' }),
   capture: z.enum(['off', 'on-failure', 'always']).optional().meta({
     description:
-      'When `nslab run` writes a pcapng of every lab link: on-failure (default), always, or off. `nslab run --capture DIR` says where.',
+      'When `nslab run` writes a pcapng of every lab link and the trace page beside it: on-failure (default), always, or off. `nslab run --capture DIR` (or --trace DIR) says where.',
+  }),
+  trace: z.enum(['off', 'on-failure', 'always']).optional().meta({
+    description:
+      'The same as `capture:` (the trace page links to the pcapng, so they are written together); when both are given, `trace:` wins.',
   }),
   topology: Topology,
   steps: z.array(Step).optional(),

@@ -1,10 +1,11 @@
 /**
  * What a failed test carries: the lab's state (links, addresses, routes,
- * neighbours, nftables, process output per host) and the packets of every
- * lab link as a pcapng, written under the artifacts directory and attached
- * to the test with Vitest's annotations, so the default reporter lists them
- * under the failure and the JUnit report names them. A passing test writes
- * nothing (unless the capture mode is `always`).
+ * neighbours, nftables, process output per host), the packets of every lab
+ * link as a pcapng, and the trace (one HTML page: topology, timeline,
+ * packets, state, opened on the failure), written under the artifacts
+ * directory and attached to the test with Vitest's annotations, so the
+ * default reporter lists them under the failure and the JUnit report names
+ * them. A passing test writes nothing (unless the capture mode is `always`).
  *
  * Vitest refuses annotations once a test has failed, and a fixture only
  * learns of the failure after that; so the annotation is made while the
@@ -17,6 +18,7 @@ import type { TestAttachment, TestContext } from 'vitest'
 import { type CaptureMode, captureMode } from '../lab/capture.js'
 import type { Lab } from '../lab/lab.js'
 import { formatLabState, labState } from '../lab/state.js'
+import { writeTrace } from '../trace/collect.js'
 
 /** The capture mode of the fixtures: NSLAB_CAPTURE (off, on-failure, always), default on-failure. */
 export function fixtureCaptureMode(): CaptureMode {
@@ -79,8 +81,12 @@ export async function afterTest(
 ): Promise<void> {
   const failed = context.task.result?.state === 'fail'
   const capture = lab.packetCapture
-  if (!failed && mode !== 'always') {
+  const forget = (): void => {
     capture?.clear()
+    lab.timeline.clear()
+  }
+  if (!failed && mode !== 'always') {
+    forget()
     return
   }
   const dir = artifactsDir()
@@ -109,29 +115,58 @@ export async function afterTest(
     await annotate(context, `lab state: ${shown(file)}`, { path: file, contentType: 'text/plain' })
     await annotate(context, text, undefined)
   }
-  if (capture) {
-    const file = `${base}.pcapng`
+  if (mode !== 'off') {
+    const errors = context.task.result?.errors ?? []
+    const failure = failed
+      ? {
+          message: errors[0]?.message ?? 'the test failed',
+          detail: errors.map((e) => e.stack ?? e.message).join('\n\n'),
+        }
+      : undefined
     try {
-      const r = await capture.write(file, { comment: `test ${JSON.stringify(context.task.name)}` })
-      const loss =
-        r.kernelDrops > 0 || r.evicted > 0
-          ? `; ${r.kernelDrops} frame(s) dropped by the kernel, ${r.evicted} older packet(s) let go of the memory ring`
-          : ''
+      const w = await writeTrace(lab, base, {
+        title: fullName(context),
+        ...(failure ? { failure } : {}),
+      })
+      if (w.pcapng) {
+        const r = w.pcapng
+        const loss =
+          r.kernelDrops > 0 || r.evicted > 0
+            ? `; ${r.kernelDrops} frame(s) dropped by the kernel, ${r.evicted} older packet(s) let go of the memory ring`
+            : ''
+        await annotate(
+          context,
+          `packets: ${shown(r.path)} (${r.packets} packet(s) on ${r.interfaces} interface(s)${loss})`,
+          {
+            path: r.path,
+            contentType: 'application/vnd.tcpdump.pcap',
+          },
+        )
+      }
+      const cut = [
+        w.truncated.events && `${w.truncated.events.dropped} older event(s)`,
+        w.truncated.packets && `${w.truncated.packets.dropped} packet(s)`,
+      ].filter(Boolean)
       await annotate(
         context,
-        `packets: ${shown(file)} (${r.packets} packet(s) on ${r.interfaces} interface(s)${loss})`,
-        {
-          path: file,
-          contentType: 'application/vnd.tcpdump.pcap',
-        },
+        `trace: ${shown(w.html)} (open in a browser${cut.length ? `; left out: ${cut.join(', ')}` : ''})`,
+        { path: w.html, contentType: 'text/html' },
       )
     } catch (err) {
       await annotate(
         context,
-        `nslab could not write the packets to ${shown(file)}: ${(err as Error).message}`,
+        `nslab could not write the trace of ${lab.id}: ${(err as Error).message}`,
         undefined,
       )
     }
-    capture.clear()
   }
+  forget()
+}
+
+/** `describe > test` names, outermost first. */
+function fullName(context: Pick<TestContext, 'task'>): string {
+  const names: string[] = []
+  for (let s: { name: string; suite?: unknown } | undefined = context.task; s; s = s.suite as typeof s)
+    if (s.name && s.name !== context.task.file?.name) names.unshift(s.name)
+  return `${context.task.file?.name ?? 'test'} > ${names.join(' > ')}`
 }

@@ -12,8 +12,9 @@
  *
  * The `lab` fixture is a fresh Lab per test, destroyed after it whether it
  * passed or not; when it failed, the lab's state (links, addresses, routes,
- * neighbours, nftables rules, process output per host) is attached to the
- * failure, in the terminal and in JUnit/JSON reports. At start, labs left by
+ * neighbours, nftables rules, process output per host), its packets (pcapng)
+ * and its trace (one HTML page) are attached to the failure, in the
+ * terminal and in JUnit/JSON reports (NSLAB_CAPTURE=off|on-failure|always). At start, labs left by
  * dead processes (a crashed earlier run) are reaped.
  */
 import { test as base, expect } from 'vitest'
@@ -57,7 +58,11 @@ export const test = base.extend<NslabFixtures>({
     const mode = fixtureCaptureMode()
     const lab = await Lab.create()
     try {
-      if (mode !== 'off') lab.capture()
+      if (mode !== 'off') {
+        lab.capture()
+        lab.recordNetlink()
+      }
+      lab.timeline.record({ kind: 'step', title: `test ${task.name}` })
       await use(lab)
       await afterTest({ task, annotate }, lab, mode)
     } finally {
@@ -112,7 +117,10 @@ export function labTest<T>(
     topo: [
       async ({ sharedLab }: { sharedLab: Lab }, use: (topo: T) => Promise<void>) => {
         const topo = await build(sharedLab)
-        if (fixtureCaptureMode() !== 'off') sharedLab.capture()
+        if (fixtureCaptureMode() !== 'off') {
+          sharedLab.capture()
+          sharedLab.recordNetlink()
+        }
         await use(topo)
       },
       { scope: options.scope ?? 'file' },
@@ -120,6 +128,7 @@ export function labTest<T>(
     resetLab: [
       async ({ sharedLab, topo, task, annotate }, use) => {
         void topo
+        sharedLab.timeline.record({ kind: 'step', title: `test ${task.name}` })
         await use()
         await afterTest({ task, annotate }, sharedLab, fixtureCaptureMode())
         await sharedLab.reset()
