@@ -3,7 +3,7 @@
  * `graph`, `schema`. Exit codes: 0 every expectation held, 1 one failed,
  * 2 bad input (the scenario file), 3 a missing kernel feature or privilege.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { LabNotFoundError, listOwners, netnsName, recordNamespaces, removeLab } from '../lab/index.js'
@@ -17,14 +17,15 @@ import {
   loadScenario,
   runScenario,
   scenarioJsonSchema,
-  toDot,
+  scenarioTopology,
   toJson,
   toJunit,
-  toMermaid,
-  toSvg,
   type LoadedScenario,
   type ScenarioReport,
 } from '../scenario/index.js'
+import type { LinkStatus, TraceTopology } from '../trace/data.js'
+import { renderSvg, topologyDot, topologyMermaid } from '../trace/graph.js'
+import { readLabTopology } from '../trace/kernel-topology.js'
 import { outputDir, outputFile } from './paths.js'
 import { LAB_CAPABILITIES, NETNS_CAPABILITIES, requireCapabilities } from './privilege.js'
 import { removalReport } from './removal.js'
@@ -48,6 +49,14 @@ function loadAll(files: string[]): LoadedScenario[] {
   }
   if (problems.length) throw new ScenarioError(problems.flatMap((p) => p.diagnostics))
   return loaded
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile()
+  } catch {
+    return false
+  }
 }
 
 function labOf(id: string): string {
@@ -228,18 +237,83 @@ Examples:
     })
 
   program
-    .command('graph <file>')
-    .description("draw a scenario's topology: Mermaid (default), DOT or SVG")
+    .command('graph <target>')
+    .description(
+      "draw a scenario's topology (FILE) or a running lab's (LAB, an id from nslab ls): Mermaid (default), DOT or SVG",
+    )
     .option('-f, --format <format>', 'mermaid | dot | svg', 'mermaid')
     .option('-o, --output <file>', 'write to a file instead of stdout', outputFile)
-    .addHelpText('after', '\nExample:\n  nslab graph scenarios/nat-private-network.yaml -f svg -o nat.svg')
-    .action((file: string, opts: { format: string; output?: string }) => {
-      const s = loadAll([file])[0]!.scenario
-      const draw = { mermaid: toMermaid, dot: toDot, svg: toSvg }[opts.format]
-      if (!draw) throw new TypeError(`unknown format ${JSON.stringify(opts.format)}: use mermaid, dot or svg`)
-      const text = draw(s)
-      if (opts.output) write(opts.output, text)
-      else process.stdout.write(text)
+    .option(
+      '--watch',
+      'LAB only: read the lab again every second and draw it again when it changed (Ctrl-C stops)',
+    )
+    .addHelpText(
+      'after',
+      `
+A FILE (an existing path) is drawn before anything runs: addresses as the
+lab's address plan would give them, tunnels dashed, NAT on the router's
+outside link. A LAB is read from the kernel: its namespaces, veth pairs,
+addresses, impairments (netem, tbf), NAT and tunnels; links that are down
+are drawn red and dashed. SVG comes from Graphviz (dot, left to right);
+every element has an id: node-<name>, link-<a>--<b>#<n>, tunnel-<name>.
+
+Examples:
+  nslab graph scenarios/nat-private-network.yaml -f svg -o nat.svg
+  nslab graph 3f2a -f svg -o lab.svg --watch`,
+    )
+    .action(async (target: string, opts: { format: string; output?: string; watch?: boolean }) => {
+      const format = opts.format
+      if (!['mermaid', 'dot', 'svg'].includes(format))
+        throw new TypeError(`unknown format ${JSON.stringify(format)}: use mermaid, dot or svg`)
+      const draw = async (t: TraceTopology, linkState?: Record<string, LinkStatus>): Promise<string> =>
+        format === 'mermaid'
+          ? topologyMermaid(t, { linkState })
+          : format === 'dot'
+            ? topologyDot(t, { linkState })
+            : (await renderSvg(topologyDot(t, { linkState }))) + '\n'
+      const put = (text: string): void => {
+        if (opts.output) write(opts.output, text)
+        else process.stdout.write(text)
+      }
+      if (isFile(target)) {
+        if (opts.watch) throw new TypeError('--watch draws a running lab (LAB), not a scenario file')
+        put(await draw(scenarioTopology(loadAll([target])[0]!.scenario)))
+        return
+      }
+      if (!/^[a-z0-9]{1,8}$/.test(target))
+        throw new TypeError(`${JSON.stringify(target)} is neither a file nor a lab id (see nslab ls)`)
+      requireCapabilities('nslab graph', NETNS_CAPABILITIES)
+      const once = async (): Promise<string> => {
+        const k = await readLabTopology(target)
+        return draw(k.topology, k.linkState)
+      }
+      let last = await once()
+      put(last)
+      if (!opts.watch) return
+      const controller = new AbortController()
+      const stop = (): void => controller.abort()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      try {
+        while (!controller.signal.aborted) {
+          await new Promise((r) => setTimeout(r, 1000))
+          if (controller.signal.aborted) break
+          let next: string
+          try {
+            next = await once()
+          } catch (err) {
+            if (err instanceof LabNotFoundError) {
+              console.error(`lab ${target} is gone`)
+              break
+            }
+            throw err
+          }
+          if (next !== last) put((last = next))
+        }
+      } finally {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+      }
     })
 
   program

@@ -28,6 +28,7 @@ function tableName(port: Port): string {
 export async function clearImpairment(node: LabNode, port: Port): Promise<void> {
   await node.exec(['tc', 'qdisc', 'del', 'dev', port.device, 'root'])
   await node.exec(['nft', 'delete', 'table', 'inet', tableName(port)])
+  delete port.impairment
 }
 
 /** Set (replace) the impairment on egress of `port` of `node`. An empty impairment clears it. */
@@ -46,6 +47,7 @@ export async function applyImpairment(node: LabNode, port: Port, i: Impairment):
     if (i.reorder) argv.push('reorder', `${i.reorder}%`)
     if (i.rate) argv.push('rate', `${Math.round(i.rate)}bit`)
     await run(node, argv)
+    port.impairment = Object.fromEntries(active) as Impairment
     return
   }
   for (const k of ['delay', 'jitter', 'duplicate', 'corrupt', 'reorder'] as const)
@@ -101,4 +103,5 @@ export async function applyImpairment(node: LabNode, port: Port, i: Impairment):
       'drop',
     ])
   }
+  port.impairment = Object.fromEntries(active) as Impairment
 }

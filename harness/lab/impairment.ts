@@ -94,3 +94,28 @@ export function checkImpairment(i: Impairment): void {
   const [first] = impairmentProblems(i)
   if (first) throw new TypeError(first.message)
 }
+
+function trimNumber(n: number): string {
+  return String(Number(n.toFixed(3)))
+}
+
+function rateText(bps: number): string {
+  if (bps >= 1e9 && bps % 1e6 === 0) return `${trimNumber(bps / 1e9)}Gbit`
+  if (bps >= 1e6) return `${trimNumber(bps / 1e6)}Mbit`
+  if (bps >= 1e3) return `${trimNumber(bps / 1e3)}kbit`
+  return `${trimNumber(bps)}bit`
+}
+
+/** `delay 20ms jitter 5ms loss 1% rate 10Mbit` (empty for no impairment). */
+export function impairmentText(i: Impairment | undefined): string {
+  if (!i) return ''
+  const parts: string[] = []
+  if (i.delay) parts.push(`delay ${trimNumber(i.delay)}ms`)
+  if (i.jitter) parts.push(`jitter ${trimNumber(i.jitter)}ms`)
+  if (i.loss) parts.push(`loss ${trimNumber(i.loss)}%`)
+  if (i.rate) parts.push(`rate ${rateText(i.rate)}`)
+  if (i.duplicate) parts.push(`duplicate ${trimNumber(i.duplicate)}%`)
+  if (i.corrupt) parts.push(`corrupt ${trimNumber(i.corrupt)}%`)
+  if (i.reorder) parts.push(`reorder ${trimNumber(i.reorder)}%`)
+  return parts.join(' ')
+}

@@ -29,7 +29,8 @@ import { LabModel } from './model.js'
 import { netnsName, newLabId } from './names.js'
 import { addNat } from './nat.js'
 import { PIN_ABOVE_PAIRS, staticNeighbours } from './neighbours.js'
-import { NetlinkRecorder, impairmentText, recordLinkMade } from './recorder.js'
+import { NetlinkRecorder, recordLinkMade } from './recorder.js'
+import { impairmentText } from './impairment.js'
 import type { Timeline } from './timeline.js'
 import type { LabNode, Port } from './node.js'
 import { type HostOptions, type NodeContext, checkNewNames, createBridge, createNodes } from './nodes.js'
@@ -67,7 +68,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export class Lab {
   readonly id: string
-  private readonly model: LabModel
+  /**
+   * What the lab is made of (nodes, ports with their links, segments,
+   * routes, NAT edges, tunnels), for the layers that draw or report it
+   * (harness/trace). Read it; change the lab through its methods.
+   */
+  readonly model: LabModel
   private readonly undo = new UndoStack()
   /** The ownership record: what this lab made, for gc if this process dies (set by create). */
   private record!: LabRecord
@@ -424,14 +430,6 @@ export class Lab {
     })
     this.undo.defer(`tunnel ${t.name}`, () => t.destroy())
     return t
-  }
-
-  /** The NAT routers (lab.nat()) and the node on their outside link (a switch when it is one). */
-  get natEdges(): { router: LabNode; outside: LabNode }[] {
-    return [...this.model.natOutside].flatMap(([router, segment]) => {
-      const port = router.ports.find((p) => p.segment === segment)
-      return port ? [{ router, outside: port.peer }] : []
-    })
   }
 
   /** The tunnels made with tunnel(), in order. */

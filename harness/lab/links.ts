@@ -157,8 +157,27 @@ export async function connect(
       }
       await Promise.all(jobs)
       await Promise.all([operUp(subs[0]!, a, devA), operUp(subs[1]!, b, devB)])
-      a.ports.push({ device: devA, link, index: indexA, peer: b, segment, v4: addrA.v4, v6: addrA.v6 })
-      b.ports.push({ device: devB, link, index: indexB, peer: a, segment, v4: addrB?.v4, v6: addrB?.v6 })
+      const mtu = options.mtu === undefined ? {} : { mtu: options.mtu }
+      a.ports.push({
+        device: devA,
+        link,
+        index: indexA,
+        peer: b,
+        segment,
+        v4: addrA.v4,
+        v6: addrA.v6,
+        ...mtu,
+      })
+      b.ports.push({
+        device: devB,
+        link,
+        index: indexB,
+        peer: a,
+        segment,
+        v4: addrB?.v4,
+        v6: addrB?.v6,
+        ...mtu,
+      })
     } finally {
       for (const sub of subs) sub.close()
     }
@@ -196,4 +215,6 @@ export async function setMtu(
 ): Promise<void> {
   const { a, portA, b, portB } = model.link(x, y)
   await Promise.all([a.netlink.setLink(portA.index, { mtu }), b.netlink.setLink(portB.index, { mtu })])
+  portA.mtu = mtu
+  portB.mtu = mtu
 }

@@ -23,6 +23,7 @@ import {
 } from '../netns/index.js'
 import type { Netlink } from '../netlink/index.js'
 import { type PingOptions, type PingResult, ping } from '../checks/ping.js'
+import type { Impairment } from './impairment.js'
 import type { Segment } from './plan.js'
 import type { Timeline } from './timeline.js'
 
@@ -50,6 +51,10 @@ export interface Port {
   v6: string | undefined
   /** The port's MAC address, once read (see Lab's neighbour entries). */
   mac?: string
+  /** The MTU the lab set on it (absent: the kernel's default, 1500 for a veth). */
+  mtu?: number
+  /** The impairment set on its egress now (absent: none). */
+  impairment?: Impairment
 }
 
 export class LabNode {

@@ -10,22 +10,9 @@
  * list of calls.
  */
 import { type EventWatcher, type NetlinkEvent, describeEvent, watchEvents } from '../netlink/index.js'
-import type { Impairment } from './impair.js'
 import type { LabModel } from './model.js'
 import type { LabNode, Port } from './node.js'
 import type { LinkStatus } from './timeline.js'
-
-/** `delay 20ms loss 1%` for an impairment (empty: none). */
-export function impairmentText(i: Impairment): string {
-  const parts: string[] = []
-  if (i.delay !== undefined) parts.push(`delay ${i.delay}ms${i.jitter ? ` ±${i.jitter}ms` : ''}`)
-  if (i.loss !== undefined) parts.push(`loss ${i.loss}%`)
-  if (i.rate !== undefined) parts.push(`rate ${i.rate}bit/s`)
-  if (i.duplicate !== undefined) parts.push(`duplicate ${i.duplicate}%`)
-  if (i.corrupt !== undefined) parts.push(`corrupt ${i.corrupt}%`)
-  if (i.reorder !== undefined) parts.push(`reorder ${i.reorder}%`)
-  return parts.join(' ')
-}
 
 /** `a/eth0 198.18.0.1/30 fd00::1/64` for one end of a link. */
 export function endText(node: LabNode, port: Port): string {

@@ -1,106 +1,113 @@
 /**
- * A picture of a scenario's topology: Mermaid and Graphviz DOT text, and a
- * self-contained SVG (nodes on a circle, switches square, routers rounded,
- * hosts round; links labelled with MTU, impairments and subnets). Pure.
+ * A picture of a scenario's topology, before anything is built: the
+ * scenario as a TraceTopology (addresses from the Lab's own address plan run
+ * dry, in build order, so they are those `nslab run` gives), drawn as
+ * Mermaid text, as Graphviz DOT (harness/trace/graph.ts) or as an SVG laid
+ * out by Graphviz. Device names depend on the lab's id, unknown until it
+ * runs: they are left empty, as are the inner addresses of tunnels without
+ * a `subnet`.
  */
+import { AddressPlan, type Segment, hostAddress, parseSubnet } from '../lab/plan.js'
+import type { TraceEnd, TraceLink, TraceTopology, TraceTunnel } from '../trace/data.js'
+import { renderSvg, topologyDot, topologyMermaid } from '../trace/graph.js'
+import { impairmentText, linkId, twoWayImpairment } from '../trace/lab-topology.js'
+import { impairmentOf } from './impairment.js'
 import type { Scenario } from './schema.js'
-import { type Kind, type LinkDecl, linkDecls, nodeDecls } from './topology.js'
+import { linkDecls, nodeDecls, tunnelDecls } from './topology.js'
 
-function linkLabel(l: LinkDecl): string {
-  const parts: string[] = []
-  if (l.subnet) parts.push(l.subnet)
-  if (l.mtu) parts.push(`mtu ${l.mtu}`)
-  if (l.impair)
-    parts.push(
-      Object.entries(l.impair)
-        .filter(([k]) => k !== 'direction')
-        .map(([k, v]) => `${k} ${String(v)}`)
-        .join(' '),
-    )
-  return parts.join(', ')
-}
-
-const id = (name: string): string => `n_${name.replace(/[^A-Za-z0-9_]/g, '_')}`
-
-export function toMermaid(s: Scenario): string {
-  const shape: Record<Kind, (n: string) => string> = {
-    host: (n) => `${id(n)}((${n}))`,
-    router: (n) => `${id(n)}([${n}])`,
-    switch: (n) => `${id(n)}[${n}]`,
+/** Each end's addresses as the plan would give them (none where the plan refuses: the validator says why). */
+function plannedAddresses(s: Scenario): Map<number, Record<string, string[]>> {
+  const plan = new AddressPlan()
+  const switches = new Map<string, Segment | undefined>()
+  const kinds = new Map(nodeDecls(s).map((n) => [n.name, n.kind]))
+  for (const n of nodeDecls(s).filter((d) => d.kind === 'switch')) {
+    try {
+      switches.set(n.name, plan.switchSegment(`switch ${n.name}`, n.switchSpec.members ?? 254, n.switchSpec))
+    } catch {
+      switches.set(n.name, undefined)
+    }
   }
-  const lines = ['graph LR']
-  for (const n of nodeDecls(s)) lines.push(`  ${shape[n.kind](n.name)}`)
-  for (const l of linkDecls(s)) {
-    const label = linkLabel(l)
-    lines.push(`  ${id(l.a)} ---${label ? `|${label.replace(/\|/g, '/')}|` : ''} ${id(l.b)}`)
-  }
-  for (const n of s.topology.nat ?? []) lines.push(`  %% ${n.router} masquerades towards ${n.outside}`)
-  return lines.join('\n') + '\n'
-}
-
-export function toDot(s: Scenario): string {
-  const shape: Record<Kind, string> = { host: 'ellipse', router: 'octagon', switch: 'box' }
-  const q = (t: string): string => JSON.stringify(t)
-  const lines = [
-    `graph ${q(s.name ?? 'lab')} {`,
-    '  layout=neato; overlap=false; node [fontname="sans-serif"];',
-  ]
-  for (const n of nodeDecls(s)) lines.push(`  ${q(n.name)} [shape=${shape[n.kind]}];`)
-  for (const l of linkDecls(s)) {
-    const label = linkLabel(l)
-    lines.push(`  ${q(l.a)} -- ${q(l.b)}${label ? ` [label=${q(label)}]` : ''};`)
-  }
-  lines.push('}')
-  return lines.join('\n') + '\n'
-}
-
-const esc = (t: string): string =>
-  t.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!)
-
-export function toSvg(s: Scenario): string {
-  const nodes = nodeDecls(s)
-  const size = Math.max(320, 120 + nodes.length * 50)
-  const c = size / 2
-  const r = size / 2 - 60
-  const pos = new Map<string, { x: number; y: number }>()
-  nodes.forEach((n, i) => {
-    const a = (2 * Math.PI * i) / nodes.length - Math.PI / 2
-    pos.set(n.name, {
-      x: c + (nodes.length > 1 ? r * Math.cos(a) : 0),
-      y: c + (nodes.length > 1 ? r * Math.sin(a) : 0),
-    })
+  const out = new Map<number, Record<string, string[]>>()
+  linkDecls(s).forEach((l, i) => {
+    const sw = kinds.get(l.b) === 'switch' ? l.b : kinds.get(l.a) === 'switch' ? l.a : undefined
+    const ends: Record<string, string[]> = {}
+    out.set(i, ends)
+    try {
+      const seg = sw
+        ? switches.get(sw)
+        : plan.segment(`link ${l.a}--${l.b}`, 2, { subnet: l.subnet, subnet6: l.subnet6 })
+      if (!seg) return
+      for (const end of [l.a, l.b].filter((e) => e !== sw)) {
+        const a = plan.assign(seg, end, l.addresses[end])
+        ends[end] = [`${a.v4}/${seg.v4.prefixLen}`, `${a.v6}/${seg.v6.prefixLen}`]
+      }
+    } catch {
+      // An invalid topology: drawn without addresses.
+    }
   })
-  const out = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}" font-family="sans-serif" font-size="12">`,
-    `<title>${esc(s.name ?? 'nslab topology')}</title>`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-  ]
-  for (const l of linkDecls(s)) {
-    const a = pos.get(l.a)
-    const b = pos.get(l.b)
-    if (!a || !b) continue
-    out.push(
-      `<line x1="${a.x.toFixed(1)}" y1="${a.y.toFixed(1)}" x2="${b.x.toFixed(1)}" y2="${b.y.toFixed(1)}" stroke="#555" stroke-width="2"/>`,
-    )
-    const label = linkLabel(l)
-    if (label)
-      out.push(
-        `<text x="${((a.x + b.x) / 2).toFixed(1)}" y="${((a.y + b.y) / 2 - 4).toFixed(1)}" text-anchor="middle" fill="#a33">${esc(label)}</text>`,
-      )
+  return out
+}
+
+/** The scenario's topology as the trace page and the graph draw it (same link ids as the lab's). */
+export function scenarioTopology(s: Scenario): TraceTopology {
+  const addresses = plannedAddresses(s)
+  const count = new Map<string, number>()
+  const links: TraceLink[] = linkDecls(s).map((l, i) => {
+    const pair = [l.a, l.b].sort().join('--')
+    const nth = count.get(pair) ?? 0
+    count.set(pair, nth + 1)
+    const ends = addresses.get(i) ?? {}
+    const end = (node: string): TraceEnd => ({ node, device: '', addresses: ends[node] ?? [] })
+    const link: TraceLink = { id: linkId(l.a, l.b, nth), a: end(l.a), b: end(l.b) }
+    if (l.mtu !== undefined) link.mtu = l.mtu
+    if (l.impair) {
+      const { impairment, direction } = impairmentOf(l.impair)
+      const text = impairmentText(impairment)
+      const ab = direction === 'reverse' ? '' : text
+      const ba = direction === 'forward' ? '' : text
+      const both = twoWayImpairment(l.a, ab, l.b, ba)
+      if (both) link.impairment = both
+    }
+    return link
+  })
+  const tunnels: TraceTunnel[] = tunnelDecls(s).map((t) => {
+    const [a, b] = t.spec.between
+    let inner: [string[], string[]] = [[], []]
+    if (t.spec.subnet) {
+      try {
+        const net = parseSubnet(t.spec.subnet)
+        inner = [[`${hostAddress(net, 1)}/${net.prefixLen}`], [`${hostAddress(net, 2)}/${net.prefixLen}`]]
+      } catch {
+        // The validator reports a bad subnet.
+      }
+    }
+    return {
+      id: t.name,
+      type: t.spec.type,
+      a: { node: a, device: '', addresses: inner[0] },
+      b: { node: b, device: '', addresses: inner[1] },
+    }
+  })
+  return {
+    lab: s.name ?? 'lab',
+    nodes: nodeDecls(s).map((n) => ({ name: n.name, kind: n.kind })),
+    links,
+    tunnels,
+    nat: (s.topology.nat ?? []).map((n) => ({ router: n.router, outside: n.outside })),
   }
-  for (const n of nodes) {
-    const { x, y } = pos.get(n.name)!
-    if (n.kind === 'switch')
-      out.push(
-        `<rect x="${(x - 34).toFixed(1)}" y="${(y - 16).toFixed(1)}" width="68" height="32" fill="#e8f0ff" stroke="#336"/>`,
-      )
-    else if (n.kind === 'router')
-      out.push(
-        `<rect x="${(x - 34).toFixed(1)}" y="${(y - 16).toFixed(1)}" width="68" height="32" rx="14" fill="#fff4d6" stroke="#963"/>`,
-      )
-    else out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="26" fill="#e9f7e9" stroke="#363"/>`)
-    out.push(`<text x="${x.toFixed(1)}" y="${(y + 4).toFixed(1)}" text-anchor="middle">${esc(n.name)}</text>`)
-  }
-  out.push('</svg>')
-  return out.join('\n') + '\n'
+}
+
+/** Mermaid flowchart text of the scenario's topology. */
+export function toMermaid(s: Scenario): string {
+  return topologyMermaid(scenarioTopology(s))
+}
+
+/** Graphviz DOT of the scenario's topology (tunnels and NAT included). */
+export function toDot(s: Scenario): string {
+  return topologyDot(scenarioTopology(s))
+}
+
+/** The scenario's topology laid out by Graphviz: an <svg> element. */
+export function toSvg(s: Scenario): Promise<string> {
+  return renderSvg(toDot(s))
 }

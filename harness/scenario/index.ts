@@ -9,4 +9,4 @@ export { ScenarioError, formatDiagnostic, type Diagnostic } from './diagnostics.
 export { runScenario, exitCodeOf, type ScenarioReport, type ItemReport, type RunOptions } from './runner.js'
 export { formatItem, formatReport, formatSummary, toJson, toJunit } from './report.js'
 export { scenarioJsonSchema, type Scenario, type Step, type Expectation } from './schema.js'
-export { toMermaid, toDot, toSvg } from './graph.js'
+export { scenarioTopology, toMermaid, toDot, toSvg } from './graph.js'

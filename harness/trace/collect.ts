@@ -128,7 +128,7 @@ export async function traceData(lab: Lab, options: TraceOptions): Promise<TraceD
       ...(options.failure.detail === undefined ? {} : { detail: options.failure.detail }),
     })
   await lab.packetCapture?.flush()
-  const topology = labTopology(lab)
+  const topology = labTopology(lab.model)
   const [svg, state] = await Promise.all([
     renderSvg(topologyDot(topology)),
     snapshot(lab, options.failure ? 'at the failure' : 'when the trace was written'),

@@ -78,21 +78,23 @@ describe('graph', () => {
         n_b((b))
         n_r1([r1])
         n_sw[sw]
-        n_a --- n_r1
-        n_r1 ---|mtu 1400, loss 5%| n_sw
-        n_b --- n_sw
+        n_a ---|a 198.18.1.1/30, r1 198.18.1.2/30| n_r1
+        n_r1 ---|r1 198.18.0.1/24, mtu 1400, loss 5%| n_sw
+        n_b ---|b 198.18.0.2/24| n_sw
       "
     `)
     const dot = toDot(demo)
-    expect(dot).toContain('"r1" -- "sw" [label="mtu 1400, loss 5%"]')
-    expect(dot).toContain('"sw" [shape=box]')
+    expect(dot).toMatch(
+      /"r1" -- "sw" \[id="link-r1--sw#0", class="link state-impaired", label=<r1: 198\.18\.0\.1\/24 {2}fd00::1\/64<BR\/>sw<BR\/>mtu 1400 · loss 5%>/,
+    )
+    expect(dot).toMatch(/"sw" \[id="node-sw", class="node switch", shape=box/)
   })
-  it('draws a well-formed SVG with escaped labels', () => {
-    const svg = toSvg(demo)
-    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true)
+  it('draws an SVG laid out by Graphviz, names escaped', async () => {
+    const svg = await toSvg(demo)
+    expect(svg.startsWith('<svg ')).toBe(true)
     expect(svg).toContain('<title>demo &lt;1&gt;</title>')
-    expect(svg.match(/<line /g)).toHaveLength(3)
-    expect(svg.match(/<circle /g)).toHaveLength(2)
+    expect(svg.match(/class="edge link/g)).toHaveLength(3)
+    expect(svg.match(/<ellipse /g)).toHaveLength(2)
   })
 })
 
