@@ -88,7 +88,7 @@ function size(n: number): string {
 function focusTime(data: TraceData): number {
   const f = data.failure !== undefined ? data.events[data.failure] : undefined
   if (f) return f.t
-  return data.events.length ? Math.max(...data.events.map((e) => e.t)) : data.written
+  return data.events.reduce((t, e) => Math.max(t, e.t), data.events.length ? -Infinity : data.written)
 }
 
 /**

@@ -239,10 +239,10 @@ describe('the trace page in chromium', () => {
     const some = await rows.count()
     expect(some).toBeGreaterThan(0)
     expect(some).toBeLessThan(all)
-    const where = await page.$$eval('#packets tbody td.where', (tds) =>
-      tds.map((t) => t.getAttribute('title')),
-    )
-    expect(new Set(where)).toEqual(new Set(['link b--r#0']))
+    const links = await page.$$eval('#packets tbody td.link', (tds) => tds.map((t) => t.textContent))
+    expect(new Set(links)).toEqual(new Set(['b--r#0']))
+    const where = await page.$$eval('#packets tbody td.where', (tds) => tds.map((t) => t.textContent))
+    expect(new Set(where)).toEqual(new Set(['r eth1', 'b eth0']))
     await page.selectOption('#link-filter', '*')
     expect(await rows.count()).toBe(all)
   })

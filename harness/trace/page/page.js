@@ -166,7 +166,7 @@
       e.ok === true ? h('span', { class: 'mark ok', title: 'held' }, '✓') : null,
       e.ok === false ? h('span', { class: 'mark fail', title: 'failed' }, '✗') : null,
       h('span', { class: 'title' }, e.title),
-      e.node ? h('span', { class: 'node' }, e.node) : null,
+      e.node ? h('span', { class: 'node', title: e.node }, e.node) : null,
       e.durationUs !== undefined ? h('span', { class: 'duration' }, duration(e.durationUs)) : null,
     )
     options[i] = li
@@ -231,7 +231,7 @@
       h(
         'tr',
         {},
-        ...['time', 'where', '', 'protocol', 'source', 'destination', 'length', 'info'].map((c) =>
+        ...['time', 'where', 'link', '', 'protocol', 'source', 'destination', 'length', 'info'].map((c) =>
           h('th', {}, c),
         ),
       ),
@@ -361,15 +361,16 @@
         'tr',
         { class: i === nearest ? 'nearest' : undefined, 'aria-current': i === nearest ? 'true' : undefined },
         h('td', { class: 'time' }, rel(p.t)),
-        h('td', { class: 'where', title: p.link ? `link ${p.link}` : undefined }, `${p.node} ${p.device}`),
+        h('td', { class: 'where' }, `${p.node} ${p.device}`),
+        h('td', { class: 'link' }, p.link || ''),
         h(
           'td',
           { class: `dir ${p.dir}`, title: p.dir === 'in' ? 'received' : 'sent' },
           p.dir === 'in' ? '←' : '→',
         ),
         h('td', { class: 'protocol' }, p.protocol),
-        h('td', { class: 'src' }, p.src),
-        h('td', { class: 'dst' }, p.dst),
+        h('td', { class: 'src', title: p.src }, p.src),
+        h('td', { class: 'dst', title: p.dst }, p.dst),
         h('td', { class: 'length' }, String(p.length)),
         h('td', { class: 'info' }, p.info),
       )
