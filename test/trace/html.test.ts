@@ -4,9 +4,10 @@
  * leaves out the right things and says so.
  */
 import fc from 'fast-check'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { TraceData } from '../../harness/trace/data.js'
 import { TRACE_CSP, TRACE_MAX_BYTES, embedJson, traceHtml, writeTraceHtml } from '../../harness/trace/page.js'
@@ -96,6 +97,23 @@ describe('traceHtml', () => {
     expect(html).not.toMatch(/<(script|link|img)[^>]*\s(src|href)=(?!["']?data:)/i)
     expect(truncated).toEqual({ notes: [] })
   })
+
+  it("the page's script type-checks against TraceData (checkJs, strict, DOM)", () => {
+    // The root tsconfig has no DOM lib and no JavaScript: check page.js on its own, so its JSDoc
+    // types follow harness/trace/data.ts when that changes.
+    const root = resolve(import.meta.dirname, '../..')
+    const args = ['--noEmit', '--allowJs', '--checkJs', '--strict', '--skipLibCheck', '--target', 'ES2022']
+    args.push('--lib', 'ES2023,DOM,DOM.Iterable', '--module', 'NodeNext', '--moduleResolution', 'NodeNext')
+    const tsc = join(root, 'node_modules/typescript/bin/tsc')
+    try {
+      execFileSync(process.execPath, [tsc, ...args, 'harness/trace/page/page.js'], {
+        cwd: root,
+        stdio: 'pipe',
+      })
+    } catch (e) {
+      throw new Error(`tsc --checkJs harness/trace/page/page.js:\n${(e as { stdout?: Buffer }).stdout}`)
+    }
+  }, 60_000)
 
   const dir = mkdtempSync(join(tmpdir(), 'nslab-trace-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
