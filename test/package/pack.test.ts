@@ -57,6 +57,13 @@ describe('the packed tarball', () => {
         'package/dist/vm/pool-frames.d.mts',
       ]),
     )
+    // The trace page's script and style, inlined into each page at run time.
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package/dist/harness/trace/page/page.js',
+        'package/dist/harness/trace/page/page.css',
+      ]),
+    )
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([])
     expect(files.filter((f) => f.includes('.test.'))).toEqual([])
   })
