@@ -21,9 +21,11 @@ import { listOwners, ownerAlive } from '../lab/owner.js'
 import { ScenarioError } from '../scenario/diagnostics.js'
 import { FeatureMissingError } from '../lab/features.js'
 import { registerScenarioCommands } from './scenario.js'
+import { TraceReadError } from '../trace/page.js'
 import { registerCaptureCommand } from './capture.js'
 import { registerContainerCommand } from './container.js'
 import { registerVmCommands } from './vm.js'
+import { registerTraceCommand } from './trace.js'
 import { NETNS_CAPABILITIES, PrivilegeError, requireCapabilities } from './privilege.js'
 
 /** nslab's own version, from the package.json above this file (source or dist). */
@@ -123,6 +125,7 @@ export function buildProgram(): Command {
     })
   registerScenarioCommands(program)
   registerCaptureCommand(program)
+  registerTraceCommand(program)
   registerContainerCommand(program)
   registerVmCommands(program)
   return program
@@ -131,6 +134,7 @@ export function buildProgram(): Command {
 /** Map an error to the documented exit code and a one-line message. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof NetnsNameError || err instanceof TypeError || err instanceof ScenarioError) return 2
+  if (err instanceof TraceReadError) return 2
   if (err instanceof LabNotFoundError) return 2
   if (err instanceof LabInUseError) return 1
   if (err instanceof FeatureMissingError || err instanceof PrivilegeError) return 3

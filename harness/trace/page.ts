@@ -233,3 +233,37 @@ export function writeTraceHtml(
   writeFileSync(path, html)
   return { path, bytes: bytes(html), truncated }
 }
+
+/** A file that is not a trace page nslab wrote (or a damaged one). */
+export class TraceReadError extends Error {
+  override readonly name = 'TraceReadError'
+}
+
+const DATA_OPEN = '<script type="application/json" id="trace-data">'
+
+/**
+ * The data embedded in a trace page (what traceHtml wrote): one sentence
+ * when the text is not such a page, or its data is damaged.
+ */
+export function readTraceHtml(html: string, where = 'the file'): TraceData {
+  const start = html.indexOf(DATA_OPEN)
+  const end = start < 0 ? -1 : html.indexOf('</script>', start)
+  if (start < 0 || end < 0)
+    throw new TraceReadError(`${where} is not an nslab trace page (no embedded trace data)`)
+  let data: unknown
+  try {
+    data = JSON.parse(html.slice(start + DATA_OPEN.length, end))
+  } catch (err) {
+    throw new TraceReadError(`${where}: the embedded trace data is damaged (${(err as Error).message})`)
+  }
+  const d = data as Partial<TraceData> | null
+  if (
+    d === null ||
+    typeof d !== 'object' ||
+    d.version !== 1 ||
+    !Array.isArray(d.events) ||
+    !Array.isArray(d.packets)
+  )
+    throw new TraceReadError(`${where}: the embedded trace data is not version 1 of nslab's trace format`)
+  return d as TraceData
+}

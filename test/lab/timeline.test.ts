@@ -81,7 +81,7 @@ describe('a lab fills its timeline', () => {
       expect(made.detail).toMatch(/^a\/\S+ 198\.18\.\S+\/30 \S+\/64\nb\/\S+ /)
       const states = events.filter((e) => e.kind === 'lab' && e.linkState).map((e) => e.linkState![link])
       expect(states).toEqual(['up', 'down', 'up', 'impaired'])
-      expect(titles).toContain('link a ⟷ b impaired: rate 1000000bit/s')
+      expect(titles).toContain('link a ⟷ b impaired: rate 1Mbit')
       expect(titles).toContain('a out| hello from a')
       expect(titles).toContain('a err| oops')
       expect(titles.some((x) => x.startsWith('a: started sh -c'))).toBe(true)
