@@ -229,36 +229,41 @@ function arp(b: Uint8Array, c: Ctx): Dissection {
  * IP protocols (IANA protocol numbers)
  * -------------------------------------------------------------------------------------------- */
 
-/** IP protocol number → name (tshark's Protocol column) and decoder where we read further. */
-const IP_PROTOCOLS: ReadonlyMap<number, { name: string; decode?: Decoder }> = new Map<
-  number,
-  { name: string; decode?: Decoder }
->([
+/**
+ * IP protocol number → name (tshark's Protocol column), decoder where we read further, and the
+ * IANA-style name tshark writes in fragment lines where it differs from the short one.
+ */
+interface IpProtocol {
+  name: string
+  decode?: Decoder
+  long?: string
+}
+const IP_PROTOCOLS: ReadonlyMap<number, IpProtocol> = new Map<number, IpProtocol>([
   [1, { name: 'ICMP', decode: icmp }],
-  [2, { name: 'IGMP' }],
-  [4, { name: 'IPv4', decode: (b, c) => encapsulated(ipv4Packet, b, c, 'IPv4') }],
+  [2, { name: 'IGMP', decode: igmp }],
+  [4, { name: 'IPv4', decode: (b, c) => encapsulated(ipv4Packet, b, c, 'IPv4'), long: 'IPIP' }],
   [6, { name: 'TCP', decode: tcp }],
   [17, { name: 'UDP', decode: udp }],
-  [33, { name: 'DCCP' }],
+  [33, { name: 'DCCP', long: 'Datagram Congestion Control Protocol' }],
   [41, { name: 'IPv6', decode: (b, c) => encapsulated(ipv6Packet, b, c, 'IPv6') }],
-  [46, { name: 'RSVP' }],
-  [47, { name: 'GRE', decode: gre }],
-  [50, { name: 'ESP', decode: esp }],
-  [51, { name: 'AH' }],
+  [46, { name: 'RSVP', long: 'Reservation Protocol' }],
+  [47, { name: 'GRE', decode: gre, long: 'Generic Routing Encapsulation' }],
+  [50, { name: 'ESP', decode: esp, long: 'Encap Security Payload' }],
+  [51, { name: 'AH', long: 'Authentication Header' }],
   [58, { name: 'ICMPv6', decode: icmpv6 }],
   [88, { name: 'EIGRP' }],
-  [89, { name: 'OSPF' }],
+  [89, { name: 'OSPF', long: 'OSPF IGP' }],
   [103, { name: 'PIM' }],
   [112, { name: 'VRRP' }],
-  [115, { name: 'L2TP' }],
+  [115, { name: 'L2TP', long: 'Layer 2 Tunneling' }],
   [132, { name: 'SCTP' }],
-  [136, { name: 'UDPLite' }],
+  [136, { name: 'UDP-Lite', long: 'UDPLite' }],
 ])
 
-/** `UDP 17`: a protocol number with its name, as in tshark's fragment lines. */
+/** `UDP 17`, `Generic Routing Encapsulation 47`, `Unknown 253`: as in tshark's fragment lines. */
 function protoLabel(p: number): string {
-  const name = IP_PROTOCOLS.get(p)?.name
-  return name === undefined ? `${p}` : `${name} ${p}`
+  const entry = IP_PROTOCOLS.get(p)
+  return `${entry?.long ?? entry?.name ?? 'Unknown'} ${p}`
 }
 
 function ipProtocol(p: number, b: Uint8Array, c: Ctx, ipName: string): Dissection {
@@ -382,6 +387,8 @@ const ICMP_TYPES: ReadonlyMap<number, string> = new Map([
   [18, 'Address mask reply'],
 ])
 
+const ICMP_ID_SEQ = new Set([0, 8, 13, 14, 17, 18])
+
 const ICMP_CODES: ReadonlyMap<number, readonly string[]> = new Map([
   [
     3,
@@ -422,7 +429,8 @@ function icmp(b: Uint8Array, c: Ctx): Dissection {
   const type = u8(b, 0)
   const code = u8(b, 1)
   const name = ICMP_TYPES.get(type) ?? `Unknown ICMP (obsolete or malformed?) (type ${type})`
-  if (type === 0 || type === 8) {
+  // Echo, timestamp and address mask messages carry an identifier and a sequence number.
+  if (ICMP_ID_SEQ.has(type)) {
     const id = u16(b, 4)
     const seq = u16(b, 6)
     const le = ((seq & 0xff) << 8) | (seq >> 8)
@@ -434,6 +442,42 @@ function icmp(b: Uint8Array, c: Ctx): Dissection {
   // RFC 1191: the next-hop MTU in the low 16 bits of the second word.
   if (type === 3 && code === 4) info += `, MTU ${u16(b, 6)}`
   return out(c, 'ICMP', info)
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * IGMP (v1 RFC 1112, v2 RFC 2236, v3 RFC 3376): the version is in the type and the length
+ * -------------------------------------------------------------------------------------------- */
+
+function igmp(b: Uint8Array, c: Ctx): Dissection {
+  if (b.length < 8) return malformed(c, 'IGMP', b.length, 8)
+  const type = u8(b, 0)
+  const group = ipv4(b, 4)
+  switch (type) {
+    case 0x11: {
+      // A query: 8 bytes is v1 (max response time 0) or v2, 12 or more is v3.
+      const version = b.length >= 12 ? 'IGMPv3' : u8(b, 1) === 0 ? 'IGMPv1' : 'IGMPv2'
+      const which = group === '0.0.0.0' ? 'general' : `specific for group ${group}`
+      return out(c, version, `Membership Query, ${which}`)
+    }
+    case 0x12:
+      return out(c, 'IGMPv1', `Membership Report group ${group}`)
+    case 0x16:
+      return out(c, 'IGMPv2', `Membership Report group ${group}`)
+    case 0x17:
+      return out(c, 'IGMPv2', `Leave Group ${group}`)
+    case 0x22: {
+      // v3 report: group records of 8 bytes + sources and aux data; listed up to the bytes there are.
+      const groups: string[] = []
+      const count = u16(b, 6)
+      let off = 8
+      for (let i = 0; i < count && off + 8 <= b.length; i++) {
+        groups.push(ipv4(b, off + 4))
+        off += 8 + u16(b, off + 2) * 4 + u8(b, off + 1) * 4
+      }
+      return out(c, 'IGMPv3', `Membership Report${groups.length ? ` groups ${groups.join(', ')}` : ''}`)
+    }
+  }
+  return out(c, 'IGMP', `Unknown Type: ${hex(type, 2)}`)
 }
 
 /* ----------------------------------------------------------------------------------------------
@@ -537,7 +581,7 @@ function icmpv6(b: Uint8Array, c: Ctx): Dissection {
       return out(
         c,
         'ICMPv6',
-        `${name} ${target}${names.length ? ` (${names.join(', ')})` : ''}${at === undefined ? '' : ` is at ${at}`}`,
+        `${name} ${target} (${names.length ? names.join(', ') : 'none'})${at === undefined ? '' : ` is at ${at}`}`,
       )
     }
   }
@@ -624,7 +668,8 @@ function tcp(b: Uint8Array, c: Ctx): Dissection {
   if (b.length < dataOffset) return malformed(c, 'TCP', b.length, dataOffset, prefix)
   const flags = TCP_FLAGS.filter((_, i) => bits & (1 << i))
   const payload = b.subarray(dataOffset)
-  if (payload.length > 0) {
+  // A reset's data is a diagnostic text (RFC 9293 3.5.3), not the application's: not handed on.
+  if (payload.length > 0 && !(bits & 0x04)) {
     const app = byPort(sport, dport, 'tcp')
     if (app) return app.decode(payload, c)
   }
@@ -761,12 +806,9 @@ function dnsRdata(m: Uint8Array, type: number, off: number, len: number): string
       return len === 16 ? `${t} ${ipv6(rd, 0)}` : undefined
     case 2:
     case 5:
+    case 6: // SOA: its primary name server
     case 12:
     case 39: {
-      const n = name(off)
-      return n === undefined ? undefined : `${t} ${n}`
-    }
-    case 6: {
       const n = name(off)
       return n === undefined ? undefined : `${t} ${n}`
     }
@@ -851,7 +893,8 @@ function wireguard(b: Uint8Array, c: Ctx): Dissection {
   // Indices are little-endian 32-bit, the counter little-endian 64-bit.
   const need = m.length ?? 32
   if (b.length < need) return malformed(c, 'WireGuard', b.length, need)
-  const index = (at: number): string => hex(u32le(b, at), 8)
+  // 0x%08X, as Wireshark prints them.
+  const index = (at: number): string => `0x${u32le(b, at).toString(16).toUpperCase().padStart(8, '0')}`
   switch (type) {
     case 1:
       return out(c, 'WireGuard', `${m.name}, sender=${index(4)}`)

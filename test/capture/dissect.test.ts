@@ -16,7 +16,7 @@ import {
   type PacketOptions,
   pcapngBlocks,
 } from '../../harness/capture/pcapng.js'
-import { ipToBytes } from '../../harness/util/ip.js'
+import { bytesToIp, ipToBytes } from '../../harness/util/ip.js'
 import { FUZZ_TIMEOUT, fuzzRuns } from '../support/fuzz.js'
 import { tsharkFields } from './tshark.js'
 
@@ -832,6 +832,73 @@ const cases: Case[] = [
     ),
     want: { protocol: 'IPv6', ...ipv6Src, info: 'IPv6 fragment (off=0 more=y ident=0x0000abcd nxt=17)' },
   },
+  // IGMP (RFC 2236, RFC 3376): the version goes in the Protocol column, as tshark puts it
+  {
+    name: 'IGMPv2 membership report',
+    linkType: LINKTYPE_ETHERNET,
+    data: eth(
+      0x0800,
+      ip4(V4A, '239.1.2.3', 2, Buffer.concat([Buffer.from([0x16, 0, 0, 0]), ipToBytes('239.1.2.3')]), {
+        ttl: 1,
+      }),
+    ),
+    want: { protocol: 'IGMPv2', src: V4A, dst: '239.1.2.3', info: 'Membership Report group 239.1.2.3' },
+  },
+  {
+    name: 'IGMPv2 leave',
+    linkType: LINKTYPE_ETHERNET,
+    data: eth(
+      0x0800,
+      ip4(V4A, '224.0.0.2', 2, Buffer.concat([Buffer.from([0x17, 0, 0, 0]), ipToBytes('239.1.2.3')]), {
+        ttl: 1,
+      }),
+    ),
+    want: { protocol: 'IGMPv2', src: V4A, dst: '224.0.0.2', info: 'Leave Group 239.1.2.3' },
+  },
+  {
+    name: 'IGMPv3 general query',
+    linkType: LINKTYPE_ETHERNET,
+    data: eth(
+      0x0800,
+      ip4(
+        V4B,
+        '224.0.0.1',
+        2,
+        Buffer.concat([Buffer.from([0x11, 100, 0, 0]), u32(0), Buffer.from([2, 125, 0, 0])]),
+        { ttl: 1 },
+      ),
+    ),
+    want: { protocol: 'IGMPv3', src: V4B, dst: '224.0.0.1', info: 'Membership Query, general' },
+  },
+  {
+    name: 'IGMPv3 report',
+    linkType: LINKTYPE_ETHERNET,
+    data: eth(
+      0x0800,
+      ip4(
+        V4A,
+        '224.0.0.22',
+        2,
+        Buffer.concat([
+          Buffer.from([0x22, 0, 0, 0]),
+          u16(0),
+          u16(1),
+          Buffer.from([4, 0]),
+          u16(0),
+          ipToBytes('239.1.2.3'),
+        ]),
+        { ttl: 1 },
+      ),
+    ),
+    want: { protocol: 'IGMPv3', src: V4A, dst: '224.0.0.22', info: 'Membership Report groups 239.1.2.3' },
+    keys: ['Membership Report', '239.1.2.3'],
+  },
+  {
+    name: 'ICMP timestamp request',
+    linkType: LINKTYPE_ETHERNET,
+    data: eth(0x0800, ip4(V4A, V4B, 1, icmp4(13, 0, Buffer.concat([u16(5), u16(6)]), Buffer.alloc(12)))),
+    want: { protocol: 'ICMP', ...ipv4Src, info: 'Timestamp request id=0x0005, seq=6/1536, ttl=64' },
+  },
   // Other IP protocols and tunnels
   {
     name: 'ESP',
@@ -1100,6 +1167,213 @@ function wellFormed(d: Dissection): void {
   expect(d.info).not.toMatch(/Dissector error/)
 }
 
+/* ------------------------------------------------------------------------------------------------
+ * Generated frames: well-formed stacks with random fields, for the properties and the tshark check
+ * ---------------------------------------------------------------------------------------------- */
+
+const arbV4 = fc
+  .uint8Array({ minLength: 4, maxLength: 4 })
+  .map((b) => bytesToIp(Uint8Array.from([10, b[1]!, b[2]!, b[3]!])))
+const arbV6 = fc
+  .uint8Array({ minLength: 16, maxLength: 16 })
+  .map((b) => bytesToIp(Uint8Array.from([0xfd, ...b.subarray(1)])))
+/** Ephemeral ports tshark has no dissector registered on, and the ports of our table. */
+const ephemeral = fc.integer({ min: 49152, max: 51000 })
+const label = fc.stringMatching(/^[a-z][a-z0-9-]{0,9}$/)
+const domain = fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join('.'))
+
+const arbDns: fc.Arbitrary<Buffer> = fc
+  .record({
+    id: fc.nat(0xffff),
+    response: fc.boolean(),
+    rcode: fc.constantFrom(0, 0, 2, 3, 5),
+    qname: domain,
+    qtype: fc.constantFrom(1, 2, 5, 6, 12, 15, 16, 28, 33, 255),
+    answers: fc.array(
+      fc.oneof(
+        arbV4.map((a) => ({ type: 1, rdata: ipToBytes(a) })),
+        arbV6.map((a) => ({ type: 28, rdata: ipToBytes(a) })),
+        fc.tuple(fc.constantFrom(2, 5, 12), domain).map(([type, d]) => ({ type, rdata: dnsName(d) })),
+        fc
+          .tuple(fc.nat(100), domain)
+          .map(([pref, d]) => ({ type: 15, rdata: Buffer.concat([u16(pref), dnsName(d)]) })),
+        fc.tuple(fc.nat(100), fc.nat(100), fc.nat(0xffff), domain).map(([prio, w, port, d]) => ({
+          type: 33,
+          rdata: Buffer.concat([u16(prio), u16(w), u16(port), dnsName(d)]),
+        })),
+        fc.tuple(domain, domain).map(([m, r]) => ({
+          type: 6,
+          rdata: Buffer.concat([dnsName(m), dnsName(r), Buffer.alloc(20, 1)]),
+        })),
+        label.map((t) => ({ type: 16, rdata: Buffer.concat([Buffer.from([t.length]), Buffer.from(t)]) })),
+      ),
+      { maxLength: 3 },
+    ),
+  })
+  .map((d) =>
+    dnsMessage(
+      d.id,
+      d.response ? 0x8180 | d.rcode : 0x0100,
+      [{ name: dnsName(d.qname), type: d.qtype }],
+      d.response ? d.answers.map((a) => ({ name: pointer(12), ...a })) : [],
+    ),
+  )
+
+const index = fc.nat(0xffffffff)
+const arbWireGuard: fc.Arbitrary<Buffer> = fc.oneof(
+  index.map(wgInitiation),
+  fc.tuple(index, index).map(([s, r]) => wgResponse(s, r)),
+  index.map(wgCookie),
+  fc.tuple(index, fc.nat(1_000_000), fc.nat(6)).map(([r, c, n]) => wgData(r, c, n * 16)),
+)
+const arbOpenVpn: fc.Arbitrary<Buffer> = fc
+  .tuple(fc.constantFrom(1, 2, 3, 4, 5, 7, 8), fc.nat(7))
+  .map(([op, k]) => ovpn(op, k))
+
+const arbUdp: fc.Arbitrary<Buffer> = fc.oneof(
+  // Text, not random bytes: tshark's heuristics (RTCP's, …) claim some random payloads on any port.
+  fc
+    .tuple(ephemeral, ephemeral, fc.stringMatching(/^[a-z ]{0,40}$/))
+    .map(([s, d, p]) => udpSeg(s, d, Buffer.from(p))),
+  fc
+    .tuple(ephemeral, arbDns, fc.boolean())
+    .map(([p, m, reply]) => (reply ? udpSeg(53, p, m) : udpSeg(p, 53, m))),
+  fc
+    .tuple(ephemeral, arbWireGuard, fc.boolean())
+    .map(([p, m, std]) => udpSeg(std ? 51820 : p, std ? 51820 : p + 1, m)),
+  fc.tuple(ephemeral, arbOpenVpn).map(([p, m]) => udpSeg(p, 1194, m)),
+)
+
+const tcpOption = fc.oneof(
+  fc.integer({ min: 536, max: 9000 }).map((mss) => Buffer.concat([Buffer.from([2, 4]), u16(mss)])),
+  fc.nat(14).map((ws) => Buffer.from([3, 3, ws])),
+  fc.constant(Buffer.from([4, 2])),
+  fc.tuple(index, index).map(([a, b]) => Buffer.concat([Buffer.from([8, 10]), u32(a), u32(b)])),
+  fc.constant(Buffer.from([1])),
+)
+const arbTcp: fc.Arbitrary<Buffer> = fc
+  .record({
+    sport: ephemeral,
+    dport: fc.oneof(ephemeral, fc.constant(53)),
+    seq: index,
+    ack: index,
+    flags: fc.nat(0xff),
+    win: fc.nat(0xffff),
+    options: fc.array(tcpOption, { maxLength: 4 }),
+    dns: arbDns,
+    data: fc.uint8Array({ maxLength: 30 }),
+  })
+  .map((t) => {
+    const raw = Buffer.concat(t.options)
+    const options = Buffer.concat([raw, Buffer.alloc((4 - (raw.length % 4)) % 4)])
+    const payload = t.dport === 53 ? Buffer.concat([u16(t.dns.length), t.dns]) : Buffer.from(t.data)
+    return tcpSeg(t.sport, t.dport, { ...t, options, payload })
+  })
+
+const arbIcmp: fc.Arbitrary<Buffer> = fc.oneof(
+  fc
+    .tuple(fc.constantFrom(0, 8), fc.nat(0xffff), fc.nat(0xffff))
+    .map(([t, id, seq]) => icmp4(t, 0, Buffer.concat([u16(id), u16(seq)]), Buffer.alloc(8))),
+  fc
+    .tuple(fc.constantFrom(3, 11), fc.nat(15), fc.nat(0xffff))
+    .map(([t, code, mtu]) =>
+      icmp4(
+        t,
+        t === 11 ? code % 2 : code,
+        Buffer.concat([u16(0), u16(mtu)]),
+        ip4('10.0.0.1', '10.0.0.2', 17, udpSeg(50000, 50001, Buffer.alloc(0))),
+      ),
+    ),
+)
+const arbIcmpv6: fc.Arbitrary<Buffer> = fc.oneof(
+  fc
+    .tuple(fc.constantFrom(128, 129), fc.nat(0xffff), fc.nat(0xffff))
+    .map(([t, id, seq]) => icmp6(t, 0, Buffer.concat([u16(id), u16(seq)]))),
+  fc
+    .tuple(arbV6, fc.uint8Array({ minLength: 6, maxLength: 6 }))
+    .map(([target, m]) => icmp6(135, 0, Buffer.concat([u32(0), ipToBytes(target), Buffer.from([1, 1]), m]))),
+  fc
+    .tuple(arbV6, fc.nat(7), fc.uint8Array({ minLength: 6, maxLength: 6 }))
+    .map(([target, f, m]) =>
+      icmp6(136, 0, Buffer.concat([u32(f * 0x20000000), ipToBytes(target), Buffer.from([2, 1]), m])),
+    ),
+  fc
+    .tuple(fc.constantFrom(1, 3), fc.nat(6))
+    .map(([t, code]) => icmp6(t, t === 3 ? code % 2 : code, Buffer.concat([u32(0), Buffer.alloc(48)]))),
+)
+
+/** A transport (or ICMP) segment and its IP protocol number, for IPv4 or IPv6. */
+const arbL4 = (v6: boolean): fc.Arbitrary<[number, Buffer]> =>
+  fc.oneof(
+    arbUdp.map((b): [number, Buffer] => [17, b]),
+    arbTcp.map((b): [number, Buffer] => [6, b]),
+    v6 ? arbIcmpv6.map((b): [number, Buffer] => [58, b]) : arbIcmp.map((b): [number, Buffer] => [1, b]),
+  )
+
+/** IPv6 extension headers before the upper layer: hop-by-hop (first only), routing, destination options. */
+const arbExtensions = fc.tuple(fc.boolean(), fc.array(fc.constantFrom(43, 60), { maxLength: 3 }))
+
+function chain(first: boolean, rest: number[], upper: number, l4: Buffer): [number, Buffer] {
+  const kinds = [...(first ? [0] : []), ...rest]
+  let next = upper
+  let body = l4
+  for (const kind of kinds.reverse()) {
+    body = Buffer.concat([kind === 43 ? routingHeader(next) : ext6(next), body])
+    next = kind
+  }
+  return [next, body]
+}
+
+const arbPacket: fc.Arbitrary<Buffer> = fc.oneof(
+  fc
+    .tuple(arbV4, arbV4, arbL4(false), fc.integer({ min: 1, max: 255 }))
+    .map(([s, d, [p, l4], ttl]) => ip4(s, d, p, l4, { ttl })),
+  fc
+    .tuple(arbV6, arbV6, arbL4(true), fc.integer({ min: 1, max: 255 }), arbExtensions)
+    .map(([s, d, [p, l4], hlim, [hbh, rest]]) => {
+      const [next, body] = chain(hbh, rest, p, l4)
+      return ip6(s, d, next, body, { hlim })
+    }),
+  // Fragments, each with an ID of its own (so tshark's reassembly never completes one).
+  fc
+    .tuple(arbV4, arbV4, fc.constantFrom(1, 6, 17, 47, 50), fc.nat(0xffff), fc.nat(200), fc.boolean())
+    .filter(([, , , , off, mf]) => off > 0 || mf)
+    .map(([s, d, p, id, off, mf]) => ip4(s, d, p, Buffer.alloc(64, 0x33), { id, offset: off * 8, mf })),
+  fc
+    .tuple(arbV6, arbV6, fc.constantFrom(6, 17, 58), fc.nat(0xffffffff), fc.nat(200), fc.boolean())
+    .filter(([, , , , off, more]) => off > 0 || more)
+    .map(([s, d, p, ident, off, more]) =>
+      ip6(
+        s,
+        d,
+        44,
+        Buffer.concat([
+          Buffer.from([p, 0]),
+          u16((off << 3) | Number(more)),
+          u32(ident),
+          Buffer.alloc(64, 0x33),
+        ]),
+      ),
+    ),
+)
+
+const generatedFrame: fc.Arbitrary<{ linkType: number; data: Buffer }> = fc.oneof(
+  arbPacket.map((data) => ({ linkType: LINKTYPE_RAW, data })),
+  fc.tuple(arbPacket, fc.array(fc.nat(4094), { maxLength: 2 })).map(([p, vlans]) => ({
+    linkType: LINKTYPE_ETHERNET,
+    data: eth(p[0]! >> 4 === 4 ? 0x0800 : 0x86dd, p, { vlans }),
+  })),
+  fc
+    .tuple(fc.constantFrom(1, 2), arbV4, arbV4, fc.uint8Array({ minLength: 6, maxLength: 6 }))
+    .map(([op, spa, tpa, m]) => {
+      const sha = Array.from(m, (x) => x.toString(16).padStart(2, '0')).join(':')
+      return {
+        linkType: LINKTYPE_ETHERNET,
+        data: eth(0x0806, arpBody(op, sha, spa, op === 1 ? '00:00:00:00:00:00' : MAC_B, tpa)),
+      }
+    }),
+)
+
 describe('dissect never throws', { timeout: FUZZ_TIMEOUT }, () => {
   const linkType = fc.constantFrom(LINKTYPE_ETHERNET, LINKTYPE_RAW)
 
@@ -1121,6 +1395,28 @@ describe('dissect never throws', { timeout: FUZZ_TIMEOUT }, () => {
         wellFormed(dissect(Buffer.concat([h.head, tail]), h.lt)),
       ),
       fuzzRuns(3000),
+    )
+  })
+
+  it('on generated well-formed frames, and always with src and dst', () => {
+    fc.assert(
+      fc.property(generatedFrame, (f) => {
+        const d = dissect(f.data, f.linkType)
+        wellFormed(d)
+        expect(d.info).not.toMatch(/Malformed/)
+        expect(d.src).not.toBe('')
+        expect(d.dst).not.toBe('')
+      }),
+      fuzzRuns(2000),
+    )
+  })
+
+  it('on generated frames cut anywhere', () => {
+    fc.assert(
+      fc.property(generatedFrame, fc.nat(), (f, n) =>
+        wellFormed(dissect(f.data.subarray(0, n % (f.data.length + 1)), f.linkType)),
+      ),
+      fuzzRuns(2000),
     )
   })
 
@@ -1149,18 +1445,28 @@ describe('dissect never throws', { timeout: FUZZ_TIMEOUT }, () => {
  * 3. tshark as the authority
  * ---------------------------------------------------------------------------------------------- */
 
-/** Protocol names where ours and tshark's differ on purpose: ours → tshark's. */
+/** Protocol names where ours and tshark's differ on purpose: ours → tshark's. None so far. */
 const PROTOCOL_NAMES: ReadonlyMap<string, string> = new Map([])
 
-/** What tshark adds to Info that a per-packet summary cannot know (request/response pairing, reassembly). */
+/** What tshark adds to Info that a per-packet summary cannot know (request/response pairing, reassembly, ARP's memory of earlier packets). */
 const TSHARK_DECORATIONS = [
   / \((no response found!|reply in \d+|request in \d+)\)/g,
   / \[Reassembled in #\d+\]/g,
+  / \(duplicate use of [\d.]+ detected!\)/g,
 ]
+
+/** What our Info adds to tshark's: the MTU of ICMP "too big" errors, OpenVPN's key id. */
+const OUR_ADDITIONS = [/, MTU \d+$/, /, key id \d$/]
 
 function normalise(info: string): string {
   let s = info.replace(/\s+/g, ' ').trim()
   for (const d of TSHARK_DECORATIONS) s = s.replace(d, '')
+  return s
+}
+
+function withoutAdditions(info: string): string {
+  let s = info
+  for (const a of OUR_ADDITIONS) s = s.replace(a, '')
   return s
 }
 
@@ -1178,43 +1484,68 @@ const PREFS = [
 
 const dir = mkdtempSync(join(tmpdir(), 'nslab-dissect-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
+let files = 0
+
+/** tshark's Protocol and Info columns for frames of both link types, written by our pcapng writer. */
+async function tsharkColumns(
+  frames: { linkType: number; data: Uint8Array }[],
+): Promise<{ protocol: string; info: string }[]> {
+  const file = join(dir, `frames-${files++}.pcapng`)
+  const interfaces = [
+    { name: 'eth', linkType: LINKTYPE_ETHERNET },
+    { name: 'tun', linkType: LINKTYPE_RAW },
+  ]
+  const packets: PacketOptions[] = frames.map((f, i) => ({
+    interfaceId: f.linkType === LINKTYPE_RAW ? 1 : 0,
+    timestamp: 1_700_000_000_000_000_000n + BigInt(i) * 1000n,
+    data: f.data,
+  }))
+  await writeBlocks(file, pcapngBlocks({ interfaces, packets }))
+  const rows = tsharkFields(file, ['frame.number', '_ws.col.Protocol', '_ws.col.Info'], undefined, PREFS)
+  expect(rows.length).toBe(frames.length)
+  return rows.map(([, protocol = '', info = '']) => ({ protocol, info: normalise(info) }))
+}
+
+/** Where ours and tshark's disagree: the protocol (case aside, through PROTOCOL_NAMES), and Info (equal, or `keys` in both). */
+function disagreements(
+  name: string,
+  ours: Dissection,
+  theirs: { protocol: string; info: string },
+  keys?: string[],
+): string[] {
+  const found: string[] = []
+  const ourProtocol = PROTOCOL_NAMES.get(ours.protocol) ?? ours.protocol
+  if (ourProtocol.toLowerCase() !== theirs.protocol.toLowerCase())
+    found.push(`${name}: protocol ${ours.protocol} vs tshark ${theirs.protocol}`)
+  const both = `\n  ours:   ${ours.info}\n  tshark: ${theirs.info}`
+  if (keys === undefined) {
+    if (withoutAdditions(ours.info) !== theirs.info) found.push(`${name}: info${both}`)
+  } else {
+    for (const k of keys)
+      if (!ours.info.includes(k) || !theirs.info.includes(k))
+        found.push(`${name}: key ${JSON.stringify(k)}${both}`)
+  }
+  return found
+}
 
 describe('tshark agrees', () => {
-  const checked = cases.filter((c) => c.notTshark === undefined)
+  it('on the Protocol column and Info (or its key pieces), for every frame of the corpus, both link types', async () => {
+    const checked = cases.filter((c) => c.notTshark === undefined)
+    const theirs = await tsharkColumns(checked)
+    expect(checked.flatMap((c, i) => disagreements(c.name, c.want, theirs[i]!, c.keys))).toEqual([])
+  })
 
-  it('on the Protocol column and the key pieces of Info, for every frame of both link types', async () => {
-    const file = join(dir, 'corpus.pcapng')
-    const interfaces = [
-      { name: 'eth', linkType: LINKTYPE_ETHERNET },
-      { name: 'tun', linkType: LINKTYPE_RAW },
-    ]
-    const packets: PacketOptions[] = checked.map((c, i) => ({
-      interfaceId: c.linkType === LINKTYPE_RAW ? 1 : 0,
-      timestamp: 1_700_000_000_000_000_000n + BigInt(i) * 1000n,
-      data: c.data,
-    }))
-    await writeBlocks(file, pcapngBlocks({ interfaces, packets }))
-    const rows = tsharkFields(file, ['frame.number', '_ws.col.Protocol', '_ws.col.Info'], undefined, PREFS)
-    expect(rows.length).toBe(checked.length)
-    const mismatches: string[] = []
-    checked.forEach((c, i) => {
-      const [, protocol = '', info = ''] = rows[i] ?? []
-      const ours = c.want
-      const theirs = { protocol, info: normalise(info) }
-      const ourProtocol = PROTOCOL_NAMES.get(ours.protocol) ?? ours.protocol
-      if (ourProtocol.toLowerCase() !== theirs.protocol.toLowerCase())
-        mismatches.push(`${c.name}: protocol ${ours.protocol} vs tshark ${theirs.protocol}`)
-      if (c.keys === undefined) {
-        if (ours.info !== theirs.info)
-          mismatches.push(`${c.name}: info\n  ours:   ${ours.info}\n  tshark: ${theirs.info}`)
-      } else {
-        for (const k of c.keys)
-          if (!ours.info.includes(k) || !theirs.info.includes(k))
-            mismatches.push(
-              `${c.name}: key ${JSON.stringify(k)}\n  ours:   ${ours.info}\n  tshark: ${theirs.info}`,
-            )
-      }
-    })
-    expect(mismatches).toEqual([])
+  it('on generated frames: random addresses, ports, ids, flags, options, DNS names, WireGuard and OpenVPN messages', async () => {
+    const count = Math.min(fuzzRuns(400).numRuns ?? 400, 20000)
+    const frames = fc.sample(generatedFrame, { numRuns: count, seed: 20240601 })
+    const theirs = await tsharkColumns(frames)
+    const found = frames.flatMap((f, i) =>
+      disagreements(
+        `#${i + 1} ${Buffer.from(f.data).toString('hex')}`,
+        dissect(f.data, f.linkType),
+        theirs[i]!,
+      ),
+    )
+    expect(found.slice(0, 20)).toEqual([])
   })
 })
