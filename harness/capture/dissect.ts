@@ -615,17 +615,10 @@ function ports(sport: number, dport: number): string {
   return `${sport} → ${dport} `
 }
 
-function byPort(
-  sport: number,
-  dport: number,
-  which: keyof PortEntry,
-): { decode: Decoder; sport: number; dport: number } | undefined {
+/** The application decoder of the lower port, else of the higher one. */
+function byPort(sport: number, dport: number, which: keyof PortEntry): Decoder | undefined {
   const [low, high] = sport <= dport ? [sport, dport] : [dport, sport]
-  for (const p of [low, high]) {
-    const decode = PORTS.get(p)?.[which]
-    if (decode) return { decode, sport, dport }
-  }
-  return undefined
+  return PORTS.get(low)?.[which] ?? PORTS.get(high)?.[which]
 }
 
 function udp(b: Uint8Array, c: Ctx): Dissection {
@@ -641,7 +634,7 @@ function udp(b: Uint8Array, c: Ctx): Dissection {
   const payload = b.subarray(8, length === 0 ? b.length : Math.min(length, b.length))
   if (payload.length > 0) {
     const app = byPort(sport, dport, 'udp')
-    if (app) return app.decode(payload, c)
+    if (app) return app(payload, c)
     // WireGuard on any port: its message type and exact lengths (tshark's heuristic).
     if (looksLikeWireGuard(payload)) return wireguard(payload, c)
   }
@@ -671,7 +664,7 @@ function tcp(b: Uint8Array, c: Ctx): Dissection {
   // A reset's data is a diagnostic text (RFC 9293 3.5.3), not the application's: not handed on.
   if (payload.length > 0 && !(bits & 0x04)) {
     const app = byPort(sport, dport, 'tcp')
-    if (app) return app.decode(payload, c)
+    if (app) return app(payload, c)
   }
   let info = `${prefix}[${flags.length ? flags.join(', ') : '<None>'}] Seq=${seq}`
   if (bits & 0x10) info += ` Ack=${ack}`
