@@ -23,11 +23,18 @@ function run(cmd: string, args: string[]): string {
 }
 
 /**
- * `tshark -r FILE -T fields -e ...`, one row per frame. Names come only from
- * the file's name resolution block (-N n with no external resolver).
+ * `tshark -r FILE -T fields -e ...`, one row per frame, with preferences
+ * (`-o name:value`) if given. Names come only from the file's name
+ * resolution block (-N n with no external resolver).
  */
-export function tsharkFields(file: string, fields: string[], filter?: string): string[][] {
+export function tsharkFields(
+  file: string,
+  fields: string[],
+  filter?: string,
+  prefs: string[] = [],
+): string[][] {
   const args = ['-r', file, '-n', '-T', 'fields', '-E', 'separator=\t', '-E', 'quote=n']
+  for (const p of prefs) args.push('-o', p)
   for (const f of fields) args.push('-e', f)
   if (filter) args.push('-Y', filter)
   return rows(run('tshark', args))
