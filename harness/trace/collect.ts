@@ -118,6 +118,20 @@ function startEvent(
   }
 }
 
+/**
+ * The event a page opens on: the failed expectation (or step) that the
+ * failure reports, when there is one before it (a scenario's), else the
+ * failure itself (a test's assertion), else the last thing that failed.
+ */
+export function failureIndex(events: readonly TraceEvent[]): number {
+  const failure = events.findLastIndex((e) => e.kind === 'failure')
+  const failedCheck = events.findLastIndex(
+    (e) => (e.kind === 'expect' || e.kind === 'step') && e.ok === false,
+  )
+  if (failure < 0) return events.findLastIndex((e) => e.ok === false)
+  return failedCheck >= 0 && failedCheck < failure ? failedCheck : failure
+}
+
 /** Gather a lab's trace now (reads the kernel: the capture's last frames, every node's state). */
 export async function traceData(lab: Lab, options: TraceOptions): Promise<TraceData> {
   const timeline = lab.timeline
@@ -131,14 +145,18 @@ export async function traceData(lab: Lab, options: TraceOptions): Promise<TraceD
   const topology = labTopology(lab.model)
   const [svg, state] = await Promise.all([
     renderSvg(topologyDot(topology)),
-    snapshot(lab, options.failure ? 'at the failure' : 'when the trace was written'),
+    snapshot(
+      lab,
+      options.failure || timeline.events().at(-1)?.kind === 'failure'
+        ? 'at the failure'
+        : 'when the trace was written',
+    ),
   ])
   const events = timeline.events()
   const first = Math.min(timeline.started, events[0]?.t ?? Infinity)
   const start = startEvent(topology, events, first)
   if (start) events.unshift(start)
-  let failure = events.findLastIndex((e) => e.kind === 'failure')
-  if (failure < 0) failure = events.findLastIndex((e) => e.ok === false)
+  const failure = failureIndex(events)
   const { packets, dropped } = tracePackets(lab, topology, options.maxPackets ?? DEFAULT_MAX_PACKETS)
   const notes: string[] = []
   const stats = lab.packetCapture?.stats()
