@@ -9,6 +9,7 @@
  * came in by, once on the port it leaves by), so they are left out unless
  * asked for (`switches: true`).
  */
+import { readFileSync } from 'node:fs'
 import {
   Capture,
   type CaptureOptions,
@@ -81,20 +82,29 @@ export class LabCapture {
       mode: options.ring ? 'ring' : 'recv',
       ...(options.memory === undefined ? {} : { memory: options.memory }),
     }
+    const wanted = nodes.filter((n) => this.wanted(n))
     this.capture = Capture.start(
-      nodes.filter((n) => this.wanted(n)).map((n) => ({ netns: n.ns, label: n.name })),
+      wanted.map((n) => ({ netns: n.ns, label: n.name })),
       captureOptions,
     )
+    this.logKeys(wanted)
   }
 
   private wanted(n: LabNode): boolean {
     return n.kind !== 'switch' || this.switches
   }
 
+  /** Programs on captured nodes log their TLS keys, for the file's decryption secrets. */
+  private logKeys(nodes: readonly LabNode[]): void {
+    for (const n of nodes) if (n.kind !== 'switch') n.logTlsKeys()
+  }
+
   /** A node was added to the lab: capture on it too (unless the capture names its nodes). */
   follow(node: LabNode): void {
-    if (this.followAll && this.wanted(node) && !this.capture.isStopped)
+    if (this.followAll && this.wanted(node) && !this.capture.isStopped) {
       this.capture.add({ netns: node.ns, label: node.name })
+      this.logKeys([node])
+    }
   }
 
   stats(): CaptureStats {
@@ -145,7 +155,7 @@ export class LabCapture {
       lab: this.model.id,
       ...(options.comment === undefined ? {} : { comment: options.comment }),
       names: addressNames(this.model),
-      secrets: tunnelSecrets(this.model),
+      secrets: [...tunnelSecrets(this.model), ...tlsKeyLogs(this.model)],
       descriptions: (iface) => describeDevice(this.model, iface.label, iface.device),
     })
     return {
@@ -199,6 +209,28 @@ export function describeDevice(model: LabModel, node: string, device: string): s
       return `${node}: ${t.type} tunnel ${t.name} to ${t.a.name}, ${t.addresses.b}`
   }
   return undefined
+}
+
+/** The TLS session keys the lab's programs logged (SSLKEYLOGFILE, see LabNode.logTlsKeys). */
+export function tlsKeyLogs(model: LabModel): SecretsOptions[] {
+  return model.allNodes.flatMap((n) => {
+    const file = n.tlsKeyLogFile
+    let data = ''
+    try {
+      if (file) data = readFileSync(file, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    return data.trim()
+      ? [
+          {
+            type: SECRETS_TYPE.TLS_KEY_LOG,
+            data,
+            comment: `TLS keys logged by programs on ${n.name} (SSLKEYLOGFILE)`,
+          },
+        ]
+      : []
+  })
 }
 
 /** The decryption secrets of the lab's tunnels. */

@@ -4,6 +4,8 @@
  */
 import type dgram from 'node:dgram'
 import type net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
   type ConnectOptions,
   type ExecOptions,
@@ -80,6 +82,7 @@ export class LabNode {
   private readonly closers = new Set<{ close(): void } | { destroy(): void }>()
   private readonly cleanups: (() => Promise<void>)[] = []
   private startedProcesses = false
+  private tlsKeyLog: string | undefined
 
   constructor(
     name: string,
@@ -136,14 +139,42 @@ export class LabNode {
    * lab (destroy, the signal teardown, a reset) if it is still running then.
    */
   async exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
-    return await collect(this.track(spawnForExec(this.netns, argv, options)), options)
+    return await collect(this.track(spawnForExec(this.netns, argv, this.keyLogged(options))), options)
   }
 
   /** Start a long-running program here; it is killed when the lab is destroyed. */
   spawn(argv: readonly string[], options?: SpawnOptions): NetnsProcess {
-    const p = this.track(spawnIn(this.netns, argv, options))
+    const p = this.track(spawnIn(this.netns, argv, this.keyLogged(options)))
     this.history.push(p)
     return p
+  }
+
+  /**
+   * Have programs started here from now on write their TLS session keys
+   * (`SSLKEYLOGFILE`, honoured by curl, NSS, BoringSSL, Go's crypto/tls with
+   * the variable set...) to a file the lab owns, so a capture can carry
+   * them and Wireshark decrypts their TLS. The lab's capture turns it on;
+   * returns the file (made by the first program that logs a key).
+   */
+  logTlsKeys(): string {
+    if (!this.tlsKeyLog) {
+      const path = join(tmpdir(), `nslab-tls-${this.netns}.keylog`)
+      this.ownPath(path)
+      this.tlsKeyLog = path
+    }
+    return this.tlsKeyLog
+  }
+
+  /** The TLS key log of programs started here (see logTlsKeys), if it is on. */
+  get tlsKeyLogFile(): string | undefined {
+    return this.tlsKeyLog
+  }
+
+  /** `options` with SSLKEYLOGFILE set while keys are logged (unless the caller set it). */
+  private keyLogged<O extends SpawnOptions>(options: O | undefined): O | undefined {
+    if (!this.tlsKeyLog || (options?.env && 'SSLKEYLOGFILE' in options.env)) return options
+    const env = { ...(options?.env ?? process.env), SSLKEYLOGFILE: this.tlsKeyLog }
+    return Object.assign({}, options, { env })
   }
 
   private track(p: NetnsProcess): NetnsProcess {

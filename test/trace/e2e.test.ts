@@ -180,3 +180,31 @@ describe('a failed Vitest test', () => {
     expect(browser.problems()).toEqual([])
   }, 180_000)
 })
+
+describe('a shipped scenario, traced although it passes', () => {
+  it('link-flap-survived: the page opens at the end, the flap is on the timeline and the link went red and back', async () => {
+    const out = join(dir, 'shipped-out')
+    const r = await nslab(
+      ['run', join(root, 'scenarios/link-flap-survived.yaml'), '--trace', out, '--capture-always'],
+      {
+        timeoutMs: 120_000,
+      },
+    )
+    expect(r.code).toBe(0)
+    const html = readdirSync(out).find((f) => f.endsWith('.trace.html'))!
+    const data = readTraceHtml(readFileSync(join(out, html), 'utf8'))
+    expect(data.failure).toBeUndefined()
+    const flap = data.topology.links.find((l) => [l.a.node, l.b.node].sort().join() === 'a,r1')!.id
+    const states = data.events.filter((e) => e.linkState?.[flap]).map((e) => e.linkState![flap])
+    expect(states).toContain('down')
+    expect(states.at(-1)).toBe('up')
+    const page = await browser.open(join(out, html), { ready: READY })
+    const sel = await selectedText(page)
+    expect(sel).toHaveLength(1)
+    expect(sel[0]).toContain(data.events.at(-1)!.title)
+    await clickEvent(page, 'link a ⟷ r1 down')
+    expect(await linkState(page, flap)).toBe('down')
+    await page.screenshot({ path: join(SHOTS, 'link-flap-survived.png') })
+    expect(browser.problems()).toEqual([])
+  }, 180_000)
+})

@@ -1,6 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync, readdirSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { type WireGuardTunnel, WG_SOCKET_DIR, tunnelKernelFeatures } from '../../harness/index.js'
 import {
@@ -13,7 +11,6 @@ import {
   twoSitesOneHub,
   type RouteJson,
 } from './support.js'
-import { tsharkFields } from '../capture/tshark.js'
 
 const sockets = (t: WireGuardTunnel): string[] =>
   existsSync(WG_SOCKET_DIR)
@@ -141,37 +138,5 @@ describe('WireGuard tunnels', () => {
     expect(alive(pids)).toEqual([])
     expect(sockets(t)).toEqual([])
     expect(existsSync(t.workDir)).toBe(false)
-  })
-})
-
-describe('WireGuard on the wire', () => {
-  it('the capture writes a tunnel device as raw IP: Wireshark reads the inner ping on it, the outer UDP on the veth', async () => {
-    const lab = await newLab()
-    const [a, b] = await lab.addHosts('a', 'b')
-    await lab.connect(a, b)
-    const t = (await lab.tunnel(a, b, { type: 'wireguard' })) as WireGuardTunnel
-    lab.capture()
-    const r = await a.ping(t.addresses.b, { count: 2 })
-    expect(r.received).toBe(2)
-    const dir = mkdtempSync(join(tmpdir(), 'nslab-wg-capture-'))
-    try {
-      const file = join(dir, 'wg.pcapng')
-      await lab.packetCapture!.write(file)
-      const inner = tsharkFields(
-        file,
-        ['frame.interface_name', 'ip.src', 'ip.dst', 'icmp.type'],
-        `frame.interface_name == "a/${t.devices.a}" && icmp`,
-      )
-      expect(inner).toContainEqual([`a/${t.devices.a}`, t.addresses.a, t.addresses.b, '8'])
-      expect(inner).toContainEqual([`a/${t.devices.a}`, t.addresses.b, t.addresses.a, '0'])
-      const outer = tsharkFields(
-        file,
-        ['frame.interface_name', 'wg.type'],
-        `frame.interface_name == "a/${a.ports[0]!.device}" && wg`,
-      )
-      expect(outer.length).toBeGreaterThanOrEqual(4)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
   })
 })
