@@ -270,7 +270,7 @@ Examples:
           ? topologyMermaid(t, { linkState })
           : format === 'dot'
             ? topologyDot(t, { linkState })
-            : (await renderSvg(topologyDot(t, { linkState }))) + '\n'
+            : (await renderSvg(topologyDot(t, { linkState }))).trimEnd() + '\n'
       const put = (text: string): void => {
         if (opts.output) write(opts.output, text)
         else process.stdout.write(text)

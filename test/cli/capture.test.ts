@@ -69,8 +69,14 @@ describe('nslab run --capture', () => {
     const loud = scenario('passes-always', `capture: always\n${pair}expect:\n  - reach: { from: a, to: b }\n`)
     const r = await nslab(['run', loud, '--capture', out])
     expect(r.code).toBe(0)
-    expect(readdirSync(out)).toHaveLength(1)
+    // The pcapng and the trace page that links to it.
+    expect(
+      readdirSync(out)
+        .map((f) => f.replace(/--\w+\./, '--ID.'))
+        .sort(),
+    ).toEqual(['passes-always--ID.pcapng', 'passes-always--ID.trace.html'])
     expect(r.stdout).toContain('packets: ')
+    expect(r.stdout).toMatch(/trace: \S+\.trace\.html \(open it in a browser: nslab trace /)
   }, 90_000)
 
   it('--no-capture writes no packets', async () => {

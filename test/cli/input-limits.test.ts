@@ -40,7 +40,7 @@ describe('nslab run on untrusted scenario files', () => {
     const lines = r.stderr.trim().split('\n')
     expect(lines).toHaveLength(51)
     expect(lines[0]).toBe(
-      `nslab: ${many}:2:1: unknown key "k0"; expected one of: name, description, needs, timeout, capture, topology, steps, expect`,
+      `nslab: ${many}:2:1: unknown key "k0"; expected one of: name, description, needs, timeout, capture, trace, topology, steps, expect`,
     )
     expect(lines[50]).toBe('... and 4950 more problem(s)')
   })
