@@ -21,6 +21,12 @@
 //                                          every pair and pings every ordered pair once over
 //                                          ping sockets (1 s for the replies); prints how many
 //                                          answered per iteration as "answered"
+//   floor settle 1 - - MAX_MS              waits (up to MAX_MS) until the kernel's deferred work
+//                                          is done: the namespaces deleted before tear down in
+//                                          cleanup_net under rtnl_lock, so a no-op RTM_SETLINK on
+//                                          lo waits behind them; settled once SETTLE_QUIET probes
+//                                          in a row, SETTLE_GAP_MS apart, answered within
+//                                          SETTLE_FAST_MS; "ms" is how long it waited
 //
 // Prints {"scenario":..., "ms":[per-iteration milliseconds]} on stdout. Any
 // failure prints one line on stderr and exits 1 (run.ts then cleans up by
@@ -558,8 +564,30 @@ static int star_matrix(struct star *st) {
   return got;
 }
 
+enum { SETTLE_QUIET = 5, SETTLE_GAP_MS = 10 };
+static const double SETTLE_FAST_MS = 0.5;
+
+// See "settle" above; returns the milliseconds waited.
+static double settle(double max_ms) {
+  int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (s < 0) die("socket(NETLINK_ROUTE): %s", strerror(errno));
+  double start = now_ms();
+  int quiet = 0;
+  while (quiet < SETTLE_QUIET && now_ms() - start < max_ms) {
+    struct batch b = {.seq = 0};
+    link_up(&b, LO);
+    double t0 = now_ms();
+    exchange(s, &b, "settle probe");
+    quiet = now_ms() - t0 <= SETTLE_FAST_MS ? quiet + 1 : 0;
+    struct timespec gap = {.tv_sec = 0, .tv_nsec = SETTLE_GAP_MS * 1000000L};
+    nanosleep(&gap, NULL);
+  }
+  close(s);
+  return now_ms() - start;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 5) die("usage: floor netns|many|veth|veth-seq|lab-pair|lab-star|lab-matrix COUNT PREFIX RUNDIR [K]");
+  if (argc < 5) die("usage: floor netns|many|veth|veth-seq|lab-pair|lab-star|lab-matrix|settle COUNT PREFIX RUNDIR [K]");
   const char *scenario = argv[1];
   int count = atoi(argv[2]);
   const char *prefix = argv[3];
@@ -636,8 +664,10 @@ int main(int argc, char **argv) {
       ms[i] = now_ms() - t0;
     }
     star_delete(&st);
+  } else if (strcmp(scenario, "settle") == 0) {
+    for (int i = 0; i < count; i++) ms[i] = settle(k);
   } else {
-    die("unknown scenario %s (netns, many, veth, veth-seq, lab-pair, lab-star, lab-matrix)", scenario);
+    die("unknown scenario %s (netns, many, veth, veth-seq, lab-pair, lab-star, lab-matrix, settle)", scenario);
   }
 
   printf("{\"scenario\":\"%s\",\"ms\":[", scenario);

@@ -35,13 +35,20 @@ const STARS = [
 ]
 const MATRIX = { hosts: 50, concurrency: 16 }
 /**
- * Pauses: after each variant's block (it deleted namespaces, and the kernel
- * tears them down asynchronously in cleanup_net, under rtnl_lock, which the
- * next block's netlink work would wait on), and after making the veth
- * scenario's namespaces. With 300 ms instead of 1500 the veth medians of the
- * ip variants came out twice as high and the spreads wide.
+ * Variants are measured interleaved: each variant's iterations are split
+ * into ROUNDS blocks (fewer when it has fewer iterations), and every round
+ * runs one block of each variant, the order rotated by one each round
+ * (A B C, B C A, C A B...), so no variant always follows the same one.
+ * Between blocks (and between the iterations of the big stars, after making
+ * the veth scenario's namespaces) the run waits for the kernel to settle: it
+ * tears deleted namespaces down asynchronously in cleanup_net, under
+ * rtnl_lock, and the next block's work would queue behind it. The C floor
+ * watches for that (`floor settle`: rtnl answers a no-op at once several
+ * times in a row), at least SETTLE_MS.min and at most SETTLE_MS.max; without
+ * a C compiler the run pauses SETTLE_MS.fixed instead.
  */
-const SETTLE_MS = { block: 1500, afterSetup: 500 }
+const ROUNDS = 5
+const SETTLE_MS = { min: 50, max: 3000, fixed: 1500 }
 const TARGET = 1.5
 const REPORT = fileURLToPath(new URL('../reports/bench.json', import.meta.url))
 
@@ -67,8 +74,10 @@ interface Scenario {
   id: string
   title: string
   iterations: number
-  /** Warm-up iterations (default WARMUP). */
+  /** Warm-up iterations (default WARMUP), in each variant's first block. */
   warmup?: number
+  /** How many blocks the iterations are split into (default ROUNDS). */
+  rounds?: number
   timed: string
   variants: Variant[]
   /** Untimed, before the first variant / after the last (also on error). */
@@ -95,6 +104,10 @@ interface ScenarioResult {
   title: string
   iterations: number
   warmup: number
+  /** Iterations per block: the variants ran one block each per round, interleaved (see ROUNDS). */
+  blocks: number[]
+  /** The untimed waits for the kernel to settle, between blocks and big-star iterations. */
+  settle: Summary | undefined
   timed: string
   note?: string
   variants: Partial<Record<VariantId, VariantResult>>
@@ -154,6 +167,21 @@ function floorVariant(does: string, args: (count: number) => string[]): Variant 
     skip: floor.available ? undefined : floor.reason,
     run: async (count) => (floor.available ? runFloor(floor.exe, args(count)) : []),
   }
+}
+
+/** Every wait settle() made, for the report. */
+const settleWaits: number[] = []
+
+/** Wait until the kernel's deferred namespace teardown is done (see ROUNDS); returns the ms waited. */
+async function settle(): Promise<number> {
+  const t0 = performance.now()
+  if (floor.available) runFloor(floor.exe, ['settle', '1', '-', '-', String(SETTLE_MS.max)])
+  else await sleep(SETTLE_MS.fixed)
+  const waited = performance.now() - t0
+  if (waited < SETTLE_MS.min) await sleep(SETTLE_MS.min - waited)
+  const ms = performance.now() - t0
+  settleWaits.push(ms)
+  return ms
 }
 
 // ---------------------------------------------------------- 1. add + delete
@@ -298,7 +326,7 @@ function vethVariant(
     run: async (count) => {
       try {
         makePairs(prefix, count)
-        await sleep(SETTLE_MS.afterSetup)
+        await settle()
         const ms = await body(prefix, count)
         verifyPair(prefix, count - 1, v.label)
         return ms
@@ -677,14 +705,34 @@ function scenarioCaptureThroughput(): Scenario {
 }
 
 /**
- * Between iterations of a star (untimed): the kernel tears deleted
+ * Between iterations of a big star (untimed): the kernel tears deleted
  * namespaces down asynchronously, and the next build would queue behind it.
  */
-const starPause = (n: number): number => (n >= 100 ? SETTLE_MS.block : 0)
+const starPause = async (n: number): Promise<void> => {
+  if (n >= 100) await settle()
+}
 
 function scenarioLabStar(n: number, iterations: number, warmup: number): Scenario {
   const p = (i: number): string => `${PREFIX}5i${n}-${i}-`
   const names = range(n).map((j) => `h${j}`)
+  /** `count` labs built by `build` and destroyed, timed whole. */
+  const starRuns = async (count: number, build: (lab: Lab) => Promise<void>): Promise<number[]> => {
+    const ms: number[] = []
+    for (const i of range(count)) {
+      if (i > 0) await starPause(n)
+      ms.push(
+        await timeAsync(async () => {
+          const lab = await newLab()
+          try {
+            await build(lab)
+          } finally {
+            await lab.destroy()
+          }
+        }),
+      )
+    }
+    return ms
+  }
   return {
     id: `lab-star-${n}`,
     title: `Lab star: ${n} hosts on one switch, build + destroy`,
@@ -692,33 +740,33 @@ function scenarioLabStar(n: number, iterations: number, warmup: number): Scenari
     warmup,
     timed: `a bridge in its own namespace, ${n} hosts each linked to it (v4 + v6, up), then everything deleted`,
     note: () =>
-      starPause(n) > 0
-        ? `${starPause(n)} ms untimed pause between iterations (kernel namespace teardown)`
+      n >= 100
+        ? 'between iterations of a block, an untimed wait for the kernel to settle (namespace teardown)'
         : undefined,
     variants: [
       {
         id: 'nslab',
-        label: 'nslab Lab',
+        label: 'nslab Lab, topology as data',
+        does: `Lab.create(); lab.build({ hosts: x${n}, switches: [{ name: 'sw', hosts: ${n} }], links: x${n} }) (namespaces, the bridge, every pair, every end's addresses and up in one datagram per namespace, carriers together); destroy()`,
+        run: (count) =>
+          starRuns(count, async (lab) => {
+            await lab.build({
+              hosts: names,
+              switches: [{ name: 'sw', hosts: n }],
+              links: names.map((h) => [h, 'sw'] as const),
+            })
+          }),
+      },
+      {
+        id: 'nslab-awaited',
+        label: 'nslab Lab, each call awaited',
         does: `Lab.create(); addSwitch('sw', { hosts: ${n} }); addHosts(x${n}); connect(h, sw) x${n}, each awaited; destroy()`,
-        run: async (count) => {
-          const ms: number[] = []
-          for (const i of range(count)) {
-            if (i > 0) await sleep(starPause(n))
-            ms.push(
-              await timeAsync(async () => {
-                const lab = await newLab()
-                try {
-                  const sw = await lab.addSwitch('sw', { hosts: n })
-                  const hosts = await lab.addHosts(...names)
-                  for (const h of hosts) await lab.connect(h, sw)
-                } finally {
-                  await lab.destroy()
-                }
-              }),
-            )
-          }
-          return ms
-        },
+        run: (count) =>
+          starRuns(count, async (lab) => {
+            const sw = await lab.addSwitch('sw', { hosts: n })
+            const hosts = await lab.addHosts(...names)
+            for (const h of hosts) await lab.connect(h, sw)
+          }),
       },
       {
         id: 'ip',
@@ -748,7 +796,7 @@ function scenarioLabStar(n: number, iterations: number, warmup: number): Scenari
           })
           const ms: number[] = []
           for (const [i, f] of files.entries()) {
-            if (i > 0) await sleep(starPause(n))
+            if (i > 0) await starPause(n)
             ms.push(time(() => bash(f)))
           }
           return ms
@@ -763,7 +811,7 @@ function scenarioLabStar(n: number, iterations: number, warmup: number): Scenari
           if (!floor.available) return []
           const ms: number[] = []
           for (const i of range(count)) {
-            if (i > 0) await sleep(starPause(n))
+            if (i > 0) await starPause(n)
             ms.push(
               ...runFloor(floor.exe, ['lab-star', '1', `${PREFIX}5f${n}-${i}-`, NETNS_RUN_DIR, String(n)]),
             )
@@ -800,9 +848,9 @@ function scenarioLabMatrix(): Scenario {
   let hosts: LabNode[] = []
   const pairs = (): { from: LabNode; to: LabNode }[] =>
     hosts.flatMap((from) => hosts.filter((to) => to !== from).map((to) => ({ from, to })))
-  let labAnswered: number[] = []
-  let ipAnswered: number[] = []
-  let floorAnswered: number[] = []
+  const labAnswered: number[] = []
+  const ipAnswered: number[] = []
+  const floorAnswered: number[] = []
   const answered = (a: number[]): string =>
     `pairs answered per iteration: ${a.map((x) => `${x}/${n * (n - 1)}`).join(', ')}`
   return {
@@ -818,7 +866,7 @@ function scenarioLabMatrix(): Scenario {
       const sw = await lab.addSwitch('sw')
       hosts = await lab.addHosts(...range(n).map((j) => `h${j}`))
       for (const h of hosts) await lab.connect(h, sw)
-      await sleep(SETTLE_MS.afterSetup)
+      await settle()
     },
     teardown: async () => {
       await lab?.destroy()
@@ -830,7 +878,6 @@ function scenarioLabMatrix(): Scenario {
         does: 'lab.reachability({ count: 1 }): permanent neighbour entries for the segment (2,450 requests, one datagram per host), then ICMP datagram sockets in each namespace, 64 pairs in flight, no process',
         note: () => answered(labAnswered),
         run: async (count) => {
-          labAnswered = []
           const ms: number[] = []
           for (const _ of range(count)) {
             let m: Awaited<ReturnType<Lab['reachability']>> | undefined
@@ -846,7 +893,6 @@ function scenarioLabMatrix(): Scenario {
         does: `${n * (n - 1)} processes: ip netns exec NS ping -c1 -W1 ADDR per ordered pair, ${MATRIX.concurrency} in flight`,
         note: () => answered(ipAnswered),
         run: async (count) => {
-          ipAnswered = []
           const ms: number[] = []
           for (const _ of range(count)) {
             let ok = 0
@@ -874,7 +920,7 @@ function scenarioLabMatrix(): Scenario {
             NETNS_RUN_DIR,
             String(n),
           ])
-          floorAnswered = r.answered ?? []
+          floorAnswered.push(...(r.answered ?? []))
           return r.ms
         },
       },
@@ -937,36 +983,55 @@ function scenarioCodecEncode(): Scenario {
 
 // ------------------------------------------------------------- the driver
 
-async function runScenario(s: Scenario, settle: number): Promise<ScenarioResult> {
+/** `total` iterations in `rounds` blocks as even as can be (the first ones one longer). */
+function blocks(total: number, rounds: number): number[] {
+  const r = Math.max(1, Math.min(rounds, total))
+  return range(r).map((i) => Math.floor(total / r) + (i < total % r ? 1 : 0))
+}
+
+async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const variants: ScenarioResult['variants'] = {}
   const warmup = s.warmup ?? WARMUP
+  const sizes = blocks(s.iterations, s.rounds ?? ROUNDS)
+  const settledFrom = settleWaits.length
   try {
     await s.setup?.()
+    const measured = s.variants.filter((v) => !v.skip)
+    const samples = new Map<VariantId, number[]>(measured.map((v) => [v.id, []]))
+    for (const [round, size] of sizes.entries()) {
+      // Rotated by one each round: A B C, B C A, C A B...
+      const order = measured.map((_, i) => measured[(i + round) % measured.length]!)
+      for (const v of order) {
+        const first = round === 0
+        let all: number[]
+        try {
+          all = await v.run((first ? warmup : 0) + size)
+        } finally {
+          await settle()
+        }
+        expectNoneLeft(`${s.id}/${v.id}`, s.keep?.() ?? [])
+        samples.get(v.id)!.push(...all.slice(first ? warmup : 0))
+      }
+    }
     for (const v of s.variants) {
       if (v.skip) {
         variants[v.id] = { label: v.label, does: v.does, skipped: v.skip }
         continue
       }
-      let all: number[]
-      try {
-        all = await v.run(warmup + s.iterations)
-      } finally {
-        await sleep(settle)
-      }
-      expectNoneLeft(`${s.id}/${v.id}`, s.keep?.() ?? [])
-      const samples = all.slice(warmup)
+      const got = samples.get(v.id)!
       const note = v.note?.()
       variants[v.id] = {
         label: v.label,
         does: v.does,
-        summary: summarize(samples),
-        samples,
+        summary: summarize(got),
+        samples: got,
         ...(note ? { note } : {}),
       }
     }
   } finally {
     await s.teardown?.()
   }
+  const waits = settleWaits.slice(settledFrom)
   const m = (id: VariantId): Summary | undefined => variants[id]?.summary
   const has = (id: VariantId): boolean => s.variants.some((v) => v.id === id)
   const nslabFloor = ratio(m('nslab'), m('floor'))
@@ -976,6 +1041,8 @@ async function runScenario(s: Scenario, settle: number): Promise<ScenarioResult>
     title: s.title,
     iterations: s.iterations,
     warmup,
+    blocks: sizes,
+    settle: waits.length > 0 ? summarize(waits) : undefined,
     timed: s.timed,
     ...(note ? { note } : {}),
     variants,
@@ -985,6 +1052,9 @@ async function runScenario(s: Scenario, settle: number): Promise<ScenarioResult>
       ...(has('floor') ? { 'nslab/floor': nslabFloor } : {}),
       ...(m('nslab-in-guest') ? { 'nslab-in-guest/nslab': ratio(m('nslab-in-guest'), m('nslab')) } : {}),
       ...(m('nslab-capture') ? { 'capture/nslab': ratio(m('nslab-capture'), m('nslab')) } : {}),
+      ...(m('nslab-awaited') && !m('floor-seq')
+        ? { 'nslab-awaited/nslab': ratio(m('nslab-awaited'), m('nslab')) }
+        : {}),
       ...(m('nslab-awaited') && m('floor-seq')
         ? { 'nslab-awaited/floor-unbatched': ratio(m('nslab-awaited'), m('floor-seq')) }
         : {}),
@@ -1006,7 +1076,10 @@ function table(rows: string[][], right: boolean[]): string {
 }
 
 function printScenario(n: number, s: Scenario, r: ScenarioResult): void {
-  console.log(`\n${n}. ${r.title}: ${r.iterations} iterations after ${r.warmup} warm-up`)
+  console.log(
+    `\n${n}. ${r.title}: ${r.iterations} iterations after ${r.warmup} warm-up, interleaved in blocks of ${r.blocks.join('+')}` +
+      (r.settle ? ` (settled ${fmtMs(r.settle.median)} ms median, ${fmtMs(r.settle.max)} max, between)` : ''),
+  )
   console.log(`   timed: ${r.timed}`)
   if (r.note) console.log(`   note: ${r.note}`)
   const rows = [['   variant', 'median ms', 'p10 .. p90 ms', 'min .. max ms']]
@@ -1118,9 +1191,9 @@ async function main(): Promise<number> {
     ...(only?.split(',').includes('vm-boot') ? [scenarioVmBoot()] : []), // only when asked: ~10 s per boot
   ].filter((s) => !only || only.split(',').some((o) => s.id.startsWith(o)))
   const results: ScenarioResult[] = []
-  await sleep(SETTLE_MS.block) // let whatever ran before settle, as between blocks
+  await settle() // let whatever ran before settle, as between blocks
   for (const [i, s] of scenarios.entries()) {
-    const r = await runScenario(s, SETTLE_MS.block)
+    const r = await runScenario(s)
     results.push(r)
     printScenario(i + 1, s, r)
   }

@@ -7,6 +7,10 @@ export {
   type Switch,
   type SwitchOptions,
   type HostOptions,
+  type HostSpec,
+  type LinkSpec,
+  type SwitchSpec,
+  type TopologySpec,
 } from './lab.js'
 export { LabNode, type NodeKind, type Port } from './node.js'
 export { TopologyError } from './errors.js'

@@ -2,11 +2,11 @@
  * Links: a veth pair born with each end in its node's namespace, addresses
  * from the plan, both ends up and carrying; link state and MTU at run time.
  */
-import type { EventSubscription, VethOptions } from '../netlink/index.js'
+import type { VethOptions } from '../netlink/index.js'
 import { TopologyError } from './errors.js'
 import type { LabModel } from './model.js'
 import { deviceName } from './names.js'
-import type { LabNode } from './node.js'
+import type { LabNode, Port } from './node.js'
 import { indexTaken } from './nodes.js'
 import { type Segment, overlaps, subnetText } from './plan.js'
 import type { UndoStack } from './undo.js'
@@ -22,49 +22,40 @@ export interface LinkOptions {
   mtu?: number
 }
 
-/**
- * A veth from `a` to `b`, both ends at the indexes their nodes count to (see
- * createWithIndex). Not born up: with A's end up before its IPv6 address was
- * added, routed IPv6 pings across a router went unanswered in 2 of 3 loaded
- * runs of test/lab (cause not pinned down); addresses first, then up, in one
- * datagram, never failed.
- */
-async function createVethPair(
-  model: LabModel,
-  a: LabNode,
-  b: LabNode,
-  o: VethOptions,
-): Promise<[number, number]> {
-  const ia = model.nextIndex.get(a)!
-  const ib = model.nextIndex.get(b)!
-  try {
-    await a.netlink.createVeth({ ...o, index: ia, peer: { ...o.peer, index: ib } })
-    model.nextIndex.set(a, ia + 1)
-    model.nextIndex.set(b, ib + 1)
-    return [ia, ib]
-  } catch (err) {
-    if (!indexTaken(err)) throw err
-    await a.netlink.createVeth(o)
-    const [la, lb] = await Promise.all([a.netlink.getLink(o.name), b.netlink.getLink(o.peer.name)])
-    model.nextIndex.set(a, Math.max(model.nextIndex.get(a)!, la.index + 1))
-    model.nextIndex.set(b, Math.max(model.nextIndex.get(b)!, lb.index + 1))
-    return [la.index, lb.index]
-  }
+/** A link planned (ends, names, segment, addresses), then made (indexes). */
+export interface PlannedLink {
+  /** The link's id (Port.link): `<a>--<b>#<n>`, names sorted. */
+  link: string
+  a: LabNode
+  b: LabNode
+  /** b is a switch: a's end joins its segment, b's end is enslaved to its bridge. */
+  onSwitch: boolean
+  devA: string
+  devB: string
+  segment: Segment
+  mtu: number | undefined
+  addrA: { v4: string; v6: string }
+  addrB: { v4: string; v6: string } | undefined
+  /** Set once the pair exists. */
+  indexA: number
+  indexB: number
 }
 
-/** Resolve once `device` on `node` is operationally up (carrier on, qdisc attached). */
-export async function operUp(sub: EventSubscription, node: LabNode, device: string): Promise<void> {
-  const now = await node.netlink.getLink(device)
-  if (now.operstate === 'UP') return
-  await sub.waitFor((ev) => ev.kind === 'link' && ev.link.name === device && ev.link.operstate === 'UP', {
-    timeout: 10_000,
-    what: `carrier on ${device} (operstate UP)`,
-  })
-}
+/**
+ * Steps that undo a half-made link only (addresses taken from the plan, the
+ * model's counts, the veth): once links are made they go with the
+ * namespaces (one DELLINK per link would make teardown slower for nothing),
+ * so the steps are dropped when the whole operation succeeded.
+ */
+export type HalfMade = (() => void)[]
 
 /** A node may not have two links whose subnets overlap (its routing would be ambiguous). */
-function checkOverlap(n: LabNode, segment: Segment): void {
-  for (const p of n.ports) {
+function checkOverlap(
+  n: LabNode,
+  segment: Segment,
+  planned: readonly { device: string; segment: Segment }[],
+): void {
+  for (const p of [...n.ports, ...planned]) {
     if (p.segment === segment) continue
     if (overlaps(p.segment.v4, segment.v4) || overlaps(p.segment.v6, segment.v6))
       throw new TopologyError(
@@ -74,18 +65,21 @@ function checkOverlap(n: LabNode, segment: Segment): void {
 }
 
 /**
- * Link two nodes (see Lab.connect). Everything is planned first, so a bad
- * request changes nothing; the addresses taken are given back if the
- * kernel then refuses. The pair needs no undo of its own: its ends live in
- * the nodes' namespaces and go with them.
+ * Plan one link: check its ends, name its devices, take its segment and
+ * addresses from the plan and count it in the model, registering how to
+ * give all that back on `undo` (the steps go to `halfMade`). `planned`
+ * holds the links planned before it in the same operation and not made yet
+ * (their subnets count for the overlap check); this one is added.
  */
-export async function connect(
+export function planLink(
   model: LabModel,
   undo: UndoStack,
+  halfMade: HalfMade,
   x: LabNode | string,
   y: LabNode | string,
-  options: LinkOptions = {},
-): Promise<string> {
+  options: LinkOptions,
+  planned: Map<LabNode, { device: string; segment: Segment }[]>,
+): PlannedLink {
   let a = model.resolve(x, 'from')
   let b = model.resolve(y, 'to')
   if (a === b) throw new TopologyError(`cannot connect ${a.name} to itself`)
@@ -106,86 +100,227 @@ export async function connect(
   const segment = onSwitch
     ? model.switchSegments.get(b)!
     : model.plan.segment(`link ${a.name}--${b.name}`, 2, options)
-  const link = `${pairKey}#${nth}`
-  const segId = onSwitch ? `sw:${b.name}` : link
+  const segId = onSwitch ? `sw:${b.name}` : `${pairKey}#${nth}`
 
-  // Undo steps for a half-made link only: once made, the veth and the
-  // addresses go with the namespaces (one DELLINK per link would make
-  // teardown slower for nothing), so these are dropped on success.
-  const halfMade: (() => void)[] = []
-  await undo.atomically(async () => {
-    const addrA = model.plan.assign(segment, a.name, options.addresses?.[a.name])
+  const addrA = model.plan.assign(segment, a.name, options.addresses?.[a.name])
+  halfMade.push(
+    undo.defer(`address of ${a.name} on ${segment.label}`, () => model.plan.release(segment, a.name)),
+  )
+  checkOverlap(a, segment, planned.get(a) ?? [])
+  let addrB: { v4: string; v6: string } | undefined
+  if (!onSwitch) {
+    addrB = model.plan.assign(segment, b.name, options.addresses?.[b.name])
     halfMade.push(
-      undo.defer(`address of ${a.name} on ${segment.label}`, () => model.plan.release(segment, a.name)),
+      undo.defer(`address of ${b.name} on ${segment.label}`, () => model.plan.release(segment, b.name)),
     )
-    checkOverlap(a, segment)
-    let addrB: { v4: string; v6: string } | undefined
-    if (!onSwitch) {
-      addrB = model.plan.assign(segment, b.name, options.addresses?.[b.name])
-      halfMade.push(
-        undo.defer(`address of ${b.name} on ${segment.label}`, () => model.plan.release(segment, b.name)),
+    checkOverlap(b, segment, planned.get(b) ?? [])
+  }
+  model.linkCount.set(pairKey, nth + 1)
+  const newSegment = !model.segments.some((s) => s.id === segId)
+  if (newSegment) model.segments.push({ id: segId, segment })
+  halfMade.push(
+    undo.defer(`link ${a.name}--${b.name} in the model`, () => {
+      model.linkCount.set(pairKey, (model.linkCount.get(pairKey) ?? 1) - 1)
+      if (!newSegment) return
+      const i = model.segments.findIndex((s) => s.id === segId)
+      if (i >= 0) model.segments.splice(i, 1)
+    }),
+  )
+  for (const [n, device] of [
+    [a, devA],
+    [b, devB],
+  ] as const) {
+    const list = planned.get(n) ?? []
+    list.push({ device, segment })
+    planned.set(n, list)
+  }
+  return {
+    link: `${pairKey}#${nth}`,
+    a,
+    b,
+    onSwitch,
+    devA,
+    devB,
+    segment,
+    mtu: options.mtu,
+    addrA,
+    addrB,
+    indexA: 0,
+    indexB: 0,
+  }
+}
+
+/**
+ * Make the veth pairs of planned links, all at once: each pair's request
+ * goes through its `a` end's socket with both ends at the indexes their
+ * nodes count to (see createWithIndex), so a node that makes several pairs
+ * sends them in one datagram. A pair whose index turns out taken (by a
+ * device the lab did not make) is made again without one, and its indexes
+ * asked of the kernel. Not born up: with A's end up before its IPv6 address
+ * was added, routed IPv6 pings across a router went unanswered in 2 of 3
+ * loaded runs of test/lab (cause not pinned down); addresses first, then up
+ * (configureLinks), never failed.
+ */
+export async function createPairs(
+  model: LabModel,
+  undo: UndoStack,
+  halfMade: HalfMade,
+  links: readonly PlannedLink[],
+): Promise<void> {
+  const veth = (l: PlannedLink, index?: number, peerIndex?: number): VethOptions => ({
+    name: l.devA,
+    mtu: l.mtu,
+    index,
+    peer: { name: l.devB, index: peerIndex, netns: { fd: l.b.ns.fd }, mtu: l.mtu },
+  })
+  const made = (l: PlannedLink): void => {
+    const { a, indexA, devA } = l
+    halfMade.push(undo.defer(`veth ${devA} in ${a.netns}`, () => a.netlink.deleteLink(indexA)))
+  }
+  const results = await Promise.allSettled(
+    links.map((l) => {
+      l.indexA = model.nextIndex.get(l.a)!
+      l.indexB = model.nextIndex.get(l.b)!
+      model.nextIndex.set(l.a, l.indexA + 1)
+      model.nextIndex.set(l.b, l.indexB + 1)
+      return l.a.netlink.createVeth(veth(l, l.indexA, l.indexB))
+    }),
+  )
+  let failure: unknown
+  const retry: PlannedLink[] = []
+  for (const [i, r] of results.entries()) {
+    if (r.status === 'fulfilled') made(links[i]!)
+    else if (indexTaken(r.reason)) retry.push(links[i]!)
+    else failure ??= r.reason
+  }
+  if (failure !== undefined) throw failure
+  for (const l of retry) {
+    await l.a.netlink.createVeth(veth(l))
+    const [la, lb] = await Promise.all([l.a.netlink.getLink(l.devA), l.b.netlink.getLink(l.devB)])
+    l.indexA = la.index
+    l.indexB = lb.index
+    model.nextIndex.set(l.a, Math.max(model.nextIndex.get(l.a)!, la.index + 1))
+    model.nextIndex.set(l.b, Math.max(model.nextIndex.get(l.b)!, lb.index + 1))
+    made(l)
+  }
+}
+
+/**
+ * Addresses and up on both ends of made pairs (a switch's end enslaved to
+ * its bridge instead), all requests at once (one datagram per namespace),
+ * then wait until every end carries: the kernel attaches the qdisc and lets
+ * a bridge port forward only when linkwatch turns the carrier on, a moment
+ * after `up`, and traffic sent before that is dropped. The wait listens on
+ * each node's own netlink socket (see Netlink.watchOperUp), watching before
+ * the ends go up.
+ */
+export async function configureLinks(model: LabModel, links: readonly PlannedLink[]): Promise<void> {
+  const ends = new Map<LabNode, Map<number, string>>()
+  const end = (n: LabNode, index: number, device: string): void => {
+    const m = ends.get(n) ?? new Map<number, string>()
+    m.set(index, device)
+    ends.set(n, m)
+  }
+  for (const l of links) {
+    end(l.a, l.indexA, l.devA)
+    end(l.b, l.indexB, l.devB)
+  }
+  const watches = [...ends].map(([n, m]) => ({ n, m, watch: n.netlink.watchOperUp([...m.keys()]) }))
+  try {
+    const jobs: Promise<void>[] = []
+    for (const l of links) {
+      const { a, b, segment } = l
+      jobs.push(
+        a.netlink.addAddress(l.indexA, `${l.addrA.v4}/${segment.v4.prefixLen}`),
+        a.netlink.addAddress(l.indexA, `${l.addrA.v6}/${segment.v6.prefixLen}`),
+        a.netlink.setLink(l.indexA, { up: true }),
       )
-      checkOverlap(b, segment)
-    }
-    // Watch both ends before bringing them up: the kernel attaches the qdisc
-    // and lets a bridge port forward only when linkwatch turns the carrier on,
-    // a moment after `up`; traffic sent before that is dropped.
-    const subs = [a.netlink.subscribe(['link']), b.netlink.subscribe(['link'])]
-    try {
-      // Both ends get the index their node counts to: nothing to ask the
-      // kernel afterwards, and A's and B's remaining requests (addresses,
-      // then up) go out as one datagram each.
-      const [indexA, indexB] = await createVethPair(model, a, b, {
-        name: devA,
-        mtu: options.mtu,
-        peer: { name: devB, netns: { fd: b.ns.fd }, mtu: options.mtu },
-      })
-      halfMade.push(undo.defer(`veth ${devA} in ${a.netns}`, () => a.netlink.deleteLink(indexA)))
-      const jobs: Promise<void>[] = [
-        a.netlink.addAddress(indexA, `${addrA.v4}/${segment.v4.prefixLen}`),
-        a.netlink.addAddress(indexA, `${addrA.v6}/${segment.v6.prefixLen}`),
-        a.netlink.setLink(indexA, { up: true }),
-      ]
-      if (onSwitch) {
-        jobs.push(b.netlink.setLink(indexB, { master: model.bridgeIndex.get(b)!, up: true }))
+      if (l.onSwitch) {
+        jobs.push(b.netlink.setLink(l.indexB, { master: model.bridgeIndex.get(b)!, up: true }))
       } else {
         jobs.push(
-          b.netlink.addAddress(indexB, `${addrB!.v4}/${segment.v4.prefixLen}`),
-          b.netlink.addAddress(indexB, `${addrB!.v6}/${segment.v6.prefixLen}`),
-          b.netlink.setLink(indexB, { up: true }),
+          b.netlink.addAddress(l.indexB, `${l.addrB!.v4}/${segment.v4.prefixLen}`),
+          b.netlink.addAddress(l.indexB, `${l.addrB!.v6}/${segment.v6.prefixLen}`),
+          b.netlink.setLink(l.indexB, { up: true }),
         )
       }
-      await Promise.all(jobs)
-      await Promise.all([operUp(subs[0]!, a, devA), operUp(subs[1]!, b, devB)])
-      const mtu = options.mtu === undefined ? {} : { mtu: options.mtu }
-      a.ports.push({
-        device: devA,
-        link,
-        index: indexA,
-        peer: b,
-        segment,
-        v4: addrA.v4,
-        v6: addrA.v6,
-        ...mtu,
-      })
-      b.ports.push({
-        device: devB,
-        link,
-        index: indexB,
-        peer: a,
-        segment,
-        v4: addrB?.v4,
-        v6: addrB?.v6,
-        ...mtu,
-      })
-    } finally {
-      for (const sub of subs) sub.close()
     }
+    await Promise.all(jobs)
+    await Promise.all(
+      watches.map(({ n, m, watch }) =>
+        watch.done({ timeout: 10_000, name: (i) => `${m.get(i) ?? `#${i}`} of ${n.name}` }),
+      ),
+    )
+  } finally {
+    for (const w of watches) w.watch.close()
+  }
+}
+
+/** The made links in the model: each end a port of its node. */
+export function addPorts(undo: UndoStack, halfMade: HalfMade, links: readonly PlannedLink[]): void {
+  const added: { node: LabNode; port: Port }[] = []
+  for (const l of links) {
+    const { a, b, segment } = l
+    const mtu = l.mtu === undefined ? {} : { mtu: l.mtu }
+    const common = { link: l.link, segment, ...mtu }
+    const pa: Port = { device: l.devA, index: l.indexA, peer: b, v4: l.addrA.v4, v6: l.addrA.v6, ...common }
+    const pb: Port = { device: l.devB, index: l.indexB, peer: a, v4: l.addrB?.v4, v6: l.addrB?.v6, ...common }
+    a.ports.push(pa)
+    b.ports.push(pb)
+    added.push({ node: a, port: pa }, { node: b, port: pb })
+  }
+  halfMade.push(
+    undo.defer(`ports of ${links.length} link(s)`, () => {
+      for (const { node, port } of added) {
+        const i = node.ports.indexOf(port)
+        if (i >= 0) node.ports.splice(i, 1)
+      }
+    }),
+  )
+}
+
+/**
+ * Make links given as data, in batches: all planned first (a bad one
+ * changes nothing), then every pair at once, then every end's addresses and
+ * up at once, then every carrier waited for together. Atomic: a failure
+ * unwinds what it made. Its half-made steps (see HalfMade) are dropped on
+ * success, or left in `halfMade` for a caller whose operation goes on.
+ */
+export async function connectAll(
+  model: LabModel,
+  undo: UndoStack,
+  specs: readonly { x: LabNode | string; y: LabNode | string; options?: LinkOptions }[],
+  halfMade?: HalfMade,
+): Promise<PlannedLink[]> {
+  const steps: HalfMade = halfMade ?? []
+  const planned = new Map<LabNode, { device: string; segment: Segment }[]>()
+  const links = await undo.atomically(async () => {
+    const links = specs.map((s) => planLink(model, undo, steps, s.x, s.y, s.options ?? {}, planned))
+    await createPairs(model, undo, steps, links)
+    await configureLinks(model, links)
+    addPorts(undo, steps, links)
+    return links
   })
-  for (const drop of halfMade) drop()
-  model.linkCount.set(pairKey, nth + 1)
-  if (!model.segments.some((s) => s.id === segId)) model.segments.push({ id: segId, segment })
-  return link
+  // A caller that passed its own list drops the steps when its whole operation succeeded.
+  if (!halfMade) for (const drop of steps) drop()
+  return links
+}
+
+/**
+ * Link two nodes (see Lab.connect). Everything is planned first, so a bad
+ * request changes nothing; the addresses taken are given back if the
+ * kernel then refuses. The pair needs no undo of its own: its ends live in
+ * the nodes' namespaces and go with them.
+ */
+export async function connect(
+  model: LabModel,
+  undo: UndoStack,
+  x: LabNode | string,
+  y: LabNode | string,
+  options: LinkOptions = {},
+): Promise<string> {
+  const [made] = await connectAll(model, undo, [{ x, y, options }])
+  return made!.link
 }
 
 /** Bring both ends of a link down (`up: false`) or up again; resolves when the kernel agrees. */
@@ -196,12 +331,16 @@ export async function setLinkUp(
   up: boolean,
 ): Promise<{ a: LabNode; b: LabNode }> {
   const { a, portA, b, portB } = model.link(x, y)
-  const subs = up ? [a.netlink.subscribe(['link']), b.netlink.subscribe(['link'])] : []
+  const watches = up ? [a.netlink.watchOperUp([portA.index]), b.netlink.watchOperUp([portB.index])] : []
   try {
     await Promise.all([a.netlink.setLink(portA.index, { up }), b.netlink.setLink(portB.index, { up })])
-    if (up) await Promise.all([operUp(subs[0]!, a, portA.device), operUp(subs[1]!, b, portB.device)])
+    if (up)
+      await Promise.all([
+        watches[0]!.done({ timeout: 10_000, name: () => `${portA.device} of ${a.name}` }),
+        watches[1]!.done({ timeout: 10_000, name: () => `${portB.device} of ${b.name}` }),
+      ])
   } finally {
-    for (const s of subs) s.close()
+    for (const w of watches) w.close()
   }
   return { a, b }
 }

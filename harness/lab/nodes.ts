@@ -68,7 +68,27 @@ export async function createNodes(
   kind: NodeKind,
   options: HostOptions = {},
 ): Promise<LabNode[]> {
+  return createNodesOf(
+    ctx,
+    names.map((name) => ({ name, kind, options })),
+  )
+}
+
+/** A node to make: its name, kind and (for hosts) options. */
+export interface NodeEntry {
+  name: string
+  kind: NodeKind
+  options?: HostOptions
+}
+
+/**
+ * Make nodes of any kinds at once (see createNodes): the namespaces one
+ * after the other, then every node's lo and sysctls together (one datagram
+ * per namespace).
+ */
+export async function createNodesOf(ctx: NodeContext, entries: readonly NodeEntry[]): Promise<LabNode[]> {
   const { model, undo, record } = ctx
+  const names = entries.map((e) => e.name)
   checkNewNames(model, names)
   // Named in the record before they are made: a crash in between leaves a
   // record naming an absent namespace, never a namespace nobody owns.
@@ -110,15 +130,15 @@ export async function createNodes(
       handle.close()
       throw err
     }
-    const node = new LabNode(name, kind, handle, nl, record, model.timeline)
+    const node = new LabNode(name, entries[i]!.kind, handle, nl, record, model.timeline)
     it.node = node
     model.nodes.set(name, node)
     model.nextIndex.set(node, 2)
     made.push(node)
   }
   await Promise.all(
-    made.map(async (n) => {
-      if (options.bare) return
+    made.map(async (n, i) => {
+      if (entries[i]!.options?.bare) return
       await n.netlink.setLink(1, { up: true }) // lo is always ifindex 1 (LOOPBACK_IFINDEX)
       if (n.kind !== 'switch') setSysctls(n.ns, HOST_SYSCTLS)
       if (n.kind === 'router') setSysctls(n.ns, ROUTER_SYSCTLS)

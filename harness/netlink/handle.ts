@@ -5,6 +5,7 @@
  */
 import type { NetnsRef } from '../netns/index.js'
 import * as addr from './addr.js'
+import { OperUpWatch } from './carrier.js'
 import { type EventGroup, EventSubscription } from './events.js'
 import * as link from './link.js'
 import * as neigh from './neigh.js'
@@ -91,6 +92,14 @@ export class Netlink {
   }
   listNeighbours(filter?: Parameters<typeof neigh.listNeighbours>[1]): Promise<neigh.Neighbour[]> {
     return neigh.listNeighbours(this.socket, filter)
+  }
+
+  /**
+   * Watch links (by index) until they are operationally up, on this handle's
+   * own socket: call before bringing them up, then `await watch.done()`.
+   */
+  watchOperUp(indexes: readonly number[]): OperUpWatch {
+    return new OperUpWatch(this.socket, indexes)
   }
 
   /** Events in the same namespace, on a socket of their own. */

@@ -8,6 +8,7 @@ export { NetlinkDecodeError, NetlinkEncodeError, InvalidAddressError } from './c
 export { NetlinkError, NetlinkTransportError, type RequestContext } from './transport/errors.js'
 export { NetlinkSocket, type NetlinkSocketOptions } from './transport/socket.js'
 export { Netlink } from './handle.js'
+export { OperUpWatch } from './carrier.js'
 export * from './link.js'
 export * from './addr.js'
 export * from './route.js'

@@ -20,24 +20,32 @@ export interface BuildOptions {
 export async function buildTopology(ctx: RunContext, s: Scenario, options: BuildOptions = {}): Promise<void> {
   const lab: Lab = ctx.lab
   const decls = nodeDecls(s)
-  for (const n of decls) {
-    if (n.kind === 'host') await lab.addHost(n.name, { bare: n.spec.bare })
-    else if (n.kind === 'router') await lab.addRouter(n.name)
-    else
-      await lab.addSwitch(n.name, {
+  // Nodes, links, impairments and NAT in batches, the routes once (Lab.build).
+  await lab.build({
+    hosts: decls.filter((n) => n.kind === 'host').map((n) => ({ name: n.name, bare: n.spec.bare })),
+    routers: decls.filter((n) => n.kind === 'router').map((n) => n.name),
+    switches: decls
+      .filter((n) => n.kind === 'switch')
+      .map((n) => ({
+        name: n.name,
         hosts: n.switchSpec.members,
         subnet: n.switchSpec.subnet,
         subnet6: n.switchSpec.subnet6,
-      })
-  }
-  for (const l of linkDecls(s)) {
-    await lab.connect(l.a, l.b, { subnet: l.subnet, subnet6: l.subnet6, addresses: l.addresses, mtu: l.mtu })
-    if (l.impair) {
-      const { impairment, direction } = impairmentOf(l.impair)
-      await lab.impair(l.a, l.b, impairment, { direction })
-    }
-  }
-  for (const n of s.topology.nat ?? []) await lab.nat(n.router, n.outside)
+      })),
+    links: linkDecls(s).map((l) => {
+      const impair = l.impair ? impairmentOf(l.impair) : undefined
+      return {
+        between: [l.a, l.b] as const,
+        subnet: l.subnet,
+        subnet6: l.subnet6,
+        addresses: l.addresses,
+        mtu: l.mtu,
+        impair: impair?.impairment,
+        direction: impair?.direction,
+      }
+    }),
+    nat: s.topology.nat ?? [],
+  })
   for (const n of decls) {
     if (n.spec.dns) {
       const lines = n.spec.dns.nameservers.map((a) => `nameserver ${a}`)

@@ -19,7 +19,8 @@
  */
 import { test as base, expect } from 'vitest'
 import '../vpn/index.js' // registers the tunnel drivers for lab.tunnel()
-import { Lab, type LabOptions } from '../lab/lab.js'
+import { Lab, type LabOptions, type TopologySpec } from '../lab/lab.js'
+import type { LabNode } from '../lab/node.js'
 import { gc } from '../lab/gc.js'
 import { afterTest, fixtureCaptureMode } from './artifacts.js'
 import { ScratchNetns } from '../lab/scratch.js'
@@ -95,11 +96,36 @@ export const test = base.extend<NslabFixtures>({
  *     return { a, b }
  *   })
  *   it('pings', async ({ topo: { a, b } }) => { await expect(a).toPing(b) })
+ *
+ * A topology given as data (`labTest({ hosts: [...], links: [...] })`) is
+ * built in batches, with the routes synced once (see Lab.build).
  */
+export function labTest<T>(build: (lab: Lab) => Promise<T>, options?: LabTestOptions): LabTestApi<T>
+/**
+ * The same with the topology given as data, built in batches (Lab.build):
+ * `topo` holds the nodes by name.
+ *
+ *   const it = labTest({ hosts: ['a', 'b'], links: [['a', 'b']] })
+ *   it('pings', async ({ topo: { a, b } }) => { await expect(a).toPing(b) })
+ */
+export function labTest(spec: TopologySpec, options?: LabTestOptions): LabTestApi<Record<string, LabNode>>
 export function labTest<T>(
-  build: (lab: Lab) => Promise<T>,
-  options: { scope?: 'file' | 'worker'; lab?: LabOptions } = {},
-) {
+  spec: ((lab: Lab) => Promise<T>) | TopologySpec,
+  options: LabTestOptions = {},
+): LabTestApi<T> {
+  const build: (lab: Lab) => Promise<T> =
+    typeof spec === 'function' ? spec : async (lab) => (await lab.build(spec)) as T
+  return makeLabTest(build, options)
+}
+
+export interface LabTestOptions {
+  scope?: 'file' | 'worker'
+  lab?: LabOptions
+}
+
+type LabTestApi<T> = ReturnType<typeof makeLabTest<T>>
+
+function makeLabTest<T>(build: (lab: Lab) => Promise<T>, options: LabTestOptions) {
   return base.extend<{ sharedLab: Lab; topo: T; resetLab: void }>({
     sharedLab: [
       // eslint-disable-next-line no-empty-pattern

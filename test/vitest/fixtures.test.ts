@@ -113,3 +113,19 @@ describe('a topology built once per file and reset between tests', () => {
     await expect(a).toPing(b)
   })
 })
+
+const asData = labTest({
+  hosts: ['a', 'b'],
+  routers: ['r'],
+  links: [
+    ['a', 'r'],
+    ['r', 'b'],
+  ],
+})
+
+describe('a topology given as data to labTest, built in batches', () => {
+  asData('topo holds the nodes by name, routed', async ({ topo: { a, b, r } }) => {
+    expect(r!.kind).toBe('router')
+    await expect(a!).toPing(b!, { count: 1 })
+  })
+})

@@ -176,6 +176,8 @@ export class NetlinkSocket {
   private draining = false
   private dumpChain: Promise<void> = Promise.resolve()
   private closed = false
+  /** Groups joined for a while (joinFor), with how many callers want each. */
+  private readonly memberships = new Map<number, number>()
   private readonly counters: NetlinkSocketStats = { dumpRetries: 0, requests: 0, datagrams: 0 }
   /** Requests encoded and waiting for the next flush (same synchronous run). */
   private outbox: Pending[] = []
@@ -288,6 +290,32 @@ export class NetlinkSocket {
   join(group: number): void {
     this.raiseBuffer()
     setsockoptInt(this.fd, SOL_NETLINK, NETLINK_OPT.ADD_MEMBERSHIP, group)
+  }
+
+  /**
+   * Join a multicast group for a while, counted: the socket stays a member
+   * until every caller has called the returned function (which leaves the
+   * group when the count falls to 0). For waits on a request socket: a
+   * setsockopt each way instead of a socket of its own. Messages the group
+   * sent before leaving and not read yet still go to listeners (or nowhere).
+   */
+  joinFor(group: number): () => void {
+    if (this.closed) throw new NetlinkTransportError(`netlink socket in ${this.netns} is closed`)
+    const n = this.memberships.get(group) ?? 0
+    if (n === 0) this.join(group)
+    this.memberships.set(group, n + 1)
+    let left = false
+    return () => {
+      if (left) return
+      left = true
+      const now = (this.memberships.get(group) ?? 1) - 1
+      if (now > 0) {
+        this.memberships.set(group, now)
+        return
+      }
+      this.memberships.delete(group)
+      if (!this.closed) setsockoptInt(this.fd, SOL_NETLINK, NETLINK_OPT.DROP_MEMBERSHIP, group)
+    }
   }
 
   private raiseBuffer(): void {
