@@ -55,7 +55,15 @@ const REPORT = fileURLToPath(new URL('../reports/bench.json', import.meta.url))
 const VETH = { a: 'bench-a', b: 'bench-b', cidrA: '198.18.0.1/30', cidrB: '198.18.0.2/30' }
 
 type VariantId =
-  'nslab' | 'nslab-capture' | 'nslab-awaited' | 'nslab-in-guest' | 'ip' | 'ip-batch' | 'floor' | 'floor-seq'
+  | 'nslab'
+  | 'nslab-capture'
+  | 'nslab-trace'
+  | 'nslab-awaited'
+  | 'nslab-in-guest'
+  | 'ip'
+  | 'ip-batch'
+  | 'floor'
+  | 'floor-seq'
 
 interface Variant {
   id: VariantId
@@ -569,8 +577,12 @@ function ipHost(ns: string, peerNs: string, peerDev: string, v4: string, v6: str
   ]
 }
 
-/** The lab-pair fixture `count` times, timed whole; with `capture`, as nslab/vitest runs it by default. */
-async function pairFixture(count: number, capture: boolean): Promise<number[]> {
+/**
+ * The lab-pair fixture `count` times, timed whole; with `capture`, packets
+ * captured; with `trace` too, the timeline's netlink recording and a test
+ * start event: what nslab/vitest's fixture does by default.
+ */
+async function pairFixture(count: number, capture: boolean, trace = false): Promise<number[]> {
   const ms: number[] = []
   for (const _ of range(count))
     ms.push(
@@ -578,11 +590,16 @@ async function pairFixture(count: number, capture: boolean): Promise<number[]> {
         const lab = await newLab()
         try {
           const cap = capture ? lab.capture() : undefined
+          if (trace) {
+            lab.recordNetlink()
+            lab.timeline.record({ kind: 'step', title: 'test lab-pair' })
+          }
           const [a, b] = await lab.addHosts('a', 'b')
           await lab.connect(a, b)
           const r = await a.ping(b, { count: 1 })
           if (r.received !== 1) throw new Error(`lab-pair: a.ping(b) got no reply: ${JSON.stringify(r)}`)
           cap?.clear() // the test passed: nothing is written
+          if (trace) lab.timeline.clear()
         } finally {
           await lab.destroy()
         }
@@ -608,8 +625,14 @@ function scenarioLabPair(): Scenario {
       {
         id: 'nslab-capture',
         label: 'nslab Lab, capture on-failure',
-        does: "the same with lab.capture() right after create (what nslab/vitest's fixture does by default), and the test passing: cap.clear() before destroy()",
+        does: 'the same with lab.capture() right after create, and the test passing: cap.clear() before destroy()',
         run: (count) => pairFixture(count, true),
+      },
+      {
+        id: 'nslab-trace',
+        label: 'nslab Lab, capture + trace on-failure',
+        does: "the same with lab.recordNetlink() too (a netlink socket per node, every announcement on the timeline) and a test-start event: what nslab/vitest's fixture does by default; the test passing: the timeline cleared",
+        run: (count) => pairFixture(count, true, true),
       },
       {
         id: 'ip',
@@ -1052,6 +1075,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       ...(has('floor') ? { 'nslab/floor': nslabFloor } : {}),
       ...(m('nslab-in-guest') ? { 'nslab-in-guest/nslab': ratio(m('nslab-in-guest'), m('nslab')) } : {}),
       ...(m('nslab-capture') ? { 'capture/nslab': ratio(m('nslab-capture'), m('nslab')) } : {}),
+      ...(m('nslab-trace') ? { 'capture+trace/nslab': ratio(m('nslab-trace'), m('nslab')) } : {}),
       ...(m('nslab-awaited') && !m('floor-seq')
         ? { 'nslab-awaited/nslab': ratio(m('nslab-awaited'), m('nslab')) }
         : {}),
