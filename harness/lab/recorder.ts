@@ -9,10 +9,18 @@
  * Also the texts the facade records for its operations, so lab.ts stays a
  * list of calls.
  */
-import { type EventWatcher, type NetlinkEvent, describeEvent, watchEvents } from '../netlink/index.js'
+import {
+  type EventWatcher,
+  type NetlinkEvent,
+  type RawMessage,
+  decodeEvent,
+  describeEvent,
+  watchMessages,
+} from '../netlink/index.js'
+import { nowUs } from './timeline.js'
 import type { LabModel } from './model.js'
 import type { LabNode, Port } from './node.js'
-import type { LinkStatus } from './timeline.js'
+import type { LinkStatus, TraceEvent } from './timeline.js'
 
 /** `a/eth0 198.18.0.1/30 fd00::1/64` for one end of a link. */
 export function endText(node: LabNode, port: Port): string {
@@ -66,10 +74,14 @@ export class NetlinkRecorder {
   /** Record a node's announcements too (a node added after the recording started). */
   follow(node: LabNode): void {
     if (this.closed || this.watchers.has(node)) return
-    const w = watchEvents(
+    const w = watchMessages(
       node.ns,
       ['link', 'addr', 'route', 'neigh'],
-      (ev) => this.record(node, ev),
+      (m) => {
+        // Kept as bytes (the transport reuses its buffer); decoded only if the timeline is read.
+        const kept: RawMessage = { header: { ...m.header }, payload: Buffer.from(m.payload), offset: 0 }
+        this.model.timeline.recordLater(nowUs(), () => this.describe(node, kept))
+      },
       (err) =>
         this.model.timeline.record({
           kind: 'note',
@@ -80,7 +92,21 @@ export class NetlinkRecorder {
     this.watchers.set(node, w)
   }
 
-  private record(node: LabNode, ev: NetlinkEvent): void {
+  private describe(node: LabNode, m: RawMessage): Omit<TraceEvent, 't'> | undefined {
+    let ev: NetlinkEvent | undefined
+    try {
+      ev = decodeEvent(m)
+    } catch (err) {
+      return {
+        kind: 'note',
+        node: node.name,
+        title: `${node.name}: undecodable netlink message (${(err as Error).message})`,
+      }
+    }
+    return ev && this.event(node, ev)
+  }
+
+  private event(node: LabNode, ev: NetlinkEvent): Omit<TraceEvent, 't'> {
     const deviceName = (index: number): string | undefined =>
       node.ports.find((p) => p.index === index)?.device
     const port =
@@ -104,13 +130,13 @@ export class NetlinkRecorder {
         linkState = { [port.link]: this.model.impairedLinks.has(port.link) ? 'impaired' : 'up' }
       }
     }
-    this.model.timeline.record({
+    return {
       kind: 'netlink',
       node: node.name,
       title: `${node.name}: ${describeEvent(ev, deviceName)}`,
       ...(port ? { links: [port.link] } : {}),
       ...(linkState ? { linkState } : {}),
-    })
+    }
   }
 
   close(): void {

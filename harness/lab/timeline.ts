@@ -65,8 +65,25 @@ const cut = (text: string): string =>
     ? text
     : `${text.slice(0, MAX_EVENT_TEXT)}… [${text.length - MAX_EVENT_TEXT} more characters]`
 
+/** An event whose text is made only when the timeline is read (see recordLater). */
+interface LaterEvent {
+  t: number
+  make: () => Omit<TraceEvent, 't'> | undefined
+  made?: TraceEvent | null
+}
+
+type Entry = TraceEvent | LaterEvent
+
+const isLater = (e: Entry): e is LaterEvent => 'make' in e
+
+function finish(e: TraceEvent): TraceEvent {
+  e.title = cut(e.title)
+  if (e.detail !== undefined) e.detail = cut(e.detail)
+  return e
+}
+
 export class Timeline {
-  private ring: TraceEvent[] = []
+  private ring: Entry[] = []
   /** Where the oldest event is once the ring is full. */
   private head = 0
   private droppedCount = 0
@@ -80,15 +97,28 @@ export class Timeline {
 
   /** Record an event now (or at `event.t`); returns it. */
   record(event: Omit<TraceEvent, 't'> & { t?: number }): TraceEvent {
-    const e: TraceEvent = { ...event, t: event.t ?? nowUs(), title: cut(event.title) }
-    if (e.detail !== undefined) e.detail = cut(e.detail)
+    const e = finish({ ...event, t: event.t ?? nowUs() })
+    this.push(e)
+    return e
+  }
+
+  /**
+   * Record that something happened at `t`, its event made only when the
+   * timeline is read (decoding a netlink message costs more than keeping
+   * its bytes, and most timelines are never read). `make` runs at most once,
+   * in time order with the other late events; undefined drops the event.
+   */
+  recordLater(t: number, make: () => Omit<TraceEvent, 't'> | undefined): void {
+    this.push({ t, make })
+  }
+
+  private push(e: Entry): void {
     if (this.ring.length < this.capacity) this.ring.push(e)
     else {
       this.ring[this.head] = e
       this.head = (this.head + 1) % this.capacity
       this.droppedCount++
     }
-    return e
   }
 
   /**
@@ -119,7 +149,18 @@ export class Timeline {
       this.ring.length < this.capacity
         ? [...this.ring]
         : [...this.ring.slice(this.head), ...this.ring.slice(0, this.head)]
-    return all.sort((x, y) => x.t - y.t)
+    const out: TraceEvent[] = []
+    for (const e of all.sort((x, y) => x.t - y.t)) {
+      if (!isLater(e)) out.push(e)
+      else {
+        if (e.made === undefined) {
+          const made = e.make()
+          e.made = made ? finish({ ...made, t: e.t }) : null
+        }
+        if (e.made) out.push(e.made)
+      }
+    }
+    return out
   }
 
   /** How many older events were let go to stay within capacity. */

@@ -217,8 +217,25 @@ export interface EventWatcher {
 }
 
 /**
+ * Call `onMessage` with every message of `groups` announced in a namespace
+ * from now on, undecoded (a recorder that decodes only what it is asked to
+ * show later pays a copy per message, not a decode). The socket does not
+ * keep the process alive; a socket error goes to `onError`.
+ */
+export function watchMessages(
+  netns: NetnsRef | undefined,
+  groups: readonly EventGroup[],
+  onMessage: (m: RawMessage) => void,
+  onError: (err: Error) => void = () => undefined,
+): EventWatcher {
+  const sock = NetlinkSocket.open({ netns, groups: groups.flatMap((g) => GROUPS[g]) })
+  sock.onMessage(onMessage, onError)
+  return { netns: sock.netns, close: () => sock.close() }
+}
+
+/**
  * Call `onEvent` for every event of `groups` announced in a namespace from
- * now on, as it is read (no buffering, for recorders that never wait). The
+ * now on, as it is read (no buffering, for listeners that never wait). The
  * socket does not keep the process alive. A message that fails to decode, or
  * a socket error, goes to `onError` and the watcher goes on.
  */
@@ -228,16 +245,19 @@ export function watchEvents(
   onEvent: (ev: NetlinkEvent) => void,
   onError: (err: Error) => void = () => undefined,
 ): EventWatcher {
-  const sock = NetlinkSocket.open({ netns, groups: groups.flatMap((g) => GROUPS[g]) })
-  sock.onMessage((m) => {
-    let ev: NetlinkEvent | undefined
-    try {
-      ev = decodeEvent(m)
-    } catch (err) {
-      onError(err as Error)
-      return
-    }
-    if (ev) onEvent(ev)
-  }, onError)
-  return { netns: sock.netns, close: () => sock.close() }
+  return watchMessages(
+    netns,
+    groups,
+    (m) => {
+      let ev: NetlinkEvent | undefined
+      try {
+        ev = decodeEvent(m)
+      } catch (err) {
+        onError(err as Error)
+        return
+      }
+      if (ev) onEvent(ev)
+    },
+    onError,
+  )
 }

@@ -5,6 +5,7 @@
  */
 export * as codec from './codec/index.js'
 export { NetlinkDecodeError, NetlinkEncodeError, InvalidAddressError } from './codec/errors.js'
+export type { RawMessage } from './codec/header.js'
 export { NetlinkError, NetlinkTransportError, type RequestContext } from './transport/errors.js'
 export { NetlinkSocket, type NetlinkSocketOptions } from './transport/socket.js'
 export { Netlink } from './handle.js'
@@ -23,6 +24,7 @@ export {
   describeEvent,
   subscribe,
   watchEvents,
+  watchMessages,
 } from './events.js'
 // Not netlink (procfs, an ioctl): they live in harness/netns; re-exported so code that imported
 // them from nslab/netlink keeps working.

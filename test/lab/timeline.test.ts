@@ -49,6 +49,19 @@ describe('Timeline (pure)', () => {
     expect(() => new Timeline(0)).toThrow(/positive integer/)
   })
 
+  it('a late event is made once, when the timeline is read, in time order; undefined drops it', () => {
+    const t = new Timeline()
+    const made: string[] = []
+    t.recordLater(3000, () => (made.push('c'), { kind: 'netlink', title: 'c' }))
+    t.recordLater(1000, () => (made.push('a'), { kind: 'netlink', title: 'a' }))
+    t.recordLater(2000, () => (made.push('gone'), undefined))
+    t.record({ kind: 'lab', title: 'b', t: 1500 })
+    expect(made).toEqual([])
+    expect(t.events().map((e) => `${e.t}:${e.title}`)).toEqual(['1000:a', '1500:b', '3000:c'])
+    expect(t.events().map((e) => e.title)).toEqual(['a', 'b', 'c'])
+    expect(made).toEqual(['a', 'gone', 'c'])
+  })
+
   it('reads CLOCK_REALTIME in microseconds (the clock of kernel packet timestamps)', () => {
     expect(Math.abs(nowUs() / 1000 - Date.now())).toBeLessThan(50)
   })
