@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run test:vm: the kernel-behaviour suite (test/kernel), the scenarios,
-// the VPN tests (WireGuard on the kernel module there, IPsec with ESP) and the
-// xfrm operations on a Debian kernel booted in QEMU. Vitest runs here on the
+// the VPN tests (WireGuard on the kernel module there, IPsec with ESP), the
+// xfrm operations, and the capture's tshark checks (WireGuard devices, nlmon)
+// on a Debian kernel booted in QEMU. Vitest runs here on the
 // host; each test file's worker runs in the VM (vitest.vm.config.ts,
 // vm/vitest-pool.ts). Reports: reports/kernel/<guest uname -r>.json, and
 // reports/junit-vm.xml under CI.
@@ -36,6 +37,11 @@ const dirs =
         ...['test/scenarios', 'test/vpn'].filter((d) => existsSync(d)),
         // xfrm states need ESP (esp4/esp6), which the host kernel lacks.
         'test/netlink/xfrm.test.ts',
+        // Capture on the kernel's own WireGuard device and its nlmon (netlink) devices, read by tshark.
+        'test/capture/capture.test.ts',
+        'test/capture/secrets.test.ts',
+        'test/capture/netlink.test.ts',
+        'test/lab/timeline.test.ts',
       ]
 const argv = ['node_modules/vitest/vitest.mjs', 'run', '--config', 'vitest.vm.config.ts', ...dirs, ...chosen]
 const child = spawn(process.execPath, argv, {

@@ -31,6 +31,7 @@ import {
   type SecretsOptions,
   type StatisticsOptions,
   linkTypeOf,
+  packetBytes,
   pcapngBlocks,
   statisticsBlock,
 } from './pcapng.js'
@@ -327,17 +328,20 @@ export class Capture {
       }
     })
     const written = new Map<number, number>()
+    const runningNow = this.running
     function* records(): Generator<PacketOptions> {
       for (const p of packets) {
         const interfaceId = ids.get(`${p.target}:${p.ifindex}`)!
         written.set(p.target, (written.get(p.target) ?? 0) + 1)
+        const data = packetBytes(linkTypeOf(runningNow[p.target]?.hatypes.get(p.ifindex)), p)
         const out = p.type === PACKET_OUTGOING
         const reception = RECEPTION[p.type]
         yield {
           interfaceId,
           timestamp: BigInt(p.sec) * 1_000_000_000n + BigInt(p.nsec),
-          data: p.data,
-          originalLength: p.length,
+          data,
+          // A cooked header added in front counts on the wire too.
+          originalLength: p.length + data.length - p.data.length,
           direction: out ? 'out' : 'in',
           ...(out || reception === undefined ? {} : { reception }),
         }

@@ -74,6 +74,8 @@ export interface Frame {
    * with the IP header. Absent in frames made by hand.
    */
   hatype?: number
+  /** sll_protocol (host order): the EtherType, or for an nlmon device the netlink family. */
+  protocol?: number
 }
 
 export interface PacketSocketOptions {
@@ -279,6 +281,7 @@ export class PacketSocket {
               ifindex: view.getInt32(at + TPACKET3_HDRLEN + 4, true),
               type: bytes[at + TPACKET3_HDRLEN + 10]!,
               hatype: view.getUint16(at + TPACKET3_HDRLEN + 8, true),
+              protocol: view.getUint16(at + TPACKET3_HDRLEN + 2, false),
               data: Buffer.from(bytes.subarray(start, start + snap)),
             })
             at += next
@@ -321,6 +324,7 @@ export class PacketSocket {
           length: r.size,
           ifindex: r.from.readInt32LE(4),
           hatype: r.from.readUInt16LE(8),
+          protocol: r.from.readUInt16BE(2),
           type: r.from[10]!,
           data: Buffer.from(buf.subarray(0, r.length)),
         })

@@ -58,6 +58,8 @@ export const NRB_RECORD = { END: 0, IPV4: 1, IPV6: 2 } as const
 export const LINKTYPE_ETHERNET = 1
 /** LINKTYPE_RAW: bare IPv4/IPv6 (tun devices, WireGuard). */
 export const LINKTYPE_RAW = 101
+/** LINKTYPE_NETLINK: Linux netlink messages (an nlmon device). */
+export const LINKTYPE_NETLINK = 253
 
 /**
  * The pcapng link type of a device from its ARPHRD_* type: Ethernet for
@@ -67,11 +69,34 @@ export const LINKTYPE_RAW = 101
  */
 export function linkTypeOf(hatype: number | undefined): number {
   if (hatype === undefined || hatype === ARPHRD_ETHER || hatype === ARPHRD_LOOPBACK) return LINKTYPE_ETHERNET
+  if (hatype === ARPHRD_NETLINK) return LINKTYPE_NETLINK
   return LINKTYPE_RAW
+}
+
+/**
+ * The bytes a pcapng packet block carries for a frame of `linkType`: the
+ * frame itself, except for netlink (LINKTYPE_NETLINK), whose packets start
+ * with the 16-byte Linux cooked header libpcap writes (packet type,
+ * ARPHRD_NETLINK, no address, the netlink family as protocol), which
+ * Wireshark reads to pick the family's dissector.
+ */
+export function packetBytes(
+  linkType: number,
+  frame: { data: Uint8Array; type: number; protocol?: number },
+): Uint8Array {
+  if (linkType !== LINKTYPE_NETLINK) return frame.data
+  const out = Buffer.alloc(16 + frame.data.length)
+  out.writeUInt16BE(frame.type, 0)
+  out.writeUInt16BE(ARPHRD_NETLINK, 2)
+  out.writeUInt16BE(frame.protocol ?? 0, 14)
+  out.set(frame.data, 16)
+  return out
 }
 
 const ARPHRD_ETHER = 1
 const ARPHRD_LOOPBACK = 772
+/** An nlmon device: every netlink message of its namespace, as a frame. */
+const ARPHRD_NETLINK = 824
 
 /** Secrets types of the decryption secrets block (Wireshark's wiretap/secrets-types.h). */
 export const SECRETS_TYPE = {

@@ -18,6 +18,7 @@ import {
   type Reception,
   interfaceBlock,
   linkTypeOf,
+  packetBytes,
   nameResolutionBlock,
   packetBlock,
   sectionHeaderBlock,
@@ -77,6 +78,7 @@ export class PcapngStream {
         }),
       )
     }
+    const data = packetBytes(linkTypeOf(frame.hatype), frame)
     const out = frame.type === PACKET_OUTGOING
     const reception = RECEPTION[frame.type]
     this.count++
@@ -84,8 +86,8 @@ export class PcapngStream {
       packetBlock({
         interfaceId: id,
         timestamp: BigInt(frame.sec) * 1_000_000_000n + BigInt(frame.nsec),
-        data: frame.data,
-        originalLength: frame.length,
+        data,
+        originalLength: frame.length + data.length - frame.data.length,
         direction: out ? 'out' : 'in',
         ...(out || reception === undefined ? {} : { reception }),
       }),

@@ -19,6 +19,7 @@ import {
   type SecretsOptions,
 } from '../capture/index.js'
 import type { Writable } from 'node:stream'
+import { requireFeature } from './features.js'
 import type { LabModel } from './model.js'
 import type { LabNode } from './node.js'
 import type { Tunnel } from './tunnel.js'
@@ -49,7 +50,19 @@ export interface LabCaptureOptions {
    * here), so the default, cheap enough to stay on, is without.
    */
   ring?: boolean
+  /**
+   * Also capture each node's netlink traffic (what `ip`, the lab and its
+   * programs say to the kernel and hear back), through an nlmon device
+   * `nlmon0` in every captured namespace: an interface of its own in the
+   * file, which Wireshark dissects as rtnetlink. Needs the nlmon module (the
+   * VM runner's Debian kernels have it); `await capture.ready()` says so in
+   * one sentence where the kernel lacks it.
+   */
+  netlink?: boolean
 }
+
+/** The device `capture({ netlink: true })` makes in each captured namespace. */
+export const NLMON_DEVICE = 'nlmon0'
 
 /** A captured packet, with the node and the device it was seen on. */
 export interface LabPacket extends CapturedPacket {
@@ -88,6 +101,32 @@ export class LabCapture {
       captureOptions,
     )
     this.logKeys(wanted)
+    this.netlink = options.netlink ?? false
+    if (this.netlink) this.monitorNetlink(wanted)
+  }
+
+  private readonly netlink: boolean
+  private monitors: Promise<void>[] = []
+
+  /** An nlmon device up in each node (after the capture socket, so its first messages are seen). */
+  private monitorNetlink(nodes: readonly LabNode[]): void {
+    for (const n of nodes) {
+      const made = (async () => {
+        await requireFeature('nlmon', `capturing the netlink traffic of ${n.name}`)
+        await n.netlink.createLink(NLMON_DEVICE, 'nlmon')
+        await n.netlink.setLink(NLMON_DEVICE, { up: true })
+      })()
+      made.catch(() => undefined) // surfaced by ready(), flush() and write()
+      this.monitors.push(made)
+    }
+  }
+
+  /**
+   * Resolves once every capture device asked for is up (the nlmon devices
+   * of `netlink: true`); rejects with one sentence when the kernel lacks them.
+   */
+  async ready(): Promise<void> {
+    await Promise.all(this.monitors)
   }
 
   private wanted(n: LabNode): boolean {
@@ -104,6 +143,7 @@ export class LabCapture {
     if (this.followAll && this.wanted(node) && !this.capture.isStopped) {
       this.capture.add({ netns: node.ns, label: node.name })
       this.logKeys([node])
+      if (this.netlink) this.monitorNetlink([node])
     }
   }
 
@@ -149,6 +189,7 @@ export class LabCapture {
    * names and keys. Reads what the kernel still holds first.
    */
   async write(dest: string | Writable, options: { comment?: string } = {}): Promise<LabCaptureResult> {
+    await this.ready()
     if (!this.capture.isStopped) await this.capture.flush()
     const stats = this.capture.stats()
     const r = await this.capture.writePcapng(dest, {
@@ -191,6 +232,7 @@ export function describeDevice(model: LabModel, node: string, device: string): s
   const n = model.nodes.get(node)
   if (!n) return undefined
   if (device === 'lo') return `${node}: loopback`
+  if (device === NLMON_DEVICE) return `${node}: netlink messages of its namespace (nlmon)`
   const port = n.ports.find((p) => p.device === device)
   if (port) {
     const far = port.peer.ports.find((q) => q.peer === n && q.segment === port.segment)

@@ -6,13 +6,14 @@
  */
 import { probeFeatures } from './probes.js'
 
-export type Feature = 'netem' | 'tbf' | 'nftables' | 'xfrm-state'
+export type Feature = 'netem' | 'tbf' | 'nftables' | 'xfrm-state' | 'nlmon'
 
 const MODULE: Record<Feature, string> = {
   netem: 'the netem qdisc (sch_netem)',
   tbf: 'the tbf qdisc (sch_tbf)',
   nftables: 'nftables (nf_tables) and the `nft` tool',
   'xfrm-state': 'IPsec ESP (the esp4/esp6 modules)',
+  nlmon: 'the netlink monitor device (nlmon)',
 }
 
 /** A kernel feature the lab needs is missing. */
@@ -36,12 +37,13 @@ export function kernelFeatures(): Promise<Record<Feature, boolean>> {
 }
 
 async function probe(): Promise<Record<Feature, boolean>> {
-  const r = await probeFeatures(['netem', 'tbf', 'nftables', 'xfrm-state'])
+  const r = await probeFeatures(['netem', 'tbf', 'nftables', 'xfrm-state', 'nlmon'])
   return {
     netem: !!r.netem?.present,
     tbf: !!r.tbf?.present,
     nftables: !!r.nftables?.present,
     'xfrm-state': !!r['xfrm-state']?.present,
+    nlmon: !!r.nlmon?.present,
   }
 }
 

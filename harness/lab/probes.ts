@@ -55,6 +55,7 @@ export const FEATURE_PROBES: Record<string, FeatureProbe> = {
     },
   },
   dummy: { modules: ['dummy'], probe: (c) => c.nl.createLink('pdum0', 'dummy') },
+  nlmon: { modules: ['nlmon'], probe: (c) => c.nl.createLink('pnlm0', 'nlmon') },
   ifb: { modules: ['ifb'], probe: (c) => c.nl.createLink('pifb0', 'ifb') },
   bond: { modules: ['bonding'], probe: (c) => c.nl.createLink('pbond0', 'bond') },
   gre: {
