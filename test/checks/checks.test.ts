@@ -1,12 +1,14 @@
 /**
  * Checks on the real kernel, beyond their results: a check leaves no socket,
  * timer or worker of its own behind, whether it passed, failed or timed out;
- * and the reachability matrix retries a silent pair before calling it
- * unreachable.
+ * the reachability matrix retries a silent pair before calling it
+ * unreachable; and ping counts every reply the network delivered, even when
+ * they all arrive before it reads one.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Lab, type LabNode } from '../../harness/index.js'
 import {
+  replyBuffer,
   httpCheck,
   matrixDiff,
   pathMtu,
@@ -179,5 +181,16 @@ describe('the reachability matrix retries silent pairs', () => {
     // retries: 0 turns the second round off.
     const once = await reachabilityMatrix([c, b], { timeout: 200, retries: 0 })
     expect(once.pairs.find((p) => p.from === 'c')).toMatchObject({ attempts: 1, sent: 1 })
+  })
+})
+
+describe('ping never loses replies of its own', () => {
+  it('a burst of 1000 echo requests sent before any reply is read: all 1000 replies counted', async () => {
+    // Sent in one synchronous loop, so every reply waits in the socket's receive buffer; the
+    // default buffer held 256 of them here (138 on Debian's 7.3 kernel, whose skbs cost more).
+    const { a, b } = await pair()
+    const r = await a.ping(b, { count: 1000, timeout: 3000 })
+    expect(r.received).toBe(1000)
+    expect(replyBuffer(1000, 56)).toBeGreaterThan(1000 * 1536)
   })
 })
