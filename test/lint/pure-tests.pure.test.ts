@@ -7,7 +7,10 @@
  * repository, type-only imports left out as the compiler erases them) never
  * reach harness/netns, the layer that creates and enters namespaces and on
  * which everything that builds a lab stands; and no test file among them
- * calls the namespace syscalls or `ip netns` itself.
+ * calls the namespace syscalls or `ip netns` itself. A child process is not
+ * followed (docker.pure.test.ts runs the CLI's `container gc`, which makes no
+ * namespace); CI's lint job runs test:unit without root, where making one
+ * fails.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
