@@ -5,7 +5,8 @@
 //
 // A socket that lands in the wrong namespace by mistake then fails with
 // ENETUNREACH instead of sending lab traffic (198.18.0.0/15, fd00::/8) out of
-// the machine along the host's default route (FIELD-NOTES, "Safety first").
+// the machine along the host's default route: lab traffic never reaches a
+// real network.
 // Named namespaces are still created in the host's /run/netns, so `ip netns`
 // sees the labs and `nslab gc` can reap them.
 import { spawn, spawnSync } from 'node:child_process'

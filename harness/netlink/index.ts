@@ -8,7 +8,7 @@ export { NetlinkDecodeError, NetlinkEncodeError, InvalidAddressError } from './c
 export type { RawMessage } from './codec/header.js'
 export { NetlinkError, NetlinkTransportError, type RequestContext } from './transport/errors.js'
 export { NetlinkSocket, type NetlinkSocketOptions } from './transport/socket.js'
-export { Netlink } from './handle.js'
+export { Netlink } from './client.js'
 export { OperUpWatch } from './carrier.js'
 export * from './link.js'
 export * from './addr.js'

@@ -3,7 +3,7 @@
  * asm-generic/errno-base.h and errno.h: every value 1..133 the kernel
  * defines; 41 and 58 are unused) and their strerror(3) text in the C locale.
  * Kept here so messages never depend on the C library's locale.
- * test/sys/errno.test.ts checks them against the kernel's headers and glibc.
+ * test/sys/errno.pure.test.ts checks them against the kernel's headers and glibc.
  */
 const NAMES: Record<number, [name: string, text: string]> = {
   1: ['EPERM', 'Operation not permitted'],

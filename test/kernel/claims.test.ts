@@ -1,7 +1,8 @@
 /**
- * The kernel-behaviour suite: the seeds' claims about network namespaces,
- * stated as tests and run on every kernel (the host's with `npm test`, a VM's
- * with `npm run test:vm`). Each test is named after its claim; the reporter
+ * The kernel-behaviour suite: what nslab relies on the kernel to do with
+ * network namespaces (sockets, threads, lifetimes, devices, identity),
+ * stated as tests and run on every kernel (the host's with `npm test`, a
+ * VM's with `npm run test:vm`). Each test is named after its claim; the reporter
  * (reporter.ts) writes pass/fail per claim to reports/kernel/<uname -r>.json.
  */
 import { once } from 'node:events'
@@ -61,7 +62,7 @@ function nsInode(link: string): string {
   return readlinkSync(link).replace(/^net:\[(\d+)\]$/, '$1')
 }
 
-describe('claims about network namespaces (seeds 000, 002, 004)', () => {
+describe('claims about network namespaces', () => {
   it('a socket stays bound to the namespace it was created in, whatever thread uses it', async () => {
     const a = ns()
     ip('-n', a.name, 'link', 'set', 'lo', 'up')

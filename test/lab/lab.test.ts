@@ -204,7 +204,7 @@ describe('Lab: bad topologies are refused before touching the kernel', () => {
   })
 })
 
-describe('sockets across namespaces and threads (seed 000)', () => {
+describe('sockets across namespaces and threads: a socket stays in the namespace it was born in', () => {
   it('listen/connect/bindUdp: sockets born in a host namespace, used on the main thread', async () => {
     const lab = await newLab()
     const [a, b] = await lab.addHosts('a', 'b')

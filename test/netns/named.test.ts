@@ -34,7 +34,7 @@ describe('named namespaces, iproute2-compatible', () => {
     const links = JSON.parse(
       execFileSync('ip', ['netns', 'exec', n, 'ip', '-j', 'link'], { encoding: 'utf8' }),
     )
-    // A new namespace has only lo, and it is down (seed 002).
+    // A new namespace has only lo, and it is down.
     expect(links.map((l: { ifname: string }) => l.ifname)).toEqual(['lo'])
     expect(links[0].operstate).toBe('DOWN')
   })
@@ -116,7 +116,7 @@ describe('named namespaces, iproute2-compatible', () => {
   })
 })
 
-describe('opening and identity (seed 004)', () => {
+describe('opening and identity: a namespace is known by the device and inode of its ns file, however it was opened', () => {
   it('compares namespaces by device and inode, whichever way they were opened', () => {
     const n = name()
     addNetns(n)

@@ -7,7 +7,7 @@ import { ip, netnsNames } from '../support/names.js'
 
 const name = netnsNames('sock')
 
-describe('sockets born in a namespace (seed 000)', () => {
+describe('sockets born in a namespace stay in it, whichever thread uses them', () => {
   it('a listening socket created in A and adopted on the main thread accepts connections made inside A only', async () => {
     const a = name()
     addNetns(a)

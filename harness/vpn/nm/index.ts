@@ -1,6 +1,6 @@
 /**
  * NetworkManager in a lab host, driven over its private D-Bus the way
- * nmcli does it (seed 001): Settings.AddConnection, Manager.ActivateConnection,
+ * nmcli does it: Settings.AddConnection, Manager.ActivateConnection,
  * then the active connection's StateChanged / VpnStateChanged and its
  * Ip4Config arriving, Manager.DeactivateConnection.
  *

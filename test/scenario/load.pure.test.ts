@@ -7,7 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFile
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ScenarioError, loadScenario, parseScenario } from '../../harness/scenario/index.js'
+import { ScenarioError } from '../../harness/scenario/diagnostics.js'
+import { loadScenario, parseScenario } from '../../harness/scenario/load.js'
 
 function problems(text: string): string[] {
   try {

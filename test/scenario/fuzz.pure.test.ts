@@ -12,7 +12,8 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
-import { ScenarioError, parseScenario } from '../../harness/scenario/index.js'
+import { ScenarioError } from '../../harness/scenario/diagnostics.js'
+import { parseScenario } from '../../harness/scenario/load.js'
 import { FUZZ_TIMEOUT, fuzzRuns } from '../support/fuzz.js'
 
 const dir = join(import.meta.dirname, '../../scenarios')

@@ -1,6 +1,6 @@
 /**
- * A netlink handle bound to one namespace (vishvananda's NewHandleAt): one
- * socket opened inside the namespace, and the per-object operations on it.
+ * The rtnetlink client bound to one namespace (vishvananda's NewHandleAt):
+ * one socket opened inside the namespace, and the per-object operations on it.
  * Nothing switches threads per call; the socket already lives there.
  */
 import type { NetnsRef } from '../netns/index.js'
@@ -21,7 +21,7 @@ export class Netlink {
     this.ref = ref
   }
 
-  /** Open a handle in a namespace (default: the calling thread's). */
+  /** Open a client in a namespace (default: the calling thread's). */
   static open(netns?: NetnsRef): Netlink {
     return new Netlink(NetlinkSocket.open({ netns }), netns)
   }

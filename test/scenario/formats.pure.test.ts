@@ -3,15 +3,11 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import {
-  parseScenario,
-  scenarioJsonSchema,
-  toDot,
-  toJunit,
-  toMermaid,
-  toSvg,
-  type ScenarioReport,
-} from '../../harness/scenario/index.js'
+import { parseScenario } from '../../harness/scenario/load.js'
+import { scenarioJsonSchema } from '../../harness/scenario/schema.js'
+import { toDot, toMermaid, toSvg } from '../../harness/scenario/graph.js'
+import { toJunit } from '../../harness/scenario/report.js'
+import type { ScenarioReport } from '../../harness/scenario/runner.js'
 import { bitsPerSecond, bytes, durationMs, percent } from '../../harness/scenario/units.js'
 import { editDistance, nearest } from '../../harness/scenario/diagnostics.js'
 
