@@ -1,7 +1,7 @@
 /**
  * A pure packet dissector for one-line summaries: the Protocol, Source,
  * Destination and Info columns of the trace page, modelled on tshark's
- * (test/capture/dissect.test.ts holds them against tshark itself).
+ * (test/capture/dissect.pure.test.ts holds them against tshark itself).
  *
  * Layout follows Wireshark's dissector tables: the link type picks the first
  * decoder, then an EtherType table, an IP protocol table and a port table

@@ -257,13 +257,27 @@ export function readTraceHtml(html: string, where = 'the file'): TraceData {
     throw new TraceReadError(`${where}: the embedded trace data is damaged (${(err as Error).message})`)
   }
   const d = data as Partial<TraceData> | null
-  if (
-    d === null ||
-    typeof d !== 'object' ||
-    d.version !== 1 ||
-    !Array.isArray(d.events) ||
-    !Array.isArray(d.packets)
-  )
+  const t = d?.topology
+  const ok =
+    d !== null &&
+    typeof d === 'object' &&
+    d.version === 1 &&
+    typeof d.title === 'string' &&
+    typeof d.lab === 'string' &&
+    Array.isArray(d.events) &&
+    d.events.every((e) => e !== null && typeof e === 'object' && typeof e.title === 'string') &&
+    Array.isArray(d.packets) &&
+    Array.isArray(d.states) &&
+    t !== null &&
+    typeof t === 'object' &&
+    Array.isArray(t.nodes) &&
+    Array.isArray(t.links) &&
+    d.truncated !== null &&
+    typeof d.truncated === 'object' &&
+    Array.isArray(d.truncated.notes) &&
+    (d.failure === undefined ||
+      (Number.isInteger(d.failure) && d.failure >= 0 && d.failure < d.events.length))
+  if (!ok)
     throw new TraceReadError(`${where}: the embedded trace data is not version 1 of nslab's trace format`)
   return d as TraceData
 }

@@ -10,7 +10,15 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { TraceData } from '../../harness/trace/data.js'
-import { TRACE_CSP, TRACE_MAX_BYTES, embedJson, traceHtml, writeTraceHtml } from '../../harness/trace/page.js'
+import {
+  TRACE_CSP,
+  TRACE_MAX_BYTES,
+  TraceReadError,
+  embedJson,
+  readTraceHtml,
+  traceHtml,
+  writeTraceHtml,
+} from '../../harness/trace/page.js'
 import { traceFixture } from './fixture.js'
 
 /** The embedded data as a browser's HTML parser delimits it: up to the first `</script`, whatever case. */
@@ -198,6 +206,38 @@ describe('the size budget', () => {
         }
       }),
       { numRuns: 40 },
+    )
+  })
+})
+
+describe('reading a trace page back (nslab trace FILE: untrusted input)', () => {
+  const RUNS = Number(process.env.NSLAB_FUZZ_RUNS ?? 300)
+  const page = traceHtml(traceFixture()).html
+
+  it('gives back the data it embedded', () => {
+    expect(readTraceHtml(page)).toEqual(JSON.parse(JSON.stringify(traceFixture())))
+  })
+
+  it('anything else, or a damaged page: one TraceReadError sentence, never another error', () => {
+    const check = (text: string): void => {
+      try {
+        readTraceHtml(text, 'x.html')
+      } catch (err) {
+        expect(err).toBeInstanceOf(TraceReadError)
+        expect((err as Error).message).toMatch(/^x\.html/)
+      }
+    }
+    fc.assert(fc.property(fc.string({ maxLength: 2000 }), check), { numRuns: RUNS })
+    // The real page cut anywhere, or with bytes changed inside its data.
+    fc.assert(
+      fc.property(fc.nat(page.length), fc.nat(page.length), fc.string({ maxLength: 8 }), (cut, at, junk) => {
+        check(page.slice(0, cut))
+        check(page.slice(0, at) + junk + page.slice(at + junk.length))
+      }),
+      { numRuns: RUNS },
+    )
+    expect(() => readTraceHtml('<html></html>', 'x.html')).toThrow(
+      'x.html is not an nslab trace page (no embedded trace data)',
     )
   })
 })
