@@ -124,6 +124,17 @@ const PAGE = 4096
 const SIOCGSTAMPNS = 0x8907
 /** A frame as big as a lab link carries (MTU 65535 on lo; cut beyond, with its real length kept). */
 const RECV_SNAP = 65536
+
+let recvScratch: Buffer | undefined
+/**
+ * The buffer every 'recv' socket reads into: reads are synchronous on this
+ * thread and copy each frame out at once, so one buffer serves them all
+ * (64 KiB zeroed per socket cost as much as opening it).
+ */
+function sharedRecvBuffer(): Buffer {
+  recvScratch ??= Buffer.allocUnsafe(RECV_SNAP)
+  return recvScratch
+}
 /** sizeof(struct tpacket3_hdr), TPACKET_ALIGN'ed: where sockaddr_ll starts in a frame. */
 const TPACKET3_HDRLEN = 48
 const FRAME_SIZE = 2048
@@ -196,7 +207,7 @@ export class PacketSocket {
             if (!(err instanceof SysError && err.code === 'ENOENT')) throw err
           }
           setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, options.receiveBuffer ?? 4 << 20)
-          sock.recvBuffer = Buffer.alloc(RECV_SNAP)
+          sock.recvBuffer = sharedRecvBuffer()
         }
         bind(fd, sockaddrLl(ETH_P_ALL, ifindex))
         sock.watch()
@@ -230,6 +241,7 @@ export class PacketSocket {
   }
 
   private watch(): void {
+    if (process.env.NSLAB_EXP_NOREAD) return
     const w = watchFd(this.fd)
     w.start({ readable: true }, () => {
       try {

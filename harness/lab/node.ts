@@ -83,6 +83,7 @@ export class LabNode {
   private readonly cleanups: (() => Promise<void>)[] = []
   private startedProcesses = false
   private tlsKeyLog: string | undefined
+  private tlsKeyLogOwned = false
 
   constructor(
     name: string,
@@ -157,11 +158,7 @@ export class LabNode {
    * returns the file (made by the first program that logs a key).
    */
   logTlsKeys(): string {
-    if (!this.tlsKeyLog) {
-      const path = join(tmpdir(), `nslab-tls-${this.netns}.keylog`)
-      this.ownPath(path)
-      this.tlsKeyLog = path
-    }
+    this.tlsKeyLog ??= join(tmpdir(), `nslab-tls-${this.netns}.keylog`)
     return this.tlsKeyLog
   }
 
@@ -173,6 +170,11 @@ export class LabNode {
   /** `options` with SSLKEYLOGFILE set while keys are logged (unless the caller set it). */
   private keyLogged<O extends SpawnOptions>(options: O | undefined): O | undefined {
     if (!this.tlsKeyLog || (options?.env && 'SSLKEYLOGFILE' in options.env)) return options
+    // Named in the lab's record (removed with it, or by gc) once a program may write it.
+    if (!this.tlsKeyLogOwned) {
+      this.ownPath(this.tlsKeyLog)
+      this.tlsKeyLogOwned = true
+    }
     const env = { ...(options?.env ?? process.env), SSLKEYLOGFILE: this.tlsKeyLog }
     return Object.assign({}, options, { env })
   }
