@@ -21,7 +21,7 @@ import { type CodecKind, decodeRounds, encodeRounds, messagesPerPass } from './c
 import { type Floor, buildFloor, runFloor, runFloorDetailed } from './floor.js'
 import { checkVethEnd, ip, ipNetnsList, ipVersion } from './iproute2.js'
 import { type Summary, fmtMs, fmtRatio, ratio, summarize } from './stats.js'
-import { scenarioVmBoot } from './vm-boot.js'
+import { scenarioVmBoot, scenarioVmBootOn, vmBootKernels } from './vm-boot.js'
 
 const PREFIX = `nslab-bench-${process.pid}-`
 const WARMUP = 1
@@ -1213,6 +1213,8 @@ async function main(): Promise<number> {
     ...(['link', 'addr', 'route', 'neigh'] as const).map(scenarioCodecDecode),
     scenarioCodecEncode(),
     ...(only?.split(',').includes('vm-boot') ? [scenarioVmBoot()] : []), // only when asked: ~10 s per boot
+    // One row per kernel line (its newest installed or cached build), only when asked.
+    ...(only?.split(',').includes('vm-boot-lines') ? vmBootKernels().map(scenarioVmBootOn) : []),
   ].filter((s) => !only || only.split(',').some((o) => s.id.startsWith(o)))
   const results: ScenarioResult[] = []
   await settle() // let whatever ran before settle, as between blocks

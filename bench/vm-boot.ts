@@ -10,7 +10,9 @@
 //                  as any command runs there: for comparison.
 import { spawn } from 'node:child_process'
 import { StringDecoder } from 'node:string_decoder'
-import { resolveKernel } from '../vm/kernel.js'
+import { installedKernels, resolveKernel } from '../vm/kernel.js'
+import { cachedKernels } from '../vm/kernel-cache.js'
+import { MATRIX_LINES, lineOf, matrixKernels } from '../vm/matrix.js'
 import { buildInitramfs, cacheDir } from '../vm/initramfs.js'
 import { runVm } from '../vm/index.js'
 import { chooseAccel } from '../vm/accel.js'
@@ -39,15 +41,18 @@ function firstPass(t0: number) {
   }
 }
 
-/** One run through the VM pool: host Vitest, worker in the guest. */
-async function poolRun(): Promise<{ first: number; guestUp: number }> {
+/** One run through the VM pool: host Vitest, worker in the guest (on `kernel`, default the runner's). */
+async function poolRun(kernel?: string): Promise<{ first: number; guestUp: number }> {
   const t0 = performance.now()
   const seen = firstPass(t0)
   let guestUp = NaN
   const child = spawn(
     process.execPath,
     ['node_modules/vitest/vitest.mjs', ...VITEST_ARGS, '--config', 'vitest.vm.config.ts'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NSLAB_VM_PROGRESS: '1', CI: '' } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NSLAB_VM_PROGRESS: '1', CI: '', ...(kernel ? { NSLAB_VM_KERNEL: kernel } : {}) },
+    },
   )
   child.stdout.on('data', (d: Buffer) => seen.feed(d))
   child.stderr.on('data', (d: Buffer) => {
@@ -72,6 +77,57 @@ async function inGuestRun(): Promise<{ first: number; guestUp: number }> {
   if (r.code !== 0 || seen.at === undefined)
     throw new Error(`the guest run failed (exit ${r.code}): ${seen.text.slice(-500)}`)
   return { first: seen.at, guestUp: r.bootMs ?? NaN }
+}
+
+/**
+ * The newest build of each kernel line (5.10, 6.1, 6.12, 6.16-6.19, 7.x)
+ * among the installed and cached kernels: the bench fetches nothing.
+ */
+export function vmBootKernels(): string[] {
+  const builds = [...installedKernels(), ...cachedKernels().map((k) => k.version)].map((version) => ({
+    version,
+  }))
+  return matrixKernels(
+    builds,
+    MATRIX_LINES.filter((l) => builds.some((b) => lineOf(b.version) === l)),
+  )
+}
+
+/**
+ * Scenario vm-boot-lines-<version> (BENCH_ONLY=vm-boot-lines): the VM pool's
+ * start-to-first-test on one kernel, a row per kernel line, against the
+ * issue's 8 s target under TCG.
+ */
+export function scenarioVmBootOn(kernel: string) {
+  const up: number[] = []
+  return {
+    id: `vm-boot-lines-${kernel}`,
+    title: `VM runner on ${kernel} (line ${lineOf(kernel) ?? '?'}): start of a run to the first test passing`,
+    iterations: 3,
+    warmup: 0,
+    timed: 'from starting the run until the first passed test of test/kernel/claims.test.ts is printed',
+    async setup() {
+      buildInitramfs(resolveKernel(kernel))
+    },
+    note: () =>
+      `guest up: median ${(summarize(up).median / 1000).toFixed(2)} s; target: first test within 8 s`,
+    variants: [
+      {
+        id: 'nslab' as const,
+        label: 'nslab VM pool',
+        does: `NSLAB_VM_KERNEL=${kernel}: Vitest on the host; boot, start the worker in the guest, run one test`,
+        async run(count: number): Promise<number[]> {
+          const out: number[] = []
+          for (let i = 0; i < count; i++) {
+            const r = await poolRun(kernel)
+            out.push(r.first)
+            up.push(r.guestUp)
+          }
+          return out
+        },
+      },
+    ],
+  }
 }
 
 export function scenarioVmBoot() {
@@ -116,7 +172,7 @@ export function scenarioVmBoot() {
         'nslab',
         'nslab VM pool',
         'Vitest on the host; boot, start the worker in the guest, run one test',
-        poolRun,
+        () => poolRun(),
       ),
       variant(
         'nslab-in-guest',

@@ -50,8 +50,9 @@ export const RUNNER_PACKAGES = [
   'tshark',
   // the kernel's errno headers: the errno table is checked against them
   'linux-libc-dev',
-  // the VPN tests and scenarios
+  // the VPN tests and scenarios; curl is the TLS client whose session keys the capture carries
   'openssl',
+  'curl',
   'openvpn',
   'wireguard-tools',
   'wireguard-go',
