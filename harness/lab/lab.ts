@@ -321,6 +321,9 @@ export class Lab {
     this.record.markKept()
     this.state = 'gone'
     unregisterLive(this)
+    // This process's own sockets into the lab go now, not at its exit.
+    this.stopRecordingNetlink()
+    this.packets?.close()
     for (const n of this.model.nodes.values()) await n.release()
   }
 
