@@ -79,16 +79,7 @@ async function snapshot(lab: Lab, reason: string): Promise<TraceStateSnapshot> {
   return {
     t,
     reason,
-    hosts: state.map((n) => ({
-      name: n.name,
-      kind: n.kind,
-      netns: n.netns,
-      links: n.links,
-      addresses: n.addresses,
-      routes: n.routes,
-      neighbours: n.neighbours,
-      nftables: n.nftables,
-    })),
+    hosts: state.map(({ processes: _, ...host }) => host),
   }
 }
 

@@ -10,6 +10,7 @@
  * truthfully (a float: the fraction keeps nanoseconds where known).
  */
 
+import type { NodeState } from '../lab/state.js'
 import type { TraceEvent } from '../lab/timeline.js'
 
 /** The events (and link states) are recorded by the lab's timeline: see harness/lab/timeline.ts. */
@@ -74,17 +75,12 @@ export interface TracePacket {
   info: string
 }
 
-/** A host's state at one moment (the lines `nslab` prints in a failure report). */
-export interface TraceHostState {
-  name: string
-  kind: string
-  netns: string
-  links: string[]
-  addresses: string[]
-  routes: string[]
-  neighbours: string[]
-  nftables: string
-}
+/**
+ * A host's state at one moment: what the failure report prints (links,
+ * addresses, routes, neighbours, nftables), without the processes' output,
+ * which the timeline carries line by line.
+ */
+export type TraceHostState = Omit<NodeState, 'processes'>
 
 export interface TraceStateSnapshot {
   t: number
