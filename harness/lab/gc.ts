@@ -121,9 +121,14 @@ export function killAndDelete(
     }
     rmSync(join(NETNS_ETC_DIR, ns), { recursive: true, force: true })
   }
-  const before = killed.length
-  killAll()
-  waitForExit(killed.slice(before))
+  // Again until a pass finds nobody: a process killed now may have forked
+  // just before, and its child holds the namespace, no longer named.
+  for (let pass = 0; pass < 8; pass++) {
+    const before = killed.length
+    killAll()
+    if (killed.length === before) break
+    waitForExit(killed.slice(before))
+  }
   return killed
 }
 

@@ -4,6 +4,7 @@
  * from their records, the way `nslab gc` would) before the process dies of
  * the same signal.
  */
+import { closeSpawnGate } from '../netns/exec.js'
 import { type GcReport, reapRecord } from './gc.js'
 import type { LabRecord } from './owner.js'
 
@@ -22,6 +23,8 @@ export function registerLive(lab: LiveLab): void {
   signalsInstalled = true
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
+      // No child may be forked into a lab's namespace after the sweep below.
+      closeSpawnGate()
       for (const l of [...liveLabs]) l.destroySync()
       process.kill(process.pid, sig)
     })

@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import {
   CLONE_FS,
   CLONE_NEWNET,
@@ -36,6 +36,8 @@ import { NETNS_ETC_DIR } from './names.js'
 
 const port = parentPort
 if (!port) throw new Error('exec-worker must run as a worker thread')
+/** The spawn gate (exec.ts): 0 open, 1 spawning, 2 closed by a dying process. */
+const { gate } = workerData as { gate: Int32Array }
 
 // A private fs_struct lets this thread switch mount namespaces (setns on a
 // mount namespace refuses a thread that shares its fs_struct).
@@ -103,6 +105,16 @@ function leaveNamespaces(): void {
 }
 
 function startChild(req: SpawnRequest): void {
+  if (Atomics.compareExchange(gate, 0, 0, 1) !== 0) {
+    close(req.nsFd)
+    post({
+      op: 'spawn-error',
+      id: req.id,
+      message: 'this process is being torn down by a signal',
+      code: 'ECANCELED',
+    })
+    return
+  }
   let child: ChildProcess
   try {
     try {
@@ -116,6 +128,10 @@ function startChild(req: SpawnRequest): void {
         detached: req.group,
       })
     } finally {
+      // spawn() returns once the child has exec'd: it is inside the
+      // namespace, where a sweep after the gate closes finds it.
+      Atomics.store(gate, 0, 0)
+      Atomics.notify(gate, 0)
       leaveNamespaces()
       close(req.nsFd)
     }

@@ -77,11 +77,40 @@ export class SpawnError extends Error {
 
 let worker: Worker | undefined
 let nextId = 1
+
+/**
+ * The spawn gate, shared with the exec worker: 0 open, 1 a spawn in
+ * progress (the worker is inside a namespace, forking), 2 closed. A process
+ * dying of a signal closes it before removing its labs, so no child can be
+ * forked into a namespace after the sweep that kills what is inside (it
+ * would keep the namespace alive unnamed, where nothing finds it).
+ */
+const gate = new Int32Array(new SharedArrayBuffer(4))
+const GATE_OPEN = 0
+const GATE_SPAWNING = 1
+const GATE_CLOSED = 2
+
+/**
+ * Close the spawn gate, synchronously: wait (up to `ms`) for a spawn in
+ * progress to finish, so the child it forks is inside its namespace and a
+ * sweep finds it, then refuse every later spawn. For the signal teardown;
+ * there is no reopening.
+ */
+export function closeSpawnGate(ms = 2000): void {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const was = Atomics.compareExchange(gate, 0, GATE_OPEN, GATE_CLOSED)
+    if (was !== GATE_SPAWNING) return
+    const left = deadline - Date.now()
+    if (left <= 0) return
+    Atomics.wait(gate, 0, GATE_SPAWNING, left)
+  }
+}
 const live = new Map<number, NetnsProcess>()
 
 function getWorker(): Worker {
   if (worker) return worker
-  const w = startWorker(import.meta.url, 'exec-worker')
+  const w = startWorker(import.meta.url, 'exec-worker', { workerData: { gate } })
   w.on('message', (msg: FromWorker) => live.get(msg.id)?.handle(msg))
   w.on('error', (err) => {
     for (const p of live.values()) p.fail(err)

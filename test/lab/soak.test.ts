@@ -47,4 +47,27 @@ describe('soak: random kills of labs with tunnels and processes, then gc', () =>
     },
     60_000 + ROUNDS * 15_000,
   )
+
+  it('a signal that lands while children are being forked leaves none of them', async () => {
+    // The exec worker forks on its own thread while the main thread tears
+    // down: without the spawn gate a child forked after the sweep lives on
+    // in the unnamed namespace. 10 signals, at moments spread over the storm.
+    for (let round = 0; round < 10; round++) {
+      const marker = `98767.${process.pid}${round}`
+      const { child, exited, id, prefix } = await startSoakLab(marker, 'spawning', 'spawn-storm')
+      try {
+        await new Promise((r) => setTimeout(r, 5 + round * 7))
+        child.kill('SIGTERM')
+        expect((await exited)[1]).toBe('SIGTERM')
+        gc()
+        await expect
+          .poll(() => [...leftovers(id, prefix), ...processesWith(marker).map((p) => `process ${p}`)], {
+            timeout: 3000,
+          })
+          .toEqual([])
+      } finally {
+        child.kill('SIGKILL')
+      }
+    }
+  }, 120_000)
 })

@@ -47,11 +47,15 @@ export function leftovers(id: string, prefix: string): string[] {
   return left
 }
 
-/** Start the soak fixture; resolves with its lab once it printed `until`, and the child. */
-export async function startSoakLab(marker: string, until: string | ((line: string) => boolean)) {
+/** Start a soak fixture (test/fixtures/NAME.ts); resolves with its lab once it printed `until`, and the child. */
+export async function startSoakLab(
+  marker: string,
+  until: string | ((line: string) => boolean),
+  fixture = 'soak-lab',
+) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(root, 'test/fixtures/soak-lab.ts'), marker],
+    ['--import', 'tsx', join(root, `test/fixtures/${fixture}.ts`), marker],
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
