@@ -631,7 +631,7 @@ function scenarioLabPair(): Scenario {
       {
         id: 'nslab-trace',
         label: 'nslab Lab, capture + trace on-failure',
-        does: "the same with lab.recordNetlink() too (a netlink socket per node, every announcement on the timeline) and a test-start event: what nslab/vitest's fixture does by default; the test passing: the timeline cleared",
+        does: "the same with lab.recordNetlink() too (each node's netlink socket joined to the link, address, route and neighbour groups, every announcement on the timeline) and a test-start event: what nslab/vitest's fixture does by default; the test passing: the timeline cleared",
         run: (count) => pairFixture(count, true, true),
       },
       {

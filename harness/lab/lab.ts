@@ -252,7 +252,7 @@ export class Lab {
   /**
    * Put the netlink announcements of every lab namespace (links, addresses,
    * routes, neighbours; nodes added later too) on the timeline, until the
-   * lab is destroyed or stopRecordingNetlink(). One socket per node. Idempotent.
+   * lab is destroyed or stopRecordingNetlink(). Read on each node's own netlink socket. Idempotent.
    */
   recordNetlink(): void {
     this.live()

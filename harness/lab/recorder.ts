@@ -1,8 +1,10 @@
 /**
  * What goes on a lab's timeline besides the lab's own operations: the
  * netlink announcements of every lab namespace (links, addresses, routes,
- * neighbours, as `nslab monitor` prints them), one socket per node joined
- * to those groups, following nodes added later. A link whose device the
+ * neighbours, as `nslab monitor` prints them), read on each node's own
+ * netlink socket (joined to those groups while recording, so they arrive
+ * with the answers to the lab's requests: no socket or wake-up of their
+ * own), following nodes added later. A link whose device the
  * kernel reports down (or up again) changes colour on the trace even when a
  * process, not the lab, did it.
  *
@@ -15,7 +17,6 @@ import {
   type RawMessage,
   decodeEvent,
   describeEvent,
-  watchMessages,
 } from '../netlink/index.js'
 import { nowUs } from './timeline.js'
 import type { LabModel } from './model.js'
@@ -74,13 +75,12 @@ export class NetlinkRecorder {
   /** Record a node's announcements too (a node added after the recording started). */
   follow(node: LabNode): void {
     if (this.closed || this.watchers.has(node)) return
-    const w = watchMessages(
-      node.ns,
+    const w = node.netlink.watchMessages(
       ['link', 'addr', 'route', 'neigh'],
       (m) => {
-        // Kept as bytes (the transport reuses its buffer); decoded only if the timeline is read.
-        const kept: RawMessage = { header: { ...m.header }, payload: Buffer.from(m.payload), offset: 0 }
-        this.model.timeline.recordLater(nowUs(), () => this.describe(node, kept))
+        // Kept as bytes (a view of the datagram the transport copied out for this dispatch);
+        // decoded only if the timeline is read.
+        this.model.timeline.recordLater(nowUs(), () => this.describe(node, m))
       },
       (err) =>
         this.model.timeline.record({

@@ -6,7 +6,8 @@
 import type { NetnsRef } from '../netns/index.js'
 import * as addr from './addr.js'
 import { OperUpWatch } from './carrier.js'
-import { type EventGroup, EventSubscription } from './events.js'
+import { type EventGroup, EventSubscription, type EventWatcher, watchMessagesOn } from './events.js'
+import type { RawMessage } from './codec/header.js'
 import * as link from './link.js'
 import * as neigh from './neigh.js'
 import * as route from './route.js'
@@ -100,6 +101,19 @@ export class Netlink {
    */
   watchOperUp(indexes: readonly number[]): OperUpWatch {
     return new OperUpWatch(this.socket, indexes)
+  }
+
+  /**
+   * Every message of `groups` announced in this namespace from now on,
+   * undecoded, on this handle's own socket (no socket, watch or wake-up of
+   * their own: they are read with the answers to requests). Until close().
+   */
+  watchMessages(
+    groups: readonly EventGroup[],
+    onMessage: (m: RawMessage) => void,
+    onError?: (err: Error) => void,
+  ): EventWatcher {
+    return watchMessagesOn(this.socket, groups, onMessage, onError)
   }
 
   /** Events in the same namespace, on a socket of their own. */

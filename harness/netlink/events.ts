@@ -210,7 +210,7 @@ export function describeEvent(
   }
 }
 
-/** A callback watcher (see watchEvents): close() leaves the groups and closes its socket. */
+/** A callback watcher (see watchEvents): close() leaves the groups and closes its socket (if its own). */
 export interface EventWatcher {
   readonly netns: string
   close(): void
@@ -231,6 +231,34 @@ export function watchMessages(
   const sock = NetlinkSocket.open({ netns, groups: groups.flatMap((g) => GROUPS[g]) })
   sock.onMessage(onMessage, onError)
   return { netns: sock.netns, close: () => sock.close() }
+}
+
+/**
+ * `watchMessages` on a socket that exists already (a client's request
+ * socket, see Netlink.watchMessages): it joins `groups` for as long as the
+ * watcher lives (counted, so other waits on the socket keep theirs), and the
+ * announcements are read with the answers to its requests instead of waking
+ * the event loop for a socket of their own. An overrun (ENOBUFS) fails the
+ * requests waiting on that socket too, and goes to `onError`.
+ */
+export function watchMessagesOn(
+  sock: NetlinkSocket,
+  groups: readonly EventGroup[],
+  onMessage: (m: RawMessage) => void,
+  onError: (err: Error) => void = () => undefined,
+): EventWatcher {
+  const leave = groups.flatMap((g) => GROUPS[g]).map((id) => sock.joinFor(id))
+  const off = sock.onMessage(onMessage, onError)
+  let closed = false
+  return {
+    netns: sock.netns,
+    close: () => {
+      if (closed) return
+      closed = true
+      off()
+      for (const l of leave) l()
+    },
+  }
 }
 
 /**

@@ -25,6 +25,7 @@ export {
   subscribe,
   watchEvents,
   watchMessages,
+  watchMessagesOn,
 } from './events.js'
 // Not netlink (procfs, an ioctl): they live in harness/netns; re-exported so code that imported
 // them from nslab/netlink keeps working.

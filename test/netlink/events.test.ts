@@ -96,3 +96,32 @@ describe('events', () => {
     await expect(p).rejects.toThrow('aborted')
   })
 })
+
+describe('watchMessages on a client socket', () => {
+  it("hears the announcements of the client's own changes, stamped with its requests' seq, and requests still resolve", async () => {
+    const a = ns()
+    const seen: { type: number; family: number; seq: number }[] = []
+    const w = a.nl.watchMessages(['addr', 'route'], (m) =>
+      seen.push({ type: m.header.type, family: m.payload[0]!, seq: m.header.seq }),
+    )
+    open.push(w)
+    await a.nl.setLink(1, { up: true })
+    // IPv4 announces with the request's seq and port id (rtmsg_ifa); IPv6 with seq 0.
+    await a.nl.addAddress(1, '198.18.9.1/24')
+    await a.nl.addAddress(1, 'fd00:9::1/64')
+    await a.nl.addRoute({ dst: '198.18.10.0/24', oif: 1 })
+    // A dump on the same socket still gets its answer, not the listener.
+    const before = seen.length
+    const addrs = await a.nl.listAddresses()
+    expect(addrs.map((x) => x.cidr)).toEqual(expect.arrayContaining(['198.18.9.1/24', 'fd00:9::1/64']))
+    // (lo coming up announced 127.0.0.1/8 too, with seq 0.)
+    expect(seen.filter((s) => s.type === 20 && s.family === 2 && s.seq !== 0)).toHaveLength(1)
+    expect(seen.some((s) => s.type === 20 && s.family === 10)).toBe(true)
+    expect(seen.some((s) => s.type === 24)).toBe(true) // RTM_NEWROUTE
+    expect(seen.slice(before).filter((s) => s.type === 20)).toEqual([])
+    w.close()
+    const after = seen.length
+    await a.nl.addAddress(1, '198.18.11.1/24')
+    expect(seen.length).toBe(after)
+  })
+})

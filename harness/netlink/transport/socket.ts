@@ -153,6 +153,18 @@ export interface NetlinkSocketStats {
 export type MessageListener = (message: RawMessage) => void
 export type ErrorListener = (err: Error) => void
 
+/**
+ * An announcement of what a request of ours changed, multicast to a group
+ * this socket joined: IPv4 addresses (rtmsg_ifa), routes (rtmsg_fib) and
+ * others stamp it with the request's seq and port id, so it looks like a
+ * reply. It has the request's own type (RTM_NEWADDR for RTM_NEWADDR), which
+ * no reply has unless the request asked for an echo (NLM_F_ECHO): a GET is
+ * answered with NEW messages, a change with an ACK.
+ */
+function isOwnAnnouncement(p: Pending, m: RawMessage): boolean {
+  return m.header.type === p.type && (p.flags & NLM_F.ECHO) === 0
+}
+
 export class NetlinkSocket {
   readonly fd: number
   /** The namespace the socket lives in, for messages. */
@@ -532,7 +544,7 @@ export class NetlinkSocket {
     for (const m of messages) {
       const p =
         m.header.seq !== 0 && m.header.pid === this.portId ? this.pending.get(m.header.seq) : undefined
-      if (!p) {
+      if (!p || isOwnAnnouncement(p, m)) {
         for (const l of this.listeners) safe(() => l(m))
         continue
       }
