@@ -63,6 +63,8 @@ export interface CaptureOptions {
   mode?: 'ring' | 'recv'
   /** Socket receive buffer in 'recv' mode (default 4 MiB). */
   receiveBuffer?: number
+  /** 'recv' mode: read light traffic this long after it began, in one batch (default 5 ms; see PacketSocketOptions). */
+  readDelayMs?: number
   /** Bytes of packets kept in memory, newest first (default 8 MiB). */
   memory?: number
   /** Kernel ring per target: block size and count (default 256 KiB x 8). */
@@ -199,6 +201,7 @@ export class Capture {
       ...(options.retireMs === undefined ? {} : { retireMs: options.retireMs }),
       ...(options.mode === undefined ? {} : { mode: options.mode }),
       ...(options.receiveBuffer === undefined ? {} : { receiveBuffer: options.receiveBuffer }),
+      ...(options.readDelayMs === undefined ? {} : { readDelayMs: options.readDelayMs }),
       onFrame: (frame) => {
         const packet = frame as CapturedPacket
         packet.target = index
@@ -296,8 +299,12 @@ export class Capture {
     return this.running[packet.target]?.devices.get(packet.ifindex)
   }
 
-  /** Forget the packets held (e.g. after a test that passed); counters stay. */
+  /**
+   * Forget the packets held (e.g. after a test that passed), and those the
+   * kernel still queues unread (they are dropped when read); counters stay.
+   */
   clear(): void {
+    for (const r of this.running) r.socket.discardQueued()
     this.ring.clear()
   }
 

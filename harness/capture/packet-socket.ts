@@ -42,13 +42,16 @@ import {
   TP_STATUS_USER,
   SOL_SOCKET,
   SO_RCVBUFFORCE,
+  SO_TIMESTAMPNS,
+  StampedReceiver,
+  MSG_DONTWAIT,
   bind,
   close,
   closeInBackground,
   getsockoptBuffer,
   ioctlBuffer,
   mmap,
-  recvfrom,
+  recv,
   setsockopt,
   setsockoptInt,
   sockaddrLl,
@@ -98,6 +101,16 @@ export interface PacketSocketOptions {
   blocks?: number
   /** Milliseconds after which the kernel hands over a block that is not full (default 8). */
   retireMs?: number
+  /**
+   * 'recv' mode: how long after the first frame of a quiet spell the queue
+   * is read (default 5 ms; 0 reads at once). The frames wait in the
+   * socket's receive buffer and are read in one batch, one wake-up instead
+   * of one per burst; a short test that passes is often over before its
+   * frames were read at all, and they go with the socket. A read that finds
+   * the queue busy (heavy traffic) reads at once from then on, until the
+   * traffic is light again. flush() reads at once whatever is queued.
+   */
+  readDelayMs?: number
   /** Called with each frame as it is read, on the event loop. */
   onFrame: (frame: Frame) => void
   /** Called when reading fails (the poll callback must not throw). */
@@ -120,24 +133,25 @@ export class CaptureDeviceError extends Error {
 }
 
 const PAGE = 4096
-/** SIOCGSTAMPNS: the kernel's timestamp of the last frame received (struct timespec). */
-const SIOCGSTAMPNS = 0x8907
 /** A frame as big as a lab link carries (MTU 65535 on lo; cut beyond, with its real length kept). */
 const RECV_SNAP = 65536
 
-let recvScratch: Buffer | undefined
+let receiver: StampedReceiver | undefined
 /**
- * The buffer every 'recv' socket reads into: reads are synchronous on this
- * thread and copy each frame out at once, so one buffer serves them all
- * (64 KiB zeroed per socket cost as much as opening it).
+ * The receiver every 'recv' socket reads with (its buffers and msghdr laid
+ * out once): reads are synchronous on this thread and copy each frame out at
+ * once, so one serves them all (64 KiB zeroed per socket cost as much as
+ * opening it).
  */
-function sharedRecvBuffer(): Buffer {
-  recvScratch ??= Buffer.allocUnsafe(RECV_SNAP)
-  return recvScratch
+function sharedReceiver(): StampedReceiver {
+  receiver ??= new StampedReceiver(RECV_SNAP)
+  return receiver
 }
 /** sizeof(struct tpacket3_hdr), TPACKET_ALIGN'ed: where sockaddr_ll starts in a frame. */
 const TPACKET3_HDRLEN = 48
 const FRAME_SIZE = 2048
+/** A read finding this many frames queued means heavy traffic: read at once until it calms down. */
+const BUSY_FRAMES = 64
 const IFNAMSIZ = 16
 
 export class PacketSocket {
@@ -160,11 +174,14 @@ export class PacketSocket {
   private closed = false
   private reading = false
   private readonly mode: 'ring' | 'recv'
+  private readonly readDelayMs: number
+  /** The last read found the queue busy: read on every wake-up, without the delay. */
+  private busy = false
+  private readTimer: NodeJS.Timeout | undefined
   private released = false
   private closeNow = false
   private closing: Promise<void> | undefined
-  private recvBuffer: Buffer | undefined
-  readonly stamp = Buffer.alloc(16)
+  private receiver: StampedReceiver | undefined
 
   private constructor(fd: number, netns: string, ifindex: number, options: PacketSocketOptions) {
     this.fd = fd
@@ -176,6 +193,9 @@ export class PacketSocket {
     this.onFrame = options.onFrame
     this.onError = options.onError
     this.mode = options.mode ?? 'ring'
+    this.readDelayMs = this.mode === 'recv' ? (options.readDelayMs ?? 5) : 0
+    if (!Number.isFinite(this.readDelayMs) || this.readDelayMs < 0)
+      throw new RangeError(`readDelayMs must be a non-negative number of milliseconds`)
   }
 
   /** Open a capture socket in a namespace; it reads from the moment this returns. */
@@ -198,16 +218,10 @@ export class PacketSocket {
       try {
         if (sock.mode === 'ring') sock.setUp()
         else {
-          // The first SIOCGSTAMPNS turns the socket's timestamps on (SOCK_TIMESTAMP: each
-          // recv then keeps its frame's stamp for the next SIOCGSTAMPNS); it has none yet.
-          // (SO_TIMESTAMPNS would hand stamps out as cmsgs instead, never to the ioctl.)
-          try {
-            ioctlBuffer(fd, SIOCGSTAMPNS, sock.stamp)
-          } catch (err) {
-            if (!(err instanceof SysError && err.code === 'ENOENT')) throw err
-          }
+          // Each frame's kernel timestamp comes with it, as a control message.
+          setsockoptInt(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1)
           setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, options.receiveBuffer ?? 4 << 20)
-          sock.recvBuffer = sharedRecvBuffer()
+          sock.receiver = sharedReceiver()
         }
         bind(fd, sockaddrLl(ETH_P_ALL, ifindex))
         sock.watch()
@@ -241,21 +255,38 @@ export class PacketSocket {
   }
 
   private watch(): void {
-    if (process.env.NSLAB_EXP_NOREAD) return
     const w = watchFd(this.fd)
-    w.start({ readable: true }, () => {
-      try {
-        this.read()
-      } catch (err) {
-        try {
-          this.onError?.(err instanceof Error ? err : new Error(String(err)))
-        } catch {
-          // a listener's bug must not abort the process from inside the poll callback
-        }
+    const onReadable = (): void => {
+      if (this.readDelayMs > 0 && !this.busy) {
+        // Light traffic: read the whole queue a little later, in one batch.
+        w.stop()
+        this.readTimer = setTimeout(() => {
+          this.readTimer = undefined
+          this.readReporting()
+          if (!this.closed) w.start({ readable: true }, onReadable)
+        }, this.readDelayMs)
+        this.readTimer.unref()
+        return
       }
-    })
+      this.readReporting()
+    }
+    w.start({ readable: true }, onReadable)
     w.unref()
     this.watcher = w
+  }
+
+  /** read() from the event loop: a failure goes to onError, never out (it would abort the process). */
+  private readReporting(): void {
+    try {
+      const n = this.read()
+      if (this.readDelayMs > 0) this.busy = n >= BUSY_FRAMES
+    } catch (err) {
+      try {
+        this.onError?.(err instanceof Error ? err : new Error(String(err)))
+      } catch {
+        // a listener's bug must not abort the process from inside the poll callback
+      }
+    }
   }
 
   /**
@@ -316,29 +347,35 @@ export class PacketSocket {
     return total
   }
 
-  /** 'recv' mode: every frame queued on the socket, one recvfrom each, stamped by the kernel. */
+  /** 'recv' mode: every frame queued on the socket, one recvmsg each, stamped by the kernel. */
   private readEach(): number {
-    const buf = this.recvBuffer
-    if (this.closed || buf === undefined) return 0
+    const rx = this.receiver
+    if (this.closed || rx === undefined) return 0
     let total = 0
     this.reading = true
     try {
       while (!this.closed) {
-        const r = recvfrom(this.fd, buf, 0x20 /* MSG_TRUNC: the frame's real length */)
-        if (r === null) break
-        ioctlBuffer(this.fd, SIOCGSTAMPNS, this.stamp)
+        const size = rx.receive(this.fd)
+        if (size < 0) break
         total++
         this.counters.read++
+        // Without a stamp (timestamps off for this frame): the time it was read.
+        if (rx.sec < 0) {
+          const ms = Date.now()
+          rx.sec = Math.floor(ms / 1000)
+          rx.nsec = (ms % 1000) * 1_000_000
+        }
+        const from = rx.from
         // struct sockaddr_ll: family u16, protocol be16, ifindex s32, hatype u16, pkttype u8
         this.onFrame({
-          sec: Number(this.stamp.readBigInt64LE(0)),
-          nsec: Number(this.stamp.readBigInt64LE(8)),
-          length: r.size,
-          ifindex: r.from.readInt32LE(4),
-          hatype: r.from.readUInt16LE(8),
-          protocol: r.from.readUInt16BE(2),
-          type: r.from[10]!,
-          data: Buffer.from(buf.subarray(0, r.length)),
+          sec: rx.sec,
+          nsec: rx.nsec,
+          length: size,
+          ifindex: from.readInt32LE(4),
+          hatype: from.readUInt16LE(8),
+          protocol: from.readUInt16BE(2),
+          type: from[10]!,
+          data: Buffer.from(rx.data.subarray(0, rx.length)),
         })
       }
     } finally {
@@ -346,6 +383,20 @@ export class PacketSocket {
       if (this.closed) this.release()
     }
     return total
+  }
+
+  /**
+   * Let go of what the kernel queues unread ('recv' mode: received and
+   * dropped, without a frame built for any; a ring's handed-over blocks are
+   * read as usual). For a capture's clear(). Returns the frames let go.
+   */
+  discardQueued(): number {
+    const rx = this.receiver
+    if (this.mode !== 'recv' || rx === undefined) return this.closed ? 0 : this.read()
+    let n = 0
+    while (!this.closed && recv(this.fd, rx.data, MSG_DONTWAIT) >= 0) n++
+    this.counters.read += n
+    return n
   }
 
   /**
@@ -406,6 +457,8 @@ export class PacketSocket {
       // counters are a courtesy here; closing must go on
     }
     this.closed = true
+    clearTimeout(this.readTimer)
+    this.readTimer = undefined
     this.watcher?.close()
     this.watcher = undefined
     // Called from onFrame, the ring is still being read: read() unmaps when it is done.
@@ -417,7 +470,7 @@ export class PacketSocket {
     this.released = true
     const ring = this.ring
     this.ring = undefined
-    this.recvBuffer = undefined
+    this.receiver = undefined
     try {
       ring?.unmap()
     } finally {

@@ -43,6 +43,10 @@ const c = {
   ),
   // A plain void *: koffi passes a Buffer's own memory either way, and _Out_ costs extra per call.
   recv: libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
+  // The msghdr is laid out once by the caller (stamped-receiver.ts): three plain arguments per call.
+  recvmsg: libc.func('intptr_t recvmsg(int fd, void *msg, int flags)'),
+  // memset(buf, 0, 0) writes nothing and returns buf's address: how a Buffer's address is learnt.
+  memset: libc.func('void *memset(void *s, int c, size_t n)'),
   mmap: libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)'),
   munmap: libc.func('int munmap(void *addr, size_t length)'),
 }
@@ -263,6 +267,30 @@ export function recv(fd: number, buf: Buffer, flags: number): number {
     throw new SysError('recv', errno)
   }
   return ret
+}
+
+/**
+ * recvmsg(2) with a msghdr laid out by the caller in `msg` (its pointers
+ * made with bufferAddress). Returns the byte count, or -1 when nothing is
+ * queued (EAGAIN).
+ */
+export function recvmsg(fd: number, msg: Buffer, flags: number): number {
+  const ret = Number(c.recvmsg(fd, msg, flags))
+  if (ret < 0) {
+    const errno = koffi.errno()
+    if (errno === 11) return -1
+    throw new SysError('recvmsg', errno)
+  }
+  return ret
+}
+
+/**
+ * The address of a Buffer's memory, for structures that point at it (a
+ * msghdr). Valid while the Buffer lives: keep it referenced. Use buffers
+ * from Buffer.allocUnsafeSlow (their memory is their own and never moves).
+ */
+export function bufferAddress(buf: Buffer): bigint {
+  return koffi.address(c.memset(buf, 0, 0))
 }
 
 /**

@@ -189,6 +189,56 @@ describe('capture on both ends of a veth pair', () => {
   })
 })
 
+describe("'recv' mode: light traffic read later in one batch", () => {
+  it('frames wait in the kernel until the delay or a flush; clear() drops those still queued too', async () => {
+    const p = await pair()
+    const capture = Capture.start(
+      [
+        { netns: p.ha, label: 'a' },
+        { netns: p.hb, label: 'b' },
+      ],
+      { mode: 'recv', readDelayMs: 60_000 },
+    )
+    try {
+      expect((await ping(p.ha, '198.18.0.2', { count: 2, interval: 10 })).received).toBe(2)
+      // Not read yet: the frames are queued in the kernel (its counter says they arrived).
+      let stats = capture.stats()
+      expect(stats.read).toBe(0)
+      expect(stats.targets.every((t) => t.kernelPackets > 0)).toBe(true)
+      const cleared = Date.now()
+      capture.clear()
+      await capture.flush()
+      stats = capture.stats()
+      expect(stats.read).toBeGreaterThanOrEqual(8) // 2 requests and 2 replies, seen on both ends
+      expect(capture.packets()).toEqual([])
+      expect((await ping(p.ha, '198.18.0.2', { count: 1 })).received).toBe(1)
+      await capture.flush()
+      const after = capture.packets()
+      const icmp = after.filter((x) => x.data.length >= 34 && x.data[23] === 1)
+      expect(icmp).toHaveLength(4) // the request and the reply, on a and on b
+      for (const x of after) expect(x.sec * 1000 + x.nsec / 1e6).toBeGreaterThanOrEqual(cleared - 1)
+    } finally {
+      await capture.stop()
+    }
+  })
+
+  it('a read that finds the queue busy reads at once from then on: a flood is read as it comes', async () => {
+    const p = await pair()
+    const capture = Capture.start(
+      [
+        { netns: p.ha, label: 'a', device: 'a-eth0' },
+        { netns: p.hb, label: 'b', device: 'b-eth0' },
+      ],
+      { mode: 'recv', readDelayMs: 5, memory: 64 << 20 },
+    )
+    const sent = await flood(p, 20_000, 100, 250)
+    const stats = await capture.stop()
+    expect(sent).toBe(20_000)
+    expect(stats.kernelDrops).toBe(0)
+    for (const t of stats.targets) expect(t.read).toBe(t.kernelPackets)
+  })
+})
+
 describe('a socket whose reader misbehaves', () => {
   it('a frame callback that throws loses the rest of that block, never reads a frame twice, and reports', async () => {
     const p = await pair()
