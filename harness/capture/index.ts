@@ -61,7 +61,7 @@ export interface CaptureTarget {
 export interface CaptureOptions {
   /** How sockets read (see PacketSocketOptions.mode): 'ring' (default) for heavy traffic, 'recv' to start at once. */
   mode?: 'ring' | 'recv'
-  /** Socket receive buffer in 'recv' mode (default 4 MiB). */
+  /** Socket receive buffer in 'recv' mode (default 16 MiB). */
   receiveBuffer?: number
   /** 'recv' mode: read light traffic this long after it began, in one batch (default 5 ms; see PacketSocketOptions). */
   readDelayMs?: number
