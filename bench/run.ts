@@ -25,7 +25,7 @@ import { scenarioVmBoot, scenarioVmBootOn, vmBootKernels } from './vm-boot.js'
 
 const PREFIX = `nslab-bench-${process.pid}-`
 const WARMUP = 1
-const ITERATIONS = { netns: 100, veth: 100, many: 8, labPair: 60, matrix: 3 }
+const ITERATIONS = { netns: 100, veth: 100, many: 8, labPair: 150, matrix: 3 }
 const MANY = 100
 /** Star sizes and iterations (after WARMUP, none for the biggest: one 500-host ip script takes ~10 s). */
 const STARS = [

@@ -376,7 +376,9 @@ export class NetlinkSocket {
     p.interrupted = false
     this.pending.set(p.seq, p)
     this.counters.requests++
-    this.updateRef()
+    // No ref() here: the flush (this same run) reads the answers inside sendto's
+    // wake, and refs the watch only for an answer still to come (two koffi calls
+    // a request saved on a socket that is watched for events).
     this.outbox.push(p)
     if (!this.flushQueued) {
       this.flushQueued = true
@@ -441,6 +443,7 @@ export class NetlinkSocket {
       // The kernel handled the requests inside sendto(): read the answers now.
       this.drain(true)
     }
+    this.updateRef()
   }
 
   private updateRef(): void {
