@@ -76,6 +76,8 @@ export interface CaptureOptions {
   onError?: (err: Error, target: CaptureTarget) => void
   /** Every packet as it is read (after it went into the memory ring), with its interface: for live streams. */
   onPacket?: (packet: CapturedPacket, iface: { label: string; device: string }) => void
+  /** Hold packets in the memory ring (default true); false: only hand them to onPacket (a live stream keeps no copy). */
+  keep?: boolean
 }
 
 /** A frame with the index of the target it was captured on. */
@@ -192,6 +194,7 @@ export class Capture {
     const devices = new Map<number, string>()
     const hatypes = new Map<number, number>()
     const ring = this.ring
+    const keep = options.keep ?? true
     const running: Running = { target, devices, hatypes, socket: undefined as unknown as PacketSocket }
     running.socket = PacketSocket.open({
       netns: target.netns,
@@ -212,7 +215,7 @@ export class Capture {
         }
         if (frame.hatype !== undefined && !hatypes.has(frame.ifindex))
           hatypes.set(frame.ifindex, frame.hatype)
-        ring.push(packet)
+        if (keep) ring.push(packet)
         options.onPacket?.(packet, { label: target.label, device })
       },
       onError: (err) => options.onError?.(err, target),

@@ -145,11 +145,11 @@ Examples:
           process.once('SIGTERM', stop)
           if (opts.duration) timer = setTimeout(stop, opts.duration * 1000)
           capture = Capture.start(list, {
+            keep: false, // the stream has every packet: no copy in memory
             onPacket: (p, iface) => {
               if (!capture) return
               stream.write(p, iface)
               if (opts.count && stream.count >= opts.count) stop()
-              else capture.clear() // the stream has it: keep no copy in memory
             },
           })
           process.stderr.write(

@@ -222,6 +222,24 @@ describe("'recv' mode: light traffic read later in one batch", () => {
     }
   })
 
+  it('keep: false hands every packet to onPacket and holds none (a live stream)', async () => {
+    const p = await pair()
+    let seen = 0
+    const capture = Capture.start([{ netns: p.ha, label: 'a' }], {
+      mode: 'recv',
+      keep: false,
+      onPacket: () => seen++,
+    })
+    try {
+      expect((await ping(p.ha, '198.18.0.2', { count: 2, interval: 10 })).received).toBe(2)
+      await capture.flush()
+      expect(seen).toBeGreaterThanOrEqual(4)
+      expect(capture.packets()).toEqual([])
+    } finally {
+      await capture.stop()
+    }
+  })
+
   it('a read that finds the queue busy reads at once from then on: a flood is read as it comes', async () => {
     const p = await pair()
     const capture = Capture.start(
