@@ -10,6 +10,8 @@ import { createWriteStream } from 'node:fs'
 import type { Writable } from 'node:stream'
 import type { Command } from 'commander'
 import { Capture, type CaptureTarget, PcapngStream } from '../capture/index.js'
+import { compileFilterText } from '../capture/filter-text.js'
+import { type PacketPredicate, decodePacket } from '../capture/match.js'
 import { LabNotFoundError, listOwners, recordNamespaces } from '../lab/index.js'
 import { type Netns, openNetns } from '../netns/index.js'
 import { Netlink } from '../netlink/index.js'
@@ -20,6 +22,7 @@ interface CaptureCliOptions {
   write?: string
   count?: number
   duration?: number
+  filter?: PacketPredicate
 }
 
 function positiveInteger(what: string): (value: string) => number {
@@ -84,6 +87,11 @@ export function registerCaptureCommand(program: Command): void {
     )
     .option('-c, --count <n>', 'stop after N packets', positiveInteger('--count'))
     .option('-d, --duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option(
+      '-f, --filter <words>',
+      'keep only packets that match, e.g. "icmp echo-request", "tcp and port 80", "not arp and host 198.18.0.1"',
+      (v: string) => compileFilterText(v),
+    )
     .addHelpText(
       'after',
       `
@@ -91,9 +99,16 @@ Without targets every namespace of the lab is captured, switches included
 (a frame crossing a switch then shows once per port). Ctrl-C stops it; the
 file is complete up to the last packet.
 
+--filter words: a protocol (arp ip ip6 icmp icmp6 tcp udp; several joined
+by "or"), an ICMP message after icmp/icmp6 (echo-request, echo-reply,
+frag-needed, packet-too-big...), host ADDR, src|from ADDR, dst|to ADDR
+(subnets too), port N, src port N, dst port N, "not" before one of them,
+"and" between them. --count counts the packets kept.
+
 Examples:
   nslab capture 3f2a a | wireshark -k -i -
-  nslab capture 3f2a a:3f2a-r1 b -w /tmp/ab.pcapng --count 100`,
+  nslab capture 3f2a a:3f2a-r1 b -w /tmp/ab.pcapng --count 100
+  nslab capture 3f2a a --filter 'icmp or icmp6' -w /tmp/pings.pcapng`,
     )
     .action(async (lab: string, targets: string[], opts: CaptureCliOptions) => {
       requireCapabilities('nslab capture', LAB_CAPABILITIES)
@@ -148,12 +163,13 @@ Examples:
             keep: false, // the stream has every packet: no copy in memory
             onPacket: (p, iface) => {
               if (!capture) return
+              if (opts.filter && !opts.filter(decodePacket(p.data, p.hatype))) return
               stream.write(p, iface)
               if (opts.count && stream.count >= opts.count) stop()
             },
           })
           process.stderr.write(
-            `capturing on ${wanted.join(' ')} of lab ${lab}${opts.count ? `, ${opts.count} packet(s)` : ''}${opts.duration ? `, ${opts.duration} s` : ''} (Ctrl-C stops)\n`,
+            `capturing on ${wanted.join(' ')} of lab ${lab}${opts.filter ? ' (filtered)' : ''}${opts.count ? `, ${opts.count} packet(s)` : ''}${opts.duration ? `, ${opts.duration} s` : ''} (Ctrl-C stops)\n`,
           )
         })
       } finally {

@@ -22,6 +22,7 @@ import { ScenarioError } from '../scenario/diagnostics.js'
 import { FeatureMissingError } from '../lab/features.js'
 import { registerScenarioCommands } from './scenario.js'
 import { TraceReadError } from '../trace/page.js'
+import { PacketFilterError } from '../capture/match.js'
 import { registerCaptureCommand } from './capture.js'
 import { registerContainerCommand } from './container.js'
 import { registerVmCommands } from './vm.js'
@@ -134,7 +135,7 @@ export function buildProgram(): Command {
 /** Map an error to the documented exit code and a one-line message. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof NetnsNameError || err instanceof TypeError || err instanceof ScenarioError) return 2
-  if (err instanceof TraceReadError) return 2
+  if (err instanceof TraceReadError || err instanceof PacketFilterError) return 2
   if (err instanceof LabNotFoundError) return 2
   if (err instanceof LabInUseError) return 1
   if (err instanceof FeatureMissingError || err instanceof PrivilegeError) return 3

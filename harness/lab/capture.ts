@@ -192,10 +192,12 @@ export class LabCapture {
     await this.ready()
     if (!this.capture.isStopped) await this.capture.flush()
     const stats = this.capture.stats()
+    const names = addressNames(this.model)
+    await nameLinkLocals(this.model.allNodes, names)
     const r = await this.capture.writePcapng(dest, {
       lab: this.model.id,
       ...(options.comment === undefined ? {} : { comment: options.comment }),
-      names: addressNames(this.model),
+      names,
       secrets: [...tunnelSecrets(this.model), ...tlsKeyLogs(this.model)],
       descriptions: (iface) => describeDevice(this.model, iface.label, iface.device),
     })
@@ -225,6 +227,25 @@ export function addressNames(model: {
     names.set(t.addresses.b, `${t.b.name}.${t.name}`)
   }
   return names
+}
+
+/**
+ * Each node's IPv6 link-local addresses (the kernel made them from the
+ * devices' MACs, so the plan does not know them) → the node's name, asked of
+ * the nodes still there: neighbour discovery, router solicitations and MLD
+ * reports come from them. A node already gone keeps its addresses unnamed.
+ */
+export async function nameLinkLocals(nodes: readonly LabNode[], names: Map<string, string>): Promise<void> {
+  await Promise.all(
+    nodes.map(async (n) => {
+      try {
+        for (const a of await n.netlink.listAddresses({ family: 6 }))
+          if (a.scope === 'link' && !names.has(a.address)) names.set(a.address, n.name)
+      } catch {
+        // released or deleted: nothing to ask
+      }
+    }),
+  )
 }
 
 /** `a ⟷ b (b's device): 198.18.0.1/30 fd00::1/64` for a lab link; tunnels and lo named as such. */

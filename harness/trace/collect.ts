@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path'
 import { dissect } from '../capture/dissect.js'
 import { PACKET_OUTGOING } from '../sys/index.js'
 import { linkTypeOf } from '../capture/index.js'
-import { addressNames } from '../lab/capture.js'
+import { addressNames, nameLinkLocals } from '../lab/capture.js'
 import type { Lab } from '../lab/lab.js'
 import { labState } from '../lab/state.js'
 import { type TraceEvent, nowUs } from '../lab/timeline.js'
@@ -42,10 +42,10 @@ function tracePackets(
   lab: Lab,
   topology: TraceTopology,
   max: number,
+  names: ReadonlyMap<string, string>,
 ): { packets: TracePacket[]; dropped: number } {
   const capture = lab.packetCapture
   if (!capture) return { packets: [], dropped: 0 }
-  const names = addressNames({ allNodes: lab.allNodes, tunnels: lab.tunnelList })
   const linkOf = new Map<string, string>()
   for (const l of topology.links) for (const end of [l.a, l.b]) linkOf.set(`${end.node}/${end.device}`, l.id)
   for (const t of topology.tunnels)
@@ -148,7 +148,9 @@ export async function traceData(lab: Lab, options: TraceOptions): Promise<TraceD
   const start = startEvent(topology, events, first)
   if (start) events.unshift(start)
   const failure = failureIndex(events)
-  const { packets, dropped } = tracePackets(lab, topology, options.maxPackets ?? DEFAULT_MAX_PACKETS)
+  const names = addressNames({ allNodes: lab.allNodes, tunnels: lab.tunnelList })
+  await nameLinkLocals(lab.allNodes, names)
+  const { packets, dropped } = tracePackets(lab, topology, options.maxPackets ?? DEFAULT_MAX_PACKETS, names)
   const notes: string[] = []
   const stats = lab.packetCapture?.stats()
   if (stats && stats.kernelDrops > 0)

@@ -62,6 +62,56 @@ describe('nslab capture', () => {
     }
   }, 60_000)
 
+  it('--filter keeps only what its words say, counted by --count; words it cannot read get one sentence', async () => {
+    const lab = await Lab.create()
+    try {
+      const [a, b] = await lab.addHosts('a', 'b')
+      await lab.connect(a, b)
+      const file = join(dir, 'requests.pcapng')
+      const run = nslab([
+        'capture',
+        lab.id,
+        'a',
+        'b',
+        '-w',
+        file,
+        '--count',
+        '6',
+        '--filter',
+        'icmp echo-request',
+      ])
+      let result: { code: number | null; stderr: string } | undefined
+      void run.done.then((r) => (result = r))
+      for (let i = 0; i < 400 && !result; i++) {
+        await a.ping(b, { count: 1, timeout: 200 })
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      const r = await run.done
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).toContain('(filtered)')
+      // Only echo requests (no reply, no ARP), out of a and into b.
+      const frames = tsharkFields(file, ['frame.interface_name', 'icmp.type'])
+      expect(frames).toHaveLength(6)
+      expect(new Set(frames.map(([, t]) => t))).toEqual(new Set(['8']))
+      expect(new Set(frames.map(([i]) => i!.split('/')[0]))).toEqual(new Set(['a', 'b']))
+      const bad = await nslab([
+        'capture',
+        lab.id,
+        'a',
+        '-w',
+        join(dir, 'y.pcapng'),
+        '--filter',
+        'tcp portt 80',
+      ]).done
+      expect(bad.code).toBe(2)
+      expect(bad.stderr.trim()).toBe(
+        `nslab: filter "tcp portt 80": "portt" at 5: unknown word; known: arp, ip, ip6, icmp, icmp6, tcp, udp, host, src, dst, from, to, port, not, and, or, and ICMP message names after icmp/icmp6`,
+      )
+    } finally {
+      await lab.destroy()
+    }
+  }, 60_000)
+
   it('says which hosts a lab has when one is unknown, and that there is no such lab', async () => {
     const lab = await Lab.create()
     try {
