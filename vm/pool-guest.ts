@@ -25,6 +25,15 @@ export interface PoolGuestOptions {
   timeout?: number
   /** Milliseconds without a worker before the VM is powered off (default 1000). */
   idleMs?: number
+  /**
+   * Seconds the guest may send nothing while test files run in it before
+   * the run gives up on it (default NSLAB_VM_STALL_S, else 300): a hung
+   * guest kernel or a worker blocked in a system call fails its files with
+   * the console's last lines instead of holding the run until `timeout`.
+   * Vitest's workers report every test as it ends, and a test may take at
+   * most its timeout (30 s here), so five silent minutes mean a hang.
+   */
+  stallSeconds?: number
   /** Progress lines (booting, guest up, done), for a human. */
   onProgress?: (line: string) => void
 }
@@ -69,6 +78,11 @@ export class PoolGuest {
   private closed = false
   private readonly unreported: Error[] = []
   private agentErr = ''
+  private readonly stallMs: number
+  private lastFrameAt = Date.now()
+  private readonly watchdog: NodeJS.Timeout
+  /** The console's last lines, for a stall's message. */
+  private consoleTail = ''
   private setReady!: (info: GuestInfo) => void
   private failReady!: (e: Error) => void
 
@@ -76,6 +90,9 @@ export class PoolGuest {
   constructor(o: PoolGuestOptions = {}, prepare?: WorkerSpec) {
     this.idleMs = o.idleMs ?? 1000
     this.timeout = o.timeout ?? 4 * 3600
+    this.stallMs = (o.stallSeconds ?? (Number(process.env.NSLAB_VM_STALL_S) || 300)) * 1000
+    this.watchdog = setInterval(() => this.checkStall(), Math.min(30_000, this.stallMs / 4))
+    this.watchdog.unref()
     this.ready = new Promise<GuestInfo>((resolve, reject) => {
       this.setReady = resolve
       this.failReady = reject
@@ -95,6 +112,9 @@ export class PoolGuest {
       channels: { [POOL_CHANNEL]: (s) => this.connect(s) },
       onProblem: (p) => this.problem(p),
       onStdout: (d) => process.stderr.write(d),
+      onConsole: (d) => {
+        this.consoleTail = (this.consoleTail + d.toString()).slice(-3000)
+      },
       onStderr: (d) => {
         this.agentErr = (this.agentErr + d.toString()).slice(-4000)
         process.stderr.write(d)
@@ -123,6 +143,7 @@ export class PoolGuest {
     if (this.closed) throw new Error('the test VM is shutting down; it cannot take another worker')
     if (this.idle) clearTimeout(this.idle)
     this.idle = undefined
+    if (this.links.size === 0) this.lastFrameAt = Date.now() // silence while idle is no stall
     this.links.set(id, link)
     for (const e of this.unreported.splice(0)) link.fail(e)
   }
@@ -161,6 +182,7 @@ export class PoolGuest {
     this.socket = socket
     const reader = new FrameReader()
     socket.on('data', (chunk: Buffer) => {
+      this.lastFrameAt = Date.now()
       let frames
       try {
         frames = reader.push(chunk)
@@ -194,6 +216,21 @@ export class PoolGuest {
     t.unref()
   }
 
+  /** Test files run and the guest has said nothing for stallMs: give up on it, saying so. */
+  private checkStall(): void {
+    if (this.closed || this.links.size === 0) return
+    const silent = Date.now() - this.lastFrameAt
+    if (silent < this.stallMs) return
+    const tail = this.consoleTail.trim().split('\n').slice(-12).join('\n  ')
+    this.finish(
+      new Error(
+        `the test VM sent nothing for ${Math.round(silent / 1000)} s while ${this.links.size} test file(s) ran in it: ` +
+          `its kernel or a test worker is hung (NSLAB_VM_STALL_S sets the limit); the console ended with:\n  ${tail || '(nothing)'}`,
+      ),
+    )
+    this.abort.abort()
+  }
+
   private describeEnd(r: VmResult): string {
     const why = vmFailure(r, this.timeout)
     if (!why) return 'the test VM powered off'
@@ -202,6 +239,7 @@ export class PoolGuest {
 
   private finish(error: Error): void {
     this.closed = true
+    clearInterval(this.watchdog)
     if (this.idle) clearTimeout(this.idle)
     this.failReady(error)
     for (const l of this.links.values()) l.fail(error)

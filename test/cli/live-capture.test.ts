@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Lab } from '../../harness/lab/lab.js'
+import type { LabNode } from '../../harness/lab/node.js'
 import { tsharkFields, tsharkNamed } from '../capture/tshark.js'
 
 const root = join(import.meta.dirname, '../..')
@@ -33,6 +34,22 @@ function nslab(args: string[]): { done: Promise<{ code: number | null; stderr: s
   }
 }
 
+/** Run `nslab capture ARGS` and ping a -> b until it has had enough (it starts a moment after the command). */
+async function captureWhilePinging(
+  args: string[],
+  a: LabNode,
+  b: LabNode,
+): Promise<{ code: number | null; stderr: string }> {
+  const run = nslab(['capture', ...args])
+  let result: { code: number | null; stderr: string } | undefined
+  void run.done.then((r) => (result = r))
+  for (let i = 0; i < 400 && !result; i++) {
+    await a.ping(b, { count: 1, timeout: 200 })
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return run.done
+}
+
 describe('nslab capture', () => {
   it('streams packets of a running lab to a file until --count, and tshark reads it', async () => {
     const lab = await Lab.create()
@@ -40,15 +57,7 @@ describe('nslab capture', () => {
       const [a, b] = await lab.addHosts('a', 'b')
       await lab.connect(a, b)
       const file = join(dir, 'ab.pcapng')
-      const run = nslab(['capture', lab.id, 'a', 'b', '-w', file, '--count', '20'])
-      // Ping until the capture has had enough (it starts a moment after the command).
-      let result: { code: number | null; stderr: string } | undefined
-      void run.done.then((r) => (result = r))
-      for (let i = 0; i < 400 && !result; i++) {
-        await a.ping(b, { count: 1, timeout: 200 })
-        await new Promise((r) => setTimeout(r, 50))
-      }
-      const r = await run.done
+      const r = await captureWhilePinging([lab.id, 'a', 'b', '-w', file, '--count', '20'], a, b)
       expect(r.code, r.stderr).toBe(0)
       expect(r.stderr).toContain(`capturing on a b of lab ${lab.id}`)
       const frames = tsharkFields(file, ['frame.interface_name', 'frame.packet_flags_direction', 'icmp.type'])
@@ -68,25 +77,11 @@ describe('nslab capture', () => {
       const [a, b] = await lab.addHosts('a', 'b')
       await lab.connect(a, b)
       const file = join(dir, 'requests.pcapng')
-      const run = nslab([
-        'capture',
-        lab.id,
-        'a',
-        'b',
-        '-w',
-        file,
-        '--count',
-        '6',
-        '--filter',
-        'icmp echo-request',
-      ])
-      let result: { code: number | null; stderr: string } | undefined
-      void run.done.then((r) => (result = r))
-      for (let i = 0; i < 400 && !result; i++) {
-        await a.ping(b, { count: 1, timeout: 200 })
-        await new Promise((r) => setTimeout(r, 50))
-      }
-      const r = await run.done
+      const r = await captureWhilePinging(
+        [lab.id, 'a', 'b', '-w', file, '--count', '6', '--filter', 'icmp echo-request'],
+        a,
+        b,
+      )
       expect(r.code, r.stderr).toBe(0)
       expect(r.stderr).toContain('(filtered)')
       // Only echo requests (no reply, no ARP), out of a and into b.

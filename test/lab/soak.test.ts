@@ -10,6 +10,17 @@ import fc from 'fast-check'
 import { gc } from '../../harness/index.js'
 import { leftovers, processesWith, startSoakLab } from '../support/leftovers.js'
 
+/** gc, then nothing of the lab may be left, nor any process carrying `marker`. */
+async function expectNothingLeftAfterGc(id: string, prefix: string, marker: string): Promise<void> {
+  gc()
+  // A process SIGKILLed by gc is gone or a zombie within moments.
+  await expect
+    .poll(() => [...leftovers(id, prefix), ...processesWith(marker).map((p) => `process ${p}`)], {
+      timeout: 3000,
+    })
+    .toEqual([])
+}
+
 const ROUNDS = Number(process.env.NSLAB_SOAK_ROUNDS ?? 6)
 const POINTS = ['step connected', 'step spawned', 'step exec', 'step tunnel', 'built']
 
@@ -30,13 +41,7 @@ describe('soak: random kills of labs with tunnels and processes, then gc', () =>
               await new Promise((r) => setTimeout(r, delayMs))
               child.kill(signal)
               await exited
-              gc()
-              // A process SIGKILLed by gc is gone or a zombie within moments.
-              await expect
-                .poll(() => [...leftovers(id, prefix), ...processesWith(marker).map((p) => `process ${p}`)], {
-                  timeout: 3000,
-                })
-                .toEqual([])
+              await expectNothingLeftAfterGc(id, prefix, marker)
             } finally {
               child.kill('SIGKILL')
             }
@@ -59,12 +64,7 @@ describe('soak: random kills of labs with tunnels and processes, then gc', () =>
         await new Promise((r) => setTimeout(r, 5 + round * 7))
         child.kill('SIGTERM')
         expect((await exited)[1]).toBe('SIGTERM')
-        gc()
-        await expect
-          .poll(() => [...leftovers(id, prefix), ...processesWith(marker).map((p) => `process ${p}`)], {
-            timeout: 3000,
-          })
-          .toEqual([])
+        await expectNothingLeftAfterGc(id, prefix, marker)
       } finally {
         child.kill('SIGKILL')
       }

@@ -4,8 +4,9 @@
  * boots when the panic file is not the last). A test in the guest sees the
  * guest's kernel; a failing assertion, a worker killed under its test and a
  * kernel panic fail their files with the reason, and the files after a panic
- * run in a fresh VM; the run ends by itself, with its VMs and their control
- * directories gone.
+ * run in a fresh VM; a worker blocked for good fails its file once the guest
+ * has been silent for the stall limit (set to 15 s here); the run ends by
+ * itself, with its VMs and their control directories gone.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
@@ -42,7 +43,7 @@ function controlDirsOf(pid: number): string[] {
 describe('VM pool', () => {
   it(
     'runs test files on the guest kernel and reports passes, failures and dead workers',
-    { timeout: 240_000 },
+    { timeout: 300_000 },
     async () => {
       const kernel = resolveKernel(process.env.NSLAB_VM_KERNEL || undefined)
       const report = join(out, 'report.json')
@@ -58,7 +59,7 @@ describe('VM pool', () => {
           `--outputFile.json=${report}`,
         ],
         {
-          env: { ...process.env, EXPECT_RELEASE: kernel.version, CI: '' },
+          env: { ...process.env, EXPECT_RELEASE: kernel.version, CI: '', NSLAB_VM_STALL_S: '15' },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       )
@@ -67,7 +68,7 @@ describe('VM pool', () => {
       child.stderr.on('data', (d: Buffer) => (output += d))
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
 
-      expect(code, output).toBe(1) // three files fail on purpose
+      expect(code, output).toBe(1) // four files fail on purpose
       expect(output).not.toMatch(/close timed out|prevents Vite server from exiting/)
       const r = JSON.parse(readFileSync(report, 'utf8')) as JsonReport
       const byFile = Object.fromEntries(r.testResults.map((t) => [t.name.replace(/.*\//, ''), t]))
@@ -75,6 +76,7 @@ describe('VM pool', () => {
         'crash.vmcase.ts',
         'fails.vmcase.ts',
         'guest.vmcase.ts',
+        'hang.vmcase.ts',
         'panic.vmcase.ts',
       ])
 
@@ -95,6 +97,12 @@ describe('VM pool', () => {
       expect(byFile['panic.vmcase.ts']!.assertionResults[0]!.status).not.toBe('passed')
       expect(output).toMatch(
         /Worker nslab-vm emitted error[\s\S]*Kernel panic - not syncing: sysrq triggered crash/,
+      )
+
+      // A worker blocked for good: the watchdog gives up on the silent guest, saying so.
+      expect(byFile['hang.vmcase.ts']!.assertionResults[0]!.status).not.toBe('passed')
+      expect(output).toMatch(
+        /the test VM sent nothing for \d+ s while 1 test file\(s\) ran in it: its kernel or a test worker is hung/,
       )
 
       // The VM powered off with the run: nothing of it is left.
