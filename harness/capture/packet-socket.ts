@@ -157,9 +157,9 @@ const TPACKET3_HDRLEN = 48
 const FRAME_SIZE = 2048
 /**
  * A read finding this many frames or bytes queued means heavy traffic: read
- * at once until it calms down. Measured with a TCP transfer across a veth
- * pair (64 KiB GSO frames, about 1 GB/s): a threshold of 64 frames let a
- * quarter of a 4 MiB buffer's worth wait each time, and the kernel dropped.
+ * at once until it calms down. (A TCP transfer across a veth pair sends
+ * 64 KiB GSO frames: with a threshold of 64 frames, 4 MiB waited each time
+ * and the kernel dropped frames.)
  */
 const BUSY_FRAMES = 16
 const BUSY_BYTES = 256 << 10
@@ -186,10 +186,8 @@ export class PacketSocket {
   private reading = false
   private readonly mode: 'ring' | 'recv'
   private readonly readDelayMs: number
-  /** The last read found the queue busy: read on every wake-up, without the delay. */
+  /** The last 'recv' read found the queue busy: read on every wake-up, without the delay. */
   private busy = false
-  /** Bytes of the frames the last read found (for `busy`). */
-  private lastReadBytes = 0
   private readTimer: NodeJS.Timeout | undefined
   private released = false
   private closeNow = false
@@ -291,9 +289,7 @@ export class PacketSocket {
   /** read() from the event loop: a failure goes to onError, never out (it would abort the process). */
   private readReporting(): void {
     try {
-      this.lastReadBytes = 0
-      const n = this.read()
-      if (this.readDelayMs > 0) this.busy = n >= BUSY_FRAMES || this.lastReadBytes >= BUSY_BYTES
+      this.read()
     } catch (err) {
       try {
         this.onError?.(err instanceof Error ? err : new Error(String(err)))
@@ -366,6 +362,7 @@ export class PacketSocket {
     const rx = this.receiver
     if (this.closed || rx === undefined) return 0
     let total = 0
+    let bytes = 0
     this.reading = true
     try {
       while (!this.closed) {
@@ -373,7 +370,7 @@ export class PacketSocket {
         if (size < 0) break
         total++
         this.counters.read++
-        this.lastReadBytes += size
+        bytes += size
         // Without a stamp (timestamps off for this frame): the time it was read.
         if (rx.sec < 0) {
           const ms = Date.now()
@@ -397,6 +394,7 @@ export class PacketSocket {
       this.reading = false
       if (this.closed) this.release()
     }
+    this.busy = total >= BUSY_FRAMES || bytes >= BUSY_BYTES
     return total
   }
 
