@@ -76,6 +76,15 @@ interface Variant {
   note?: () => string | undefined
   /** Why it is not measured, if it is not. */
   skip?: string
+  /**
+   * Interleaved with the scenario's other such variants iteration by
+   * iteration (A B C A B C... inside a round, each run(1)), not block by
+   * block: for in-process variants whose difference is smaller than the drift
+   * of the kernel's state across a block (its namespace cleanup backlog).
+   */
+  perIteration?: boolean
+  /** With perIteration: this process's CPU time (user + system) per iteration, ms, read after run(). */
+  cpu?: number[]
 }
 
 interface Scenario {
@@ -105,6 +114,8 @@ interface VariantResult {
   skipped?: string
   /** What the variant checked or how it was measured (e.g. pairs that answered). */
   note?: string
+  /** This process's CPU time per iteration (in-process variants that measure it). */
+  cpu?: Summary
 }
 
 interface ScenarioResult {
@@ -582,9 +593,15 @@ function ipHost(ns: string, peerNs: string, peerDev: string, v4: string, v6: str
  * captured; with `trace` too, the timeline's netlink recording and a test
  * start event: what nslab/vitest's fixture does by default.
  */
-async function pairFixture(count: number, capture: boolean, trace = false): Promise<number[]> {
+async function pairFixture(
+  count: number,
+  capture: boolean,
+  trace: boolean,
+  cpu: number[],
+): Promise<number[]> {
   const ms: number[] = []
-  for (const _ of range(count))
+  for (const _ of range(count)) {
+    const c0 = process.cpuUsage()
     ms.push(
       await timeAsync(async () => {
         const lab = await newLab()
@@ -605,11 +622,15 @@ async function pairFixture(count: number, capture: boolean, trace = false): Prom
         }
       }),
     )
+    const c = process.cpuUsage(c0)
+    cpu.push((c.user + c.system) / 1000)
+  }
   return ms
 }
 
 function scenarioLabPair(): Scenario {
   const p = (i: number): string => `${PREFIX}4i-${i}-`
+  const cpus = { nslab: [] as number[], capture: [] as number[], trace: [] as number[] }
   return {
     id: 'lab-pair',
     title: 'Lab pair fixture: create, 2 hosts, connect, one ping a->b, destroy',
@@ -620,19 +641,25 @@ function scenarioLabPair(): Scenario {
         id: 'nslab',
         label: 'nslab Lab',
         does: "Lab.create(); addHosts('a', 'b'); connect(a, b); a.ping(b, { count: 1 }); destroy()",
-        run: (count) => pairFixture(count, false),
+        perIteration: true,
+        cpu: cpus.nslab,
+        run: (count) => pairFixture(count, false, false, cpus.nslab),
       },
       {
         id: 'nslab-capture',
         label: 'nslab Lab, capture on-failure',
         does: 'the same with lab.capture() right after create, and the test passing: cap.clear() before destroy()',
-        run: (count) => pairFixture(count, true),
+        perIteration: true,
+        cpu: cpus.capture,
+        run: (count) => pairFixture(count, true, false, cpus.capture),
       },
       {
         id: 'nslab-trace',
         label: 'nslab Lab, capture + trace on-failure',
         does: "the same with lab.recordNetlink() too (each node's netlink socket joined to the link, address, route and neighbour groups, every announcement on the timeline) and a test-start event: what nslab/vitest's fixture does by default; the test passing: the timeline cleared",
-        run: (count) => pairFixture(count, true, true),
+        perIteration: true,
+        cpu: cpus.trace,
+        run: (count) => pairFixture(count, true, true, cpus.trace),
       },
       {
         id: 'ip',
@@ -1024,8 +1051,25 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
     for (const [round, size] of sizes.entries()) {
       // Rotated by one each round: A B C, B C A, C A B...
       const order = measured.map((_, i) => measured[(i + round) % measured.length]!)
-      for (const v of order) {
-        const first = round === 0
+      const first = round === 0
+      const together = order.filter((v) => v.perIteration)
+      if (together.length > 0) {
+        // One iteration of each in turn (the order rotated each iteration too); then one settle.
+        try {
+          for (const i of range((first ? warmup : 0) + size)) {
+            for (const k of range(together.length)) {
+              const v = together[(i + k) % together.length]!
+              const [ms] = await v.run(1)
+              if (!first || i >= warmup) samples.get(v.id)!.push(ms!)
+              else v.cpu?.pop()
+            }
+          }
+        } finally {
+          await settle()
+        }
+        expectNoneLeft(`${s.id}/${together.map((v) => v.id).join('+')}`, s.keep?.() ?? [])
+      }
+      for (const v of order.filter((x) => !x.perIteration)) {
         let all: number[]
         try {
           all = await v.run((first ? warmup : 0) + size)
@@ -1049,6 +1093,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
         summary: summarize(got),
         samples: got,
         ...(note ? { note } : {}),
+        ...(v.cpu && v.cpu.length > 0 ? { cpu: summarize(v.cpu) } : {}),
       }
     }
   } finally {
@@ -1056,6 +1101,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
   }
   const waits = settleWaits.slice(settledFrom)
   const m = (id: VariantId): Summary | undefined => variants[id]?.summary
+  const cpu = (id: VariantId): Summary | undefined => variants[id]?.cpu
   const has = (id: VariantId): boolean => s.variants.some((v) => v.id === id)
   const nslabFloor = ratio(m('nslab'), m('floor'))
   const note = s.note?.()
@@ -1076,6 +1122,8 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       ...(m('nslab-in-guest') ? { 'nslab-in-guest/nslab': ratio(m('nslab-in-guest'), m('nslab')) } : {}),
       ...(m('nslab-capture') ? { 'capture/nslab': ratio(m('nslab-capture'), m('nslab')) } : {}),
       ...(m('nslab-trace') ? { 'capture+trace/nslab': ratio(m('nslab-trace'), m('nslab')) } : {}),
+      ...(cpu('nslab-capture') ? { 'capture/nslab cpu': ratio(cpu('nslab-capture'), cpu('nslab')) } : {}),
+      ...(cpu('nslab-trace') ? { 'capture+trace/nslab cpu': ratio(cpu('nslab-trace'), cpu('nslab')) } : {}),
       ...(m('nslab-awaited') && !m('floor-seq')
         ? { 'nslab-awaited/nslab': ratio(m('nslab-awaited'), m('nslab')) }
         : {}),
@@ -1104,6 +1152,11 @@ function printScenario(n: number, s: Scenario, r: ScenarioResult): void {
     `\n${n}. ${r.title}: ${r.iterations} iterations after ${r.warmup} warm-up, interleaved in blocks of ${r.blocks.join('+')}` +
       (r.settle ? ` (settled ${fmtMs(r.settle.median)} ms median, ${fmtMs(r.settle.max)} max, between)` : ''),
   )
+  const together = s.variants.filter((v) => v.perIteration && r.variants[v.id]?.summary)
+  if (together.length > 1)
+    console.log(
+      `   inside each block, ${together.map((v) => r.variants[v.id]!.label).join(', ')}: one iteration each in turn`,
+    )
   console.log(`   timed: ${r.timed}`)
   if (r.note) console.log(`   note: ${r.note}`)
   const rows = [['   variant', 'median ms', 'p10 .. p90 ms', 'min .. max ms']]

@@ -1,5 +1,14 @@
 /** Messages between the main thread and the exec worker (exec-worker.ts). */
 
+/**
+ * The spawn gate's states (one Int32 in a SharedArrayBuffer both threads
+ * hold): open, a spawn in progress (the worker is inside a namespace,
+ * forking), closed for good by a process dying of a signal.
+ */
+export const GATE_OPEN = 0
+export const GATE_SPAWNING = 1
+export const GATE_CLOSED = 2
+
 export interface SpawnRequest {
   op: 'spawn'
   id: number

@@ -31,12 +31,13 @@ import {
   umount2,
   unshare,
 } from '../sys/index.js'
+import { GATE_OPEN, GATE_SPAWNING } from './exec-protocol.js'
 import type { FromWorker, SpawnRequest, ToWorker } from './exec-protocol.js'
 import { NETNS_ETC_DIR } from './names.js'
 
 const port = parentPort
 if (!port) throw new Error('exec-worker must run as a worker thread')
-/** The spawn gate (exec.ts): 0 open, 1 spawning, 2 closed by a dying process. */
+/** The spawn gate (exec.ts, states in exec-protocol.ts). */
 const { gate } = workerData as { gate: Int32Array }
 
 // A private fs_struct lets this thread switch mount namespaces (setns on a
@@ -105,7 +106,7 @@ function leaveNamespaces(): void {
 }
 
 function startChild(req: SpawnRequest): void {
-  if (Atomics.compareExchange(gate, 0, 0, 1) !== 0) {
+  if (Atomics.compareExchange(gate, 0, GATE_OPEN, GATE_SPAWNING) !== GATE_OPEN) {
     close(req.nsFd)
     post({
       op: 'spawn-error',
@@ -130,7 +131,7 @@ function startChild(req: SpawnRequest): void {
     } finally {
       // spawn() returns once the child has exec'd: it is inside the
       // namespace, where a sweep after the gate closes finds it.
-      Atomics.store(gate, 0, 0)
+      Atomics.store(gate, 0, GATE_OPEN)
       Atomics.notify(gate, 0)
       leaveNamespaces()
       close(req.nsFd)

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events'
 import { PassThrough } from 'node:stream'
 import type { Worker } from 'node:worker_threads'
 import { dup } from '../sys/index.js'
+import { GATE_CLOSED, GATE_OPEN, GATE_SPAWNING } from './exec-protocol.js'
 import type { FromWorker, ToWorker } from './exec-protocol.js'
 import { type NetnsRef, usingNetns } from './handle.js'
 import { startWorker } from './worker-url.js'
@@ -79,16 +80,13 @@ let worker: Worker | undefined
 let nextId = 1
 
 /**
- * The spawn gate, shared with the exec worker: 0 open, 1 a spawn in
- * progress (the worker is inside a namespace, forking), 2 closed. A process
- * dying of a signal closes it before removing its labs, so no child can be
- * forked into a namespace after the sweep that kills what is inside (it
- * would keep the namespace alive unnamed, where nothing finds it).
+ * The spawn gate, shared with the exec worker (its states are in
+ * exec-protocol.ts). A process dying of a signal closes it before removing
+ * its labs, so no child can be forked into a namespace after the sweep that
+ * kills what is inside (it would keep the namespace alive unnamed, where
+ * nothing finds it).
  */
 const gate = new Int32Array(new SharedArrayBuffer(4))
-const GATE_OPEN = 0
-const GATE_SPAWNING = 1
-const GATE_CLOSED = 2
 
 /**
  * Close the spawn gate, synchronously: wait (up to `ms`) for a spawn in
