@@ -35,6 +35,12 @@ if [ "$1" = stage2 ]; then
     $BB cat >"$ERR"; } 3>&1 | $BB cat >"$OUT"
   code=$($BB cat /run/nslab-init/code 2>/dev/null || echo 255)
   $BB sync
+  # A failed command: the kernel's words on faults in user space (a segfault,
+  # a trap, the OOM killer) are below the console's level; put them on it.
+  if [ "$code" != 0 ]; then
+    $BB dmesg | $BB grep -E 'segfault at|traps: |general protection|invalid opcode|Out of memory|Killed process' |
+      $BB tail -n 20 | while read -r l; do echo "nslab-vm: kernel log: $l"; done
+  fi
   echo "nslab-vm: exit $code"
   $BB poweroff -f
 fi

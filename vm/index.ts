@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { chooseAccel } from './accel.js'
 import { ConsoleWatch, type KernelProblem, describeProblems } from './console.js'
+import { ConsoleFile, consoleDir } from './console-file.js'
 import { GUEST_PATH, envScript, runScript } from './guest-script.js'
 import { buildInitramfs, cacheDir } from './initramfs.js'
 import { type Kernel, findKernel } from './kernel.js'
@@ -68,6 +69,7 @@ export {
 export { compareDebianVersions } from './debian-version.js'
 export { VmPrerequisiteError, buildInitramfs, findBusybox, isStaticElf } from './initramfs.js'
 export { ConsoleWatch, classifyLine, describeProblems, type KernelProblem } from './console.js'
+export { consoleDir } from './console-file.js'
 export {
   qemuArgv,
   kernelCmdline,
@@ -120,6 +122,12 @@ export interface VmOptions {
   onProgress?: (line: string) => void
   /** Every console line (kernel log and init markers). */
   onConsole?: (chunk: Buffer) => void
+  /**
+   * Where the whole console of a failed run is kept (see VmResult.consoleFile;
+   * default consoleDir(): NSLAB_VM_CONSOLE_DIR, else `consoles` in nslab's
+   * cache), or false to keep none.
+   */
+  consoleDir?: string | false
   /** Called as soon as the guest kernel starts reporting a panic, oops, BUG or WARNING (its excerpt grows after). */
   onProblem?: (problem: KernelProblem) => void
   /**
@@ -149,6 +157,8 @@ export interface VmResult {
   totalMs: number
   /** The last console lines, for diagnosis. */
   consoleTail: string[]
+  /** The whole console, kept when the run did not succeed (see VmOptions.consoleDir). */
+  consoleFile?: string
   /** QEMU's pid (gone by the time the result is returned). */
   pid: number | undefined
 }
@@ -172,6 +182,7 @@ export function vmFailure(r: VmResult, timeout: number): string | undefined {
   else if (r.code !== 0) parts.push(`the command exited with ${r.code} in the VM`)
   if (r.problems.length)
     parts.push(`the guest kernel reported ${r.problems.length} problem(s):\n${describeProblems(r.problems)}`)
+  if (parts.length && r.consoleFile) parts.push(`the whole console: ${r.consoleFile}`)
   return parts.length ? parts.join('; ') : undefined
 }
 
@@ -259,9 +270,11 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
     const serial = Object.fromEntries(
       SERIAL_PORTS.map((p) => [p, join(realpathSync(ctl), `${p}.sock`)]),
     ) as Record<SerialPort, string>
+    const consoleFile = new ConsoleFile(join(ctl, 'console.log'))
     const sink: Record<SerialPort, (d: Buffer) => void> = {
       console: (d) => {
         watch.write(d)
+        consoleFile.write(d)
         o.onConsole?.(d)
       },
       stdout: (d) => o.onStdout?.(d),
@@ -370,12 +383,17 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
         consoleTail: [...watch.tail],
         pid: child.pid,
       }
+      if (!vmSucceeded(r) && o.consoleDir !== false) {
+        const kept = consoleFile.keep(o.consoleDir ?? consoleDir(), kernel.version, progress)
+        if (kept) r.consoleFile = kept
+      }
       if (!r.timedOut)
         progress(
           `done after ${(r.totalMs / 1000).toFixed(1)} s: exit ${r.code ?? '(none)'}${r.problems.length ? `, ${r.problems.length} kernel problem(s)` : ''}`,
         )
       return r
     } finally {
+      consoleFile.close()
       clearTimeout(timer)
       kill()
       process.off('SIGINT', onSignal)

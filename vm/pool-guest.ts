@@ -10,7 +10,7 @@ import type net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { describeProblems, type KernelProblem } from './console.js'
 import { FRAME, FrameReader, encodeFrame } from './pool-frames.mjs'
-import { runVm, vmFailure, type VmResult } from './index.js'
+import { consoleDir, runVm, vmFailure, type VmResult } from './index.js'
 
 /** The virtio-serial port's name, as the agent looks for it. */
 export const POOL_CHANNEL = 'nslab.pool'
@@ -225,7 +225,8 @@ export class PoolGuest {
     this.finish(
       new Error(
         `the test VM sent nothing for ${Math.round(silent / 1000)} s while ${this.links.size} test file(s) ran in it: ` +
-          `its kernel or a test worker is hung (NSLAB_VM_STALL_S sets the limit); the console ended with:\n  ${tail || '(nothing)'}`,
+          `its kernel or a test worker is hung (NSLAB_VM_STALL_S sets the limit); the console ended with:\n  ${tail || '(nothing)'}\n` +
+          `(the whole console is kept in ${consoleDir()})`,
       ),
     )
     this.abort.abort()
