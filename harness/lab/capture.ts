@@ -186,14 +186,23 @@ export class LabCapture {
 
   /**
    * Write the packets held as one pcapng file (or stream), with the lab's
-   * names and keys. Reads what the kernel still holds first.
+   * names and keys. Reads what the kernel still holds first. `names`: every
+   * address → its node's name, when the caller has them (else made here:
+   * the plan's addresses, and each node's link-local ones asked of the kernel).
    */
-  async write(dest: string | Writable, options: { comment?: string } = {}): Promise<LabCaptureResult> {
+  async write(
+    dest: string | Writable,
+    options: { comment?: string; names?: ReadonlyMap<string, string> } = {},
+  ): Promise<LabCaptureResult> {
     await this.ready()
     if (!this.capture.isStopped) await this.capture.flush()
     const stats = this.capture.stats()
-    const names = addressNames(this.model)
-    await nameLinkLocals(this.model.allNodes, names)
+    let names = options.names
+    if (!names) {
+      const made = addressNames(this.model)
+      await nameLinkLocals(this.model.allNodes, made)
+      names = made
+    }
     const r = await this.capture.writePcapng(dest, {
       lab: this.model.id,
       ...(options.comment === undefined ? {} : { comment: options.comment }),

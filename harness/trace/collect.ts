@@ -123,8 +123,23 @@ export function failureIndex(events: readonly TraceEvent[]): number {
   return failedCheck >= 0 && failedCheck < failure ? failedCheck : failure
 }
 
-/** Gather a lab's trace now (reads the kernel: the capture's last frames, every node's state). */
-export async function traceData(lab: Lab, options: TraceOptions): Promise<TraceData> {
+/** Every address of the lab → its node's name, link-local ones asked of the kernel (one dump per node). */
+async function labAddressNames(lab: Lab): Promise<Map<string, string>> {
+  const names = addressNames({ allNodes: lab.allNodes, tunnels: lab.tunnelList })
+  await nameLinkLocals(lab.allNodes, names)
+  return names
+}
+
+/**
+ * Gather a lab's trace now (reads the kernel: the capture's last frames,
+ * every node's state). `names`: the lab's address names when the caller
+ * asked for them already (writeTrace, for the pcapng too).
+ */
+export async function traceData(
+  lab: Lab,
+  options: TraceOptions,
+  names?: ReadonlyMap<string, string>,
+): Promise<TraceData> {
   const timeline = lab.timeline
   if (options.failure && timeline.events().at(-1)?.kind !== 'failure')
     timeline.record({
@@ -148,9 +163,12 @@ export async function traceData(lab: Lab, options: TraceOptions): Promise<TraceD
   const start = startEvent(topology, events, first)
   if (start) events.unshift(start)
   const failure = failureIndex(events)
-  const names = addressNames({ allNodes: lab.allNodes, tunnels: lab.tunnelList })
-  await nameLinkLocals(lab.allNodes, names)
-  const { packets, dropped } = tracePackets(lab, topology, options.maxPackets ?? DEFAULT_MAX_PACKETS, names)
+  const { packets, dropped } = tracePackets(
+    lab,
+    topology,
+    options.maxPackets ?? DEFAULT_MAX_PACKETS,
+    names ?? (await labAddressNames(lab)),
+  )
   const notes: string[] = []
   const stats = lab.packetCapture?.stats()
   if (stats && stats.kernelDrops > 0)
@@ -197,9 +215,11 @@ export async function writeTrace(lab: Lab, base: string, options: TraceOptions):
   mkdirSync(dirname(base), { recursive: true })
   let pcapng: WrittenTrace['pcapng']
   const capture = lab.packetCapture
+  // Asked once for both files (the link-local addresses are a dump per node).
+  const names = await labAddressNames(lab)
   if (capture) {
     const path = options.pcapng ?? `${base}.pcapng`
-    const r = await capture.write(path, { comment: options.title })
+    const r = await capture.write(path, { comment: options.title, names })
     pcapng = {
       path,
       packets: r.packets,
@@ -208,7 +228,7 @@ export async function writeTrace(lab: Lab, base: string, options: TraceOptions):
       evicted: r.evicted,
     }
   }
-  const data = await traceData(lab, { ...options, ...(pcapng ? { pcapng: pcapng.path } : {}) })
+  const data = await traceData(lab, { ...options, ...(pcapng ? { pcapng: pcapng.path } : {}) }, names)
   const file = join(dirname(base), `${basename(base)}.trace.html`)
   const w = writeTraceHtml(file, data, options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes })
   return { html: w.path, bytes: w.bytes, ...(pcapng ? { pcapng } : {}), truncated: w.truncated }
