@@ -389,7 +389,46 @@ describe('encoding refuses what does not fit', () => {
     expect(() => encodePolicy({ ...policyOut, dir: 256 })).toThrow(/dir must be/)
     expect(() =>
       encodePolicy({ ...policyOut, selector: { ...policyOut.selector, prefixlenD: 129 } }),
-    ).toThrow(NetlinkEncodeError)
+    ).toThrow(/selector prefixlen_d must be an integer in 0\.\.128, got 129/)
+    expect(() => encodeState({ ...stateAead, lifetime: { ...unlimited(), softByteLimit: -1n } })).toThrow(
+      /lifetime softByteLimit must be an integer in 0\.\.2\^64-1, got -1/,
+    )
+    expect(() =>
+      encodeState({ ...stateAead, lifetime: { ...unlimited(), hardByteLimit: XFRM_INF + 1n } }),
+    ).toThrow(/lifetime hardByteLimit must be an integer in 0\.\.2\^64-1/)
+    expect(() => encodeState({ ...stateAead, id: { ...stateAead.id, spi: 2 ** 32 } })).toThrow(
+      /spi must be an integer in 0\.\.4294967295/,
+    )
+    expect(() => encodePolicy({ ...policyOut, selector: { ...policyOut.selector, dport: 65536 } })).toThrow(
+      /selector dport must be an integer in 0\.\.65535/,
+    )
+  })
+})
+
+describe('the output mark (XFRMA_SET_MARK + XFRMA_SET_MARK_MASK)', () => {
+  /** A state payload with these u32 attributes appended after what encodeState wrote. */
+  function withAttrs(...attrs: [number, number][]): Buffer {
+    const parts = attrs.map(([type, value]) => {
+      const a = Buffer.alloc(8)
+      a.writeUInt16LE(8, 0)
+      a.writeUInt16LE(type, 2)
+      a.writeUInt32LE(value, 4)
+      return a
+    })
+    return Buffer.concat([encodeState(stateAead), ...parts])
+  }
+
+  it('is the mark with its mask in either order, the mask all ones when absent, and none without a mark', () => {
+    expect(decodeState(withAttrs([XFRMA.SET_MARK, 7], [XFRMA.SET_MARK_MASK, 0xff])).outputMark).toEqual({
+      value: 7,
+      mask: 0xff,
+    })
+    expect(decodeState(withAttrs([XFRMA.SET_MARK_MASK, 0xf0], [XFRMA.SET_MARK, 9])).outputMark).toEqual({
+      value: 9,
+      mask: 0xf0,
+    })
+    expect(decodeState(withAttrs([XFRMA.SET_MARK, 3])).outputMark).toEqual({ value: 3, mask: 0xffffffff })
+    expect(decodeState(withAttrs([XFRMA.SET_MARK_MASK, 0xff]))).not.toHaveProperty('outputMark')
   })
 })
 

@@ -38,8 +38,16 @@ import {
   readU8,
 } from '../attributes.js'
 import { AF } from '../constants.js'
-import { NetlinkDecodeError } from '../errors.js'
-import { peekHostS32, peekHostU16, peekHostU32, putHostU16, putHostU32 } from '../hostorder.js'
+import { NetlinkDecodeError, NetlinkEncodeError } from '../errors.js'
+import {
+  HOST_IS_LITTLE_ENDIAN,
+  peekHostS32,
+  peekHostU16,
+  peekHostU32,
+  putHostU16,
+  putHostU32,
+  readHostU64,
+} from '../hostorder.js'
 import {
   checkField,
   ipBytesForFamily,
@@ -55,8 +63,11 @@ export type Fields = Record<string, unknown>
 
 // ------------------------------------------------------------------ fixed structs
 
-/** Wire types of fixed-struct fields, all in host order. */
-export type FieldType = 'u8' | 'u16' | 'u32' | 's32'
+/**
+ * Wire types of fixed-struct fields: host order, except `be16`/`be32` (network order: ports,
+ * SPIs); `u64` reads as a bigint and writes a bigint (or an integer number).
+ */
+export type FieldType = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'be16' | 'be32'
 
 /** One field of a fixed struct. */
 export interface FieldSpec {
@@ -66,6 +77,8 @@ export interface FieldSpec {
   type: FieldType
   /** The C name (`ifi_index`), quoted by encoding errors. */
   cName: string
+  /** A smaller upper bound than the wire type's, checked when encoding (a prefix length: 128). */
+  max?: number
 }
 
 /** A fixed struct: a message's header, or the value of a struct-valued attribute. */
@@ -81,11 +94,23 @@ export interface CompiledStruct extends StructSpec {
   read: (buf: Uint8Array, at: number) => Fields
 }
 
-const RANGE: Record<FieldType, readonly [number, number]> = {
+const RANGE: Record<Exclude<FieldType, 'u64'>, readonly [number, number]> = {
   u8: [0, 0xff],
   u16: [0, 0xffff],
   u32: [0, 0xffffffff],
   s32: [-0x80000000, 0x7fffffff],
+  be16: [0, 0xffff],
+  be32: [0, 0xffffffff],
+}
+
+const U64_MAX = 0xffffffffffffffffn
+
+/** A u64 field's value for the wire: a bigint or an integer number in 0..2^64-1, else an error naming it. */
+function checkU64(value: unknown, cName: string): bigint {
+  const v = typeof value === 'number' && Number.isInteger(value) ? BigInt(value) : value
+  if (typeof v !== 'bigint' || v < 0n || v > U64_MAX)
+    throw new NetlinkEncodeError(`${cName} must be an integer in 0..2^64-1, got ${String(value)}`)
+  return v
 }
 
 /** What generated code calls: the unchecked readers, the attribute readers, the error paths. */
@@ -93,6 +118,11 @@ const R = {
   peekHostU16,
   peekHostU32,
   peekHostS32,
+  peekHostU64: (buf: Uint8Array, at: number): bigint =>
+    readHostU64(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), at),
+  peekBe16: (buf: Uint8Array, at: number): number => (buf[at]! << 8) | buf[at + 1]!,
+  peekBe32: (buf: Uint8Array, at: number): number =>
+    ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0,
   requireFixedHeader,
   decodeAttributes,
   readU8,
@@ -146,6 +176,12 @@ function fieldExpr(f: FieldSpec): string {
       return `R.peekHostU32(buf, ${at})`
     case 's32':
       return `R.peekHostS32(buf, ${at})`
+    case 'u64':
+      return `R.peekHostU64(buf, ${at})`
+    case 'be16':
+      return `R.peekBe16(buf, ${at})`
+    case 'be32':
+      return `R.peekBe32(buf, ${at})`
   }
 }
 
@@ -163,7 +199,7 @@ export function defineStruct(spec: StructSpec): CompiledStruct {
   return { ...spec, read: generate('buf, at', `return ${structLiteral(spec)}`) }
 }
 
-const FIELD_SIZE: Record<FieldType, number> = { u8: 1, u16: 2, u32: 4, s32: 4 }
+const FIELD_SIZE: Record<FieldType, number> = { u8: 1, u16: 2, u32: 4, s32: 4, u64: 8, be16: 2, be32: 4 }
 
 /** Decode the fixed struct at the start of `payload`, which must hold it (else `truncated-payload`). */
 export function decodeStruct(spec: CompiledStruct, payload: Buffer, baseOffset: number): Fields {
@@ -181,12 +217,26 @@ export function putStruct(spec: StructSpec, buf: Uint8Array, at: number, values:
   const v = values as Fields
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!
-    const [min, max] = RANGE[f.type]
-    const value = checkField((v[f.key] as number | undefined) ?? 0, min, max, f.cName)
     const p = at + f.offset
+    if (f.type === 'u64') {
+      const big = checkU64(v[f.key] ?? 0n, f.cName)
+      putHostU32(buf, Number(HOST_IS_LITTLE_ENDIAN ? big & 0xffffffffn : big >> 32n), p)
+      putHostU32(buf, Number(HOST_IS_LITTLE_ENDIAN ? big >> 32n : big & 0xffffffffn), p + 4)
+      continue
+    }
+    const [min, max] = RANGE[f.type]
+    const value = checkField((v[f.key] as number | undefined) ?? 0, min, f.max ?? max, f.cName)
     if (f.type === 'u8') buf[p] = value
     else if (f.type === 'u16') putHostU16(buf, value, p)
-    else putHostU32(buf, value, p)
+    else if (f.type === 'be16') {
+      buf[p] = value >>> 8
+      buf[p + 1] = value & 0xff
+    } else if (f.type === 'be32') {
+      buf[p] = value >>> 24
+      buf[p + 1] = (value >>> 16) & 0xff
+      buf[p + 2] = (value >>> 8) & 0xff
+      buf[p + 3] = value & 0xff
+    } else putHostU32(buf, value, p)
   }
 }
 

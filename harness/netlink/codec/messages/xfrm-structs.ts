@@ -19,17 +19,9 @@
 import { bytesToIp, ipToBytes } from '../../../util/ip.js'
 import { AF } from '../constants.js'
 import { NetlinkDecodeError, NetlinkEncodeError } from '../errors.js'
-import {
-  readHostS32,
-  readHostU16,
-  readHostU32,
-  readHostU64,
-  writeHostS32,
-  writeHostU16,
-  writeHostU32,
-  writeHostU64,
-} from '../hostorder.js'
+import { readHostU32, writeHostU32 } from '../hostorder.js'
 import { XFRM_INF } from '../xfrm-constants.js'
+import { defineStruct, putStruct } from './table.js'
 
 export const XFRM_ADDRESS_LEN = 16
 export const XFRM_SELECTOR_LEN = 56
@@ -126,37 +118,36 @@ export function anySelector(family: number = AF.UNSPEC): XfrmSelector {
   }
 }
 
+/** `struct xfrm_selector` but its two addresses (family-dependent, see readXfrmAddress). */
+export const XFRM_SELECTOR = defineStruct({
+  cName: 'xfrm_selector',
+  size: XFRM_SELECTOR_LEN,
+  fields: [
+    { key: 'dport', offset: 32, type: 'be16', cName: 'selector dport' },
+    { key: 'dportMask', offset: 34, type: 'be16', cName: 'selector dport mask' },
+    { key: 'sport', offset: 36, type: 'be16', cName: 'selector sport' },
+    { key: 'sportMask', offset: 38, type: 'be16', cName: 'selector sport mask' },
+    { key: 'family', offset: 40, type: 'u16', cName: 'selector family' },
+    { key: 'prefixlenD', offset: 42, type: 'u8', cName: 'selector prefixlen_d', max: 128 },
+    { key: 'prefixlenS', offset: 43, type: 'u8', cName: 'selector prefixlen_s', max: 128 },
+    { key: 'proto', offset: 44, type: 'u8', cName: 'selector proto' },
+    { key: 'ifindex', offset: 48, type: 's32', cName: 'selector ifindex' },
+    { key: 'user', offset: 52, type: 'u32', cName: 'selector user' },
+  ],
+})
+
 export function writeSelector(buf: Buffer, offset: number, s: XfrmSelector): void {
-  const family = check(s.family, 0, 0xffff, 'selector family')
-  writeXfrmAddress(buf, offset, s.daddr, family, 'selector daddr')
-  writeXfrmAddress(buf, offset + 16, s.saddr, family, 'selector saddr')
-  buf.writeUInt16BE(check(s.dport, 0, 0xffff, 'selector dport'), offset + 32)
-  buf.writeUInt16BE(check(s.dportMask, 0, 0xffff, 'selector dport mask'), offset + 34)
-  buf.writeUInt16BE(check(s.sport, 0, 0xffff, 'selector sport'), offset + 36)
-  buf.writeUInt16BE(check(s.sportMask, 0, 0xffff, 'selector sport mask'), offset + 38)
-  writeHostU16(buf, family, offset + 40)
-  buf[offset + 42] = check(s.prefixlenD, 0, 128, 'selector prefixlen_d')
-  buf[offset + 43] = check(s.prefixlenS, 0, 128, 'selector prefixlen_s')
-  buf[offset + 44] = check(s.proto, 0, 0xff, 'selector proto')
-  writeHostS32(buf, check(s.ifindex, -0x80000000, 0x7fffffff, 'selector ifindex'), offset + 48)
-  writeHostU32(buf, check(s.user, 0, 0xffffffff, 'selector user'), offset + 52)
+  putStruct(XFRM_SELECTOR, buf, offset, s)
+  writeXfrmAddress(buf, offset, s.daddr, s.family, 'selector daddr')
+  writeXfrmAddress(buf, offset + 16, s.saddr, s.family, 'selector saddr')
 }
 
 export function readSelector(buf: Buffer, offset: number): XfrmSelector {
-  const family = readHostU16(buf, offset + 40)
+  const s = XFRM_SELECTOR.read(buf, offset) as Omit<XfrmSelector, 'daddr' | 'saddr'>
   return {
-    family,
-    daddr: readXfrmAddress(buf, offset, family),
-    saddr: readXfrmAddress(buf, offset + 16, family),
-    dport: buf.readUInt16BE(offset + 32),
-    dportMask: buf.readUInt16BE(offset + 34),
-    sport: buf.readUInt16BE(offset + 36),
-    sportMask: buf.readUInt16BE(offset + 38),
-    prefixlenD: buf[offset + 42] ?? 0,
-    prefixlenS: buf[offset + 43] ?? 0,
-    proto: buf[offset + 44] ?? 0,
-    ifindex: readHostS32(buf, offset + 48),
-    user: readHostU32(buf, offset + 52),
+    ...s,
+    daddr: readXfrmAddress(buf, offset, s.family),
+    saddr: readXfrmAddress(buf, offset + 16, s.family),
   }
 }
 
@@ -168,18 +159,24 @@ export interface XfrmId {
   proto: number
 }
 
+/** `struct xfrm_id` but its address (the family is the enclosing struct's). */
+const XFRM_ID = defineStruct({
+  cName: 'xfrm_id',
+  size: XFRM_ID_LEN,
+  fields: [
+    { key: 'spi', offset: 16, type: 'be32', cName: 'spi' },
+    { key: 'proto', offset: 20, type: 'u8', cName: 'proto' },
+  ],
+})
+
 export function writeId(buf: Buffer, offset: number, id: XfrmId, family: number): void {
+  putStruct(XFRM_ID, buf, offset, id)
   writeXfrmAddress(buf, offset, id.daddr, family, 'daddr')
-  buf.writeUInt32BE(check(id.spi, 0, 0xffffffff, 'spi'), offset + 16)
-  buf[offset + 20] = check(id.proto, 0, 0xff, 'proto')
 }
 
 export function readId(buf: Buffer, offset: number, family: number): XfrmId {
-  return {
-    daddr: readXfrmAddress(buf, offset, family),
-    spi: buf.readUInt32BE(offset + 16),
-    proto: buf[offset + 20] ?? 0,
-  }
+  const id = XFRM_ID.read(buf, offset) as Omit<XfrmId, 'daddr'>
+  return { daddr: readXfrmAddress(buf, offset, family), ...id }
 }
 
 /** `struct xfrm_lifetime_cfg`: limits; XFRM_INF means none. */
@@ -194,16 +191,23 @@ export interface XfrmLifetimeCfg {
   hardUseExpiresSeconds: bigint
 }
 
-const CFG_FIELDS = [
-  'softByteLimit',
-  'hardByteLimit',
-  'softPacketLimit',
-  'hardPacketLimit',
-  'softAddExpiresSeconds',
-  'hardAddExpiresSeconds',
-  'softUseExpiresSeconds',
-  'hardUseExpiresSeconds',
-] as const
+/** `struct xfrm_lifetime_cfg`: eight u64 limits. */
+export const XFRM_LIFETIME_CFG = defineStruct({
+  cName: 'xfrm_lifetime_cfg',
+  size: XFRM_LIFETIME_CFG_LEN,
+  fields: (
+    [
+      'softByteLimit',
+      'hardByteLimit',
+      'softPacketLimit',
+      'hardPacketLimit',
+      'softAddExpiresSeconds',
+      'hardAddExpiresSeconds',
+      'softUseExpiresSeconds',
+      'hardUseExpiresSeconds',
+    ] as const
+  ).map((key, i) => ({ key, offset: 8 * i, type: 'u64' as const, cName: `lifetime ${key}` })),
+})
 
 /** No limits: what iproute2 sends unless told otherwise (byte and packet limits infinite, no expiry). */
 export function unlimited(): XfrmLifetimeCfg {
@@ -219,22 +223,6 @@ export function unlimited(): XfrmLifetimeCfg {
   }
 }
 
-function checkU64(value: bigint, what: string): bigint {
-  if (value < 0n || value > XFRM_INF)
-    throw new NetlinkEncodeError(`${what} must be in 0..2^64-1, got ${value}`)
-  return value
-}
-
-export function writeLifetimeCfg(buf: Buffer, offset: number, l: XfrmLifetimeCfg): void {
-  CFG_FIELDS.forEach((f, i) => writeHostU64(buf, checkU64(l[f], `lifetime ${f}`), offset + 8 * i))
-}
-
-export function readLifetimeCfg(buf: Buffer, offset: number): XfrmLifetimeCfg {
-  const out = unlimited()
-  CFG_FIELDS.forEach((f, i) => (out[f] = readHostU64(buf, offset + 8 * i)))
-  return out
-}
-
 /** `struct xfrm_lifetime_cur`: what a state or policy has used so far. */
 export interface XfrmLifetimeCur {
   bytes: bigint
@@ -248,21 +236,17 @@ export function zeroLifetimeCur(): XfrmLifetimeCur {
   return { bytes: 0n, packets: 0n, addTime: 0n, useTime: 0n }
 }
 
-export function writeLifetimeCur(buf: Buffer, offset: number, c: XfrmLifetimeCur): void {
-  writeHostU64(buf, checkU64(c.bytes, 'bytes'), offset)
-  writeHostU64(buf, checkU64(c.packets, 'packets'), offset + 8)
-  writeHostU64(buf, checkU64(c.addTime, 'add_time'), offset + 16)
-  writeHostU64(buf, checkU64(c.useTime, 'use_time'), offset + 24)
-}
-
-export function readLifetimeCur(buf: Buffer, offset: number): XfrmLifetimeCur {
-  return {
-    bytes: readHostU64(buf, offset),
-    packets: readHostU64(buf, offset + 8),
-    addTime: readHostU64(buf, offset + 16),
-    useTime: readHostU64(buf, offset + 24),
-  }
-}
+/** `struct xfrm_lifetime_cur`. */
+export const XFRM_LIFETIME_CUR = defineStruct({
+  cName: 'xfrm_lifetime_cur',
+  size: XFRM_LIFETIME_CUR_LEN,
+  fields: [
+    { key: 'bytes', offset: 0, type: 'u64', cName: 'bytes' },
+    { key: 'packets', offset: 8, type: 'u64', cName: 'packets' },
+    { key: 'addTime', offset: 16, type: 'u64', cName: 'add_time' },
+    { key: 'useTime', offset: 24, type: 'u64', cName: 'use_time' },
+  ],
+})
 
 /** `struct xfrm_stats`. */
 export interface XfrmStats {
@@ -271,19 +255,16 @@ export interface XfrmStats {
   integrityFailed: number
 }
 
-export function writeStats(buf: Buffer, offset: number, s: XfrmStats): void {
-  writeHostU32(buf, check(s.replayWindow, 0, 0xffffffff, 'stats replay_window'), offset)
-  writeHostU32(buf, check(s.replay, 0, 0xffffffff, 'stats replay'), offset + 4)
-  writeHostU32(buf, check(s.integrityFailed, 0, 0xffffffff, 'stats integrity_failed'), offset + 8)
-}
-
-export function readStats(buf: Buffer, offset: number): XfrmStats {
-  return {
-    replayWindow: readHostU32(buf, offset),
-    replay: readHostU32(buf, offset + 4),
-    integrityFailed: readHostU32(buf, offset + 8),
-  }
-}
+/** `struct xfrm_stats`. */
+export const XFRM_STATS = defineStruct({
+  cName: 'xfrm_stats',
+  size: XFRM_STATS_LEN,
+  fields: [
+    { key: 'replayWindow', offset: 0, type: 'u32', cName: 'stats replay_window' },
+    { key: 'replay', offset: 4, type: 'u32', cName: 'stats replay' },
+    { key: 'integrityFailed', offset: 8, type: 'u32', cName: 'stats integrity_failed' },
+  ],
+})
 
 /** `struct xfrm_user_tmpl`: one transform a policy requires (XFRMA_TMPL holds a list of them). */
 export interface XfrmTemplate {
@@ -300,21 +281,29 @@ export interface XfrmTemplate {
   calgos: number
 }
 
+/** `struct xfrm_user_tmpl` but its addresses (id.daddr and saddr, of the template's family). */
+const XFRM_USER_TMPL = defineStruct({
+  cName: 'xfrm_user_tmpl',
+  size: XFRM_USER_TMPL_LEN,
+  fields: [
+    { key: 'family', offset: 24, type: 'u16', cName: 'template family' },
+    { key: 'reqid', offset: 44, type: 'u32', cName: 'template reqid' },
+    { key: 'mode', offset: 48, type: 'u8', cName: 'template mode' },
+    { key: 'share', offset: 49, type: 'u8', cName: 'template share' },
+    { key: 'optional', offset: 50, type: 'u8', cName: 'template optional' },
+    { key: 'aalgos', offset: 52, type: 'u32', cName: 'template aalgos' },
+    { key: 'ealgos', offset: 56, type: 'u32', cName: 'template ealgos' },
+    { key: 'calgos', offset: 60, type: 'u32', cName: 'template calgos' },
+  ],
+})
+
 export function encodeTemplates(tmpls: readonly XfrmTemplate[]): Buffer {
   const buf = Buffer.alloc(XFRM_USER_TMPL_LEN * tmpls.length)
   tmpls.forEach((t, i) => {
     const o = i * XFRM_USER_TMPL_LEN
-    const family = check(t.family, 0, 0xffff, 'template family')
-    writeId(buf, o, t.id, family)
-    writeHostU16(buf, family, o + 24)
-    writeXfrmAddress(buf, o + 28, t.saddr, family, 'template saddr')
-    writeHostU32(buf, check(t.reqid, 0, 0xffffffff, 'template reqid'), o + 44)
-    buf[o + 48] = check(t.mode, 0, 0xff, 'template mode')
-    buf[o + 49] = check(t.share, 0, 0xff, 'template share')
-    buf[o + 50] = check(t.optional, 0, 0xff, 'template optional')
-    writeHostU32(buf, check(t.aalgos, 0, 0xffffffff, 'template aalgos'), o + 52)
-    writeHostU32(buf, check(t.ealgos, 0, 0xffffffff, 'template ealgos'), o + 56)
-    writeHostU32(buf, check(t.calgos, 0, 0xffffffff, 'template calgos'), o + 60)
+    putStruct(XFRM_USER_TMPL, buf, o, t)
+    writeId(buf, o, t.id, t.family)
+    writeXfrmAddress(buf, o + 28, t.saddr, t.family, 'template saddr')
   })
   return buf
 }
@@ -328,18 +317,11 @@ export function decodeTemplates(value: Buffer, baseOffset: number): XfrmTemplate
     )
   const out: XfrmTemplate[] = []
   for (let o = 0; o < value.length; o += XFRM_USER_TMPL_LEN) {
-    const family = readHostU16(value, o + 24)
+    const t = XFRM_USER_TMPL.read(value, o) as Omit<XfrmTemplate, 'id' | 'saddr'>
     out.push({
-      id: readId(value, o, family),
-      family,
-      saddr: readXfrmAddress(value, o + 28, family),
-      reqid: readHostU32(value, o + 44),
-      mode: value[o + 48] ?? 0,
-      share: value[o + 49] ?? 0,
-      optional: value[o + 50] ?? 0,
-      aalgos: readHostU32(value, o + 52),
-      ealgos: readHostU32(value, o + 56),
-      calgos: readHostU32(value, o + 60),
+      id: readId(value, o, t.family),
+      saddr: readXfrmAddress(value, o + 28, t.family),
+      ...t,
     })
   }
   return out
@@ -412,17 +394,15 @@ export interface XfrmMark {
   mask: number
 }
 
-export function encodeMark(m: XfrmMark): Buffer {
-  const buf = Buffer.alloc(XFRM_MARK_LEN)
-  writeHostU32(buf, check(m.value, 0, 0xffffffff, 'mark'), 0)
-  writeHostU32(buf, check(m.mask, 0, 0xffffffff, 'mark mask'), 4)
-  return buf
-}
-
-export function decodeMark(value: Buffer, baseOffset: number): XfrmMark {
-  requireLength(value, XFRM_MARK_LEN, baseOffset, 'XFRMA_MARK')
-  return { value: readHostU32(value, 0), mask: readHostU32(value, 4) }
-}
+/** `struct xfrm_mark` (XFRMA_MARK's value). */
+export const XFRM_MARK = defineStruct({
+  cName: 'xfrm_mark',
+  size: XFRM_MARK_LEN,
+  fields: [
+    { key: 'value', offset: 0, type: 'u32', cName: 'mark' },
+    { key: 'mask', offset: 4, type: 'u32', cName: 'mark mask' },
+  ],
+})
 
 /** `struct xfrm_encap_tmpl`: UDP encapsulation (NAT traversal). */
 export interface XfrmEncap {
@@ -434,11 +414,20 @@ export interface XfrmEncap {
   oa: string
 }
 
+/** `struct xfrm_encap_tmpl` but its original address. */
+const XFRM_ENCAP_TMPL = defineStruct({
+  cName: 'xfrm_encap_tmpl',
+  size: XFRM_ENCAP_TMPL_LEN,
+  fields: [
+    { key: 'type', offset: 0, type: 'u16', cName: 'encap type' },
+    { key: 'sport', offset: 2, type: 'be16', cName: 'encap sport' },
+    { key: 'dport', offset: 4, type: 'be16', cName: 'encap dport' },
+  ],
+})
+
 export function encodeEncap(e: XfrmEncap): Buffer {
   const buf = Buffer.alloc(XFRM_ENCAP_TMPL_LEN)
-  writeHostU16(buf, check(e.type, 0, 0xffff, 'encap type'), 0)
-  buf.writeUInt16BE(check(e.sport, 0, 0xffff, 'encap sport'), 2)
-  buf.writeUInt16BE(check(e.dport, 0, 0xffff, 'encap dport'), 4)
+  putStruct(XFRM_ENCAP_TMPL, buf, 0, e)
   writeXfrmAddress(buf, 8, e.oa, AF.UNSPEC, 'encap oa')
   return buf
 }
@@ -446,9 +435,7 @@ export function encodeEncap(e: XfrmEncap): Buffer {
 export function decodeEncap(value: Buffer, baseOffset: number, family: number): XfrmEncap {
   requireLength(value, XFRM_ENCAP_TMPL_LEN, baseOffset, 'XFRMA_ENCAP')
   return {
-    type: readHostU16(value, 0),
-    sport: value.readUInt16BE(2),
-    dport: value.readUInt16BE(4),
+    ...(XFRM_ENCAP_TMPL.read(value, 0) as Omit<XfrmEncap, 'oa'>),
     oa: readXfrmAddress(value, 8, family),
   }
 }

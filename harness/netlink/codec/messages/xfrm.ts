@@ -16,17 +16,30 @@
  * flags 162, share 163, 4 bytes of tail padding.
  */
 import { AttrWriter, decodeAttributes, readU32, type Attribute } from '../attributes.js'
-import { NetlinkDecodeError, NetlinkEncodeError } from '../errors.js'
+import { NetlinkDecodeError } from '../errors.js'
 import { NLMSG_HDRLEN, type NlMsgHeader, parseMessages } from '../header.js'
-import { NLMSG, NLM_F } from '../constants.js'
+import { AF, NLMSG, NLM_F } from '../constants.js'
 import { type NlmsgerrSummary, decodeNlmsgerr } from '../nlmsgerr.js'
-import { readHostU16, readHostU32, writeHostU16, writeHostU32 } from '../hostorder.js'
 import { XFRMA, XFRM_MSG, XFRM_POLICY_TYPE } from '../xfrm-constants.js'
 import {
+  type AttrSpec,
+  type Fields,
+  compileAttrs,
+  defineStruct,
+  encodeStruct,
+  putStruct,
+  writeAttrs,
+} from './table.js'
+import {
+  XFRM_ADDRESS_LEN,
   XFRM_ALGO_AEAD_LEN,
   XFRM_ALGO_AUTH_LEN,
   XFRM_ALGO_LEN,
+  XFRM_LIFETIME_CFG,
+  XFRM_LIFETIME_CUR,
+  XFRM_MARK,
   XFRM_SELECTOR_LEN,
+  XFRM_STATS,
   type XfrmAeadAlgorithm,
   type XfrmAlgorithm,
   type XfrmAuthAlgorithm,
@@ -41,26 +54,18 @@ import {
   anySelector,
   decodeAlgorithm,
   decodeEncap,
-  decodeMark,
   decodeTemplates,
   encodeAlgorithm,
   encodeEncap,
-  encodeMark,
   encodeTemplates,
   familyOf,
   readId,
-  readLifetimeCfg,
-  readLifetimeCur,
   readSelector,
-  readStats,
   readXfrmAddress,
   requireLength,
   unlimited,
   writeId,
-  writeLifetimeCfg,
-  writeLifetimeCur,
   writeSelector,
-  writeStats,
   writeXfrmAddress,
   zeroLifetimeCur,
 } from './xfrm-structs.js'
@@ -71,12 +76,6 @@ export const XFRM_USERPOLICY_INFO_LEN = 168
 export const XFRM_USERPOLICY_ID_LEN = 64
 export const XFRM_USERSA_FLUSH_LEN = 1
 export const XFRM_USERPOLICY_TYPE_LEN = 6
-
-function check(value: number, min: number, max: number, what: string): number {
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new NetlinkEncodeError(`${what} must be an integer in ${min}..${max}, got ${value}`)
-  return value
-}
 
 /** Attributes shared by states and policies. */
 export interface XfrmCommonAttributes {
@@ -159,192 +158,277 @@ export interface XfrmPolicyId extends XfrmCommonAttributes {
   type?: number
 }
 
-function writeCommon(w: AttrWriter, a: XfrmCommonAttributes): void {
-  if (a.mark !== undefined) w.attr(XFRMA.MARK, encodeMark(a.mark))
-  if (a.ifId !== undefined) w.u32(XFRMA.IF_ID, a.ifId)
+// ------------------------------------------------------------------- the tables
+
+/** `xfrm_usersa_info`'s own fields (its selector, id, saddr, lifetimes and stats are structs of their own). */
+const USERSA_INFO = defineStruct({
+  cName: 'xfrm_usersa_info',
+  size: XFRM_USERSA_INFO_LEN,
+  fields: [
+    { key: 'seq', offset: 204, type: 'u32', cName: 'seq' },
+    { key: 'reqid', offset: 208, type: 'u32', cName: 'reqid' },
+    { key: 'family', offset: 212, type: 'u16', cName: 'state family' },
+    { key: 'mode', offset: 214, type: 'u8', cName: 'mode' },
+    { key: 'replayWindow', offset: 215, type: 'u8', cName: 'replay window' },
+    { key: 'flags', offset: 216, type: 'u8', cName: 'state flags' },
+  ],
+})
+
+/** `xfrm_usersa_id` but its address. */
+const USERSA_ID = defineStruct({
+  cName: 'xfrm_usersa_id',
+  size: XFRM_USERSA_ID_LEN,
+  fields: [
+    { key: 'spi', offset: 16, type: 'be32', cName: 'spi' },
+    { key: 'family', offset: 20, type: 'u16', cName: 'state family' },
+    { key: 'proto', offset: 22, type: 'u8', cName: 'proto' },
+  ],
+})
+
+/** `xfrm_userpolicy_info`'s own fields (its selector and lifetimes are structs of their own). */
+const USERPOLICY_INFO = defineStruct({
+  cName: 'xfrm_userpolicy_info',
+  size: XFRM_USERPOLICY_INFO_LEN,
+  fields: [
+    { key: 'priority', offset: 152, type: 'u32', cName: 'priority' },
+    { key: 'index', offset: 156, type: 'u32', cName: 'index' },
+    { key: 'dir', offset: 160, type: 'u8', cName: 'dir' },
+    { key: 'action', offset: 161, type: 'u8', cName: 'action' },
+    { key: 'flags', offset: 162, type: 'u8', cName: 'policy flags' },
+    { key: 'share', offset: 163, type: 'u8', cName: 'share' },
+  ],
+})
+
+/** `xfrm_userpolicy_id`'s own fields (its selector is a struct of its own). */
+const USERPOLICY_ID = defineStruct({
+  cName: 'xfrm_userpolicy_id',
+  size: XFRM_USERPOLICY_ID_LEN,
+  fields: [
+    { key: 'index', offset: XFRM_SELECTOR_LEN, type: 'u32', cName: 'index' },
+    { key: 'dir', offset: 60, type: 'u8', cName: 'dir' },
+  ],
+})
+
+/** `struct xfrm_userpolicy_type` (XFRMA_POLICY_TYPE's value): the type, then padding. */
+const USERPOLICY_TYPE = defineStruct({
+  cName: 'xfrm_userpolicy_type',
+  size: XFRM_USERPOLICY_TYPE_LEN,
+  fields: [{ key: 'type', offset: 0, type: 'u8', cName: 'policy type' }],
+})
+
+/** An algorithm attribute: `head` bytes of struct (68 or 72), then the key; `extra`: the 72-byte form's own field. */
+function algorithm(
+  type: number,
+  key: string,
+  name: string,
+  head: number,
+  extra?: 'icvBits' | 'truncBits',
+): AttrSpec {
+  return {
+    type,
+    key,
+    kind: 'custom',
+    name,
+    decode: (a, out) => {
+      const { extra: value, ...alg } = decodeAlgorithm(a.value, a.offset + 4, name, head)
+      out[key] = extra === undefined ? alg : { ...alg, [extra]: value }
+    },
+    encode: (w, v) => {
+      const alg = v as XfrmAlgorithm & Partial<Record<'icvBits' | 'truncBits', number>>
+      w.attr(type, encodeAlgorithm(alg, extra === undefined ? undefined : (alg[extra] ?? 0)))
+    },
+  }
 }
 
-function writePolicyType(w: AttrWriter, type: number | undefined): void {
-  if (type === undefined) return
-  const b = Buffer.alloc(XFRM_USERPOLICY_TYPE_LEN)
-  b[0] = check(type, 0, 0xff, 'policy type')
-  w.attr(XFRMA.POLICY_TYPE, b)
+/** XFRMA_MARK and XFRMA_IF_ID, which states and policies share (written last, in this order). */
+const COMMON: AttrSpec[] = [
+  { type: XFRMA.MARK, key: 'mark', kind: 'struct', name: 'XFRMA_MARK', struct: XFRM_MARK },
+  { type: XFRMA.IF_ID, key: 'ifId', kind: 'u32', name: 'XFRMA_IF_ID' },
+]
+
+const POLICY_TYPE: AttrSpec = {
+  type: XFRMA.POLICY_TYPE,
+  key: 'type',
+  kind: 'custom',
+  name: 'XFRMA_POLICY_TYPE',
+  decode: (a, out) => {
+    requireLength(a.value, 1, a.offset, 'XFRMA_POLICY_TYPE')
+    out.type = a.value[0] ?? XFRM_POLICY_TYPE.MAIN
+  },
+  encode: (w, v) => void w.attr(XFRMA.POLICY_TYPE, encodeStruct(USERPOLICY_TYPE, { type: v })),
 }
 
-function readPolicyType(attr: Attribute): number {
-  requireLength(attr.value, 1, attr.offset, 'XFRMA_POLICY_TYPE')
-  return attr.value[0] ?? XFRM_POLICY_TYPE.MAIN
-}
+/** A state's attributes, in the order iproute2 writes them for `aead` / `enc ... auth ...`. */
+const STATE_ATTRS = compileAttrs([
+  algorithm(XFRMA.ALG_AEAD, 'aead', 'XFRMA_ALG_AEAD', XFRM_ALGO_AEAD_LEN, 'icvBits'),
+  algorithm(XFRMA.ALG_CRYPT, 'crypt', 'XFRMA_ALG_CRYPT', XFRM_ALGO_LEN),
+  algorithm(XFRMA.ALG_AUTH_TRUNC, 'authTrunc', 'XFRMA_ALG_AUTH_TRUNC', XFRM_ALGO_AUTH_LEN, 'truncBits'),
+  algorithm(XFRMA.ALG_AUTH, 'auth', 'XFRMA_ALG_AUTH', XFRM_ALGO_LEN),
+  {
+    type: XFRMA.ENCAP,
+    key: 'encap',
+    kind: 'custom',
+    name: 'XFRMA_ENCAP',
+    decode: (a, out, family) => (out.encap = decodeEncap(a.value, a.offset + 4, family)),
+    encode: (w, v) => void w.attr(XFRMA.ENCAP, encodeEncap(v as XfrmEncap)),
+  },
+  { type: XFRMA.SA_EXTRA_FLAGS, key: 'extraFlags', kind: 'u32', name: 'XFRMA_SA_EXTRA_FLAGS' },
+  // The output mark travels as two u32 attributes; a mask alone is no mark (see decodeState).
+  {
+    type: XFRMA.SET_MARK,
+    key: 'outputMark',
+    kind: 'custom',
+    name: 'XFRMA_SET_MARK',
+    decode: (a, out) => {
+      const mask = (out.outputMark as Partial<XfrmMark> | undefined)?.mask ?? 0xffffffff
+      out.outputMark = { value: readU32(a, 'XFRMA_SET_MARK'), mask }
+    },
+    encode: (w, v) => void w.u32(XFRMA.SET_MARK, (v as XfrmMark).value),
+  },
+  {
+    type: XFRMA.SET_MARK_MASK,
+    key: 'outputMarkMask',
+    kind: 'custom',
+    name: 'XFRMA_SET_MARK_MASK',
+    get: (r) => (r.outputMark as XfrmMark | undefined)?.mask,
+    decode: (a, out) => {
+      const mark = (out.outputMark ??= { value: undefined }) as Partial<XfrmMark>
+      mark.mask = readU32(a, 'XFRMA_SET_MARK_MASK')
+    },
+    encode: (w, v) => void w.u32(XFRMA.SET_MARK_MASK, v as number),
+  },
+  ...COMMON,
+])
+
+/** A state id's attributes (after `xfrm_usersa_id`), as iproute2 writes them. */
+const STATE_ID_ATTRS = compileAttrs([
+  {
+    type: XFRMA.SRCADDR,
+    key: 'saddr',
+    kind: 'custom',
+    name: 'XFRMA_SRCADDR',
+    decode: (a, out, family) => {
+      if (a.value.length !== XFRM_ADDRESS_LEN)
+        throw new NetlinkDecodeError(
+          a.offset,
+          'bad-attribute-value',
+          `XFRMA_SRCADDR at offset ${a.offset} must be ${XFRM_ADDRESS_LEN} bytes but is ${a.value.length}`,
+        )
+      out.saddr = readXfrmAddress(a.value, 0, family)
+    },
+    encode: (w, v, family) => {
+      const a = Buffer.alloc(XFRM_ADDRESS_LEN)
+      writeXfrmAddress(a, 0, v as string, family, 'saddr')
+      w.attr(XFRMA.SRCADDR, a)
+    },
+  },
+  ...COMMON,
+])
+
+/** A policy's attributes, in iproute2's order: templates, type, mark, if_id. */
+const POLICY_ATTRS = compileAttrs([
+  {
+    type: XFRMA.TMPL,
+    key: 'templates',
+    kind: 'custom',
+    name: 'XFRMA_TMPL',
+    get: (r) => ((r.templates as XfrmTemplate[] | undefined)?.length ? r.templates : undefined),
+    decode: (a, out) => (out.templates = decodeTemplates(a.value, a.offset + 4)),
+    encode: (w, v) => void w.attr(XFRMA.TMPL, encodeTemplates(v as XfrmTemplate[])),
+  },
+  POLICY_TYPE,
+  ...COMMON,
+])
+
+/** A policy id's (and a policy flush's) attributes. */
+const POLICY_ID_ATTRS = compileAttrs([POLICY_TYPE, ...COMMON])
+
+// ----------------------------------------------------------------- the messages
 
 /** Encode `xfrm_usersa_info` + attributes, in iproute2's order for `aead` / `enc ... auth ...`. */
 export function encodeState(req: XfrmStateRequest): Buffer {
-  const family = check(req.family ?? familyOf(req.saddr), 0, 0xffff, 'state family')
+  const family = req.family ?? familyOf(req.saddr)
   const info = Buffer.alloc(XFRM_USERSA_INFO_LEN)
+  putStruct(USERSA_INFO, info, 0, { ...req, family })
   writeSelector(info, 0, req.selector ?? anySelector())
   writeId(info, 56, req.id, family)
   writeXfrmAddress(info, 80, req.saddr, family, 'saddr')
-  writeLifetimeCfg(info, 96, req.lifetime ?? unlimited())
-  writeLifetimeCur(info, 160, req.current ?? zeroLifetimeCur())
-  writeStats(info, 192, req.stats ?? { replayWindow: 0, replay: 0, integrityFailed: 0 })
-  writeHostU32(info, check(req.seq ?? 0, 0, 0xffffffff, 'seq'), 204)
-  writeHostU32(info, check(req.reqid ?? 0, 0, 0xffffffff, 'reqid'), 208)
-  writeHostU16(info, family, 212)
-  info[214] = check(req.mode ?? 0, 0, 0xff, 'mode')
-  info[215] = check(req.replayWindow ?? 0, 0, 0xff, 'replay window')
-  info[216] = check(req.flags ?? 0, 0, 0xff, 'state flags')
+  putStruct(XFRM_LIFETIME_CFG, info, 96, req.lifetime ?? unlimited())
+  putStruct(XFRM_LIFETIME_CUR, info, 160, req.current ?? zeroLifetimeCur())
+  putStruct(XFRM_STATS, info, 192, req.stats ?? { replayWindow: 0, replay: 0, integrityFailed: 0 })
   const w = new AttrWriter(512)
   w.raw(info)
-  if (req.aead) w.attr(XFRMA.ALG_AEAD, encodeAlgorithm(req.aead, req.aead.icvBits))
-  if (req.crypt) w.attr(XFRMA.ALG_CRYPT, encodeAlgorithm(req.crypt))
-  if (req.authTrunc) w.attr(XFRMA.ALG_AUTH_TRUNC, encodeAlgorithm(req.authTrunc, req.authTrunc.truncBits))
-  if (req.auth) w.attr(XFRMA.ALG_AUTH, encodeAlgorithm(req.auth))
-  if (req.encap) w.attr(XFRMA.ENCAP, encodeEncap(req.encap))
-  if (req.extraFlags !== undefined) w.u32(XFRMA.SA_EXTRA_FLAGS, req.extraFlags)
-  if (req.outputMark !== undefined) {
-    w.u32(XFRMA.SET_MARK, req.outputMark.value)
-    w.u32(XFRMA.SET_MARK_MASK, req.outputMark.mask)
-  }
-  writeCommon(w, req)
+  writeAttrs(w, STATE_ATTRS, req, family)
   return w.toBuffer()
 }
 
 /** Decode an `xfrm_usersa_info` payload (NEWSA, UPDSA, dump replies). */
 export function decodeState(payload: Buffer, baseOffset = 0): XfrmStateMessage {
   requireLength(payload, XFRM_USERSA_INFO_LEN, baseOffset, 'xfrm_usersa_info')
-  const family = readHostU16(payload, 212)
+  const head = USERSA_INFO.read(payload, 0) as Pick<
+    XfrmState,
+    'seq' | 'reqid' | 'family' | 'mode' | 'replayWindow' | 'flags'
+  >
+  const family = head.family
   const attrs = decodeAttributes(payload.subarray(XFRM_USERSA_INFO_LEN), baseOffset + XFRM_USERSA_INFO_LEN)
-  const s: XfrmStateMessage = {
+  const s = {
     selector: readSelector(payload, 0),
     id: readId(payload, 56, family),
-    family,
     saddr: readXfrmAddress(payload, 80, family),
-    lifetime: readLifetimeCfg(payload, 96),
-    current: readLifetimeCur(payload, 160),
-    stats: readStats(payload, 192),
-    seq: readHostU32(payload, 204),
-    reqid: readHostU32(payload, 208),
-    mode: payload[214] ?? 0,
-    replayWindow: payload[215] ?? 0,
-    flags: payload[216] ?? 0,
+    lifetime: XFRM_LIFETIME_CFG.read(payload, 96) as unknown as XfrmLifetimeCfg,
+    current: XFRM_LIFETIME_CUR.read(payload, 160) as unknown as XfrmLifetimeCur,
+    stats: XFRM_STATS.read(payload, 192) as unknown as XfrmStats,
+    ...head,
     attrs,
-  }
-  let setMark: number | undefined
-  let setMarkMask: number | undefined
-  for (const a of attrs) {
-    const at = a.offset + 4
-    switch (a.type) {
-      case XFRMA.ALG_AEAD: {
-        const { extra, ...alg } = decodeAlgorithm(a.value, at, 'XFRMA_ALG_AEAD', XFRM_ALGO_AEAD_LEN)
-        s.aead = { ...alg, icvBits: extra }
-        break
-      }
-      case XFRMA.ALG_AUTH_TRUNC: {
-        const { extra, ...alg } = decodeAlgorithm(a.value, at, 'XFRMA_ALG_AUTH_TRUNC', XFRM_ALGO_AUTH_LEN)
-        s.authTrunc = { ...alg, truncBits: extra }
-        break
-      }
-      case XFRMA.ALG_AUTH: {
-        const { extra: _, ...alg } = decodeAlgorithm(a.value, at, 'XFRMA_ALG_AUTH', XFRM_ALGO_LEN)
-        s.auth = alg
-        break
-      }
-      case XFRMA.ALG_CRYPT: {
-        const { extra: _, ...alg } = decodeAlgorithm(a.value, at, 'XFRMA_ALG_CRYPT', XFRM_ALGO_LEN)
-        s.crypt = alg
-        break
-      }
-      case XFRMA.ENCAP:
-        s.encap = decodeEncap(a.value, at, family)
-        break
-      case XFRMA.MARK:
-        s.mark = decodeMark(a.value, at)
-        break
-      case XFRMA.IF_ID:
-        s.ifId = readU32(a, 'XFRMA_IF_ID')
-        break
-      case XFRMA.SA_EXTRA_FLAGS:
-        s.extraFlags = readU32(a, 'XFRMA_SA_EXTRA_FLAGS')
-        break
-      case XFRMA.SET_MARK:
-        setMark = readU32(a, 'XFRMA_SET_MARK')
-        break
-      case XFRMA.SET_MARK_MASK:
-        setMarkMask = readU32(a, 'XFRMA_SET_MARK_MASK')
-        break
-    }
-  }
-  if (setMark !== undefined) s.outputMark = { value: setMark, mask: setMarkMask ?? 0xffffffff }
+  } as XfrmStateMessage
+  STATE_ATTRS.decodeInto(attrs, s as unknown as Fields, family)
+  if (s.outputMark && s.outputMark.value === undefined) delete s.outputMark
   return s
 }
 
 /** Encode `xfrm_usersa_id` (+ XFRMA_SRCADDR, mark, if_id) for DELSA / GETSA. */
 export function encodeStateId(id: XfrmStateId): Buffer {
-  const family = check(id.family, 0, 0xffff, 'state family')
   const buf = Buffer.alloc(XFRM_USERSA_ID_LEN)
-  writeXfrmAddress(buf, 0, id.daddr, family, 'daddr')
-  buf.writeUInt32BE(check(id.spi, 0, 0xffffffff, 'spi'), 16)
-  writeHostU16(buf, family, 20)
-  buf[22] = check(id.proto, 0, 0xff, 'proto')
+  putStruct(USERSA_ID, buf, 0, id)
+  writeXfrmAddress(buf, 0, id.daddr, id.family, 'daddr')
   const w = new AttrWriter(128)
   w.raw(buf)
-  if (id.saddr !== undefined) {
-    const a = Buffer.alloc(16)
-    writeXfrmAddress(a, 0, id.saddr, family, 'saddr')
-    w.attr(XFRMA.SRCADDR, a)
-  }
-  writeCommon(w, id)
+  writeAttrs(w, STATE_ID_ATTRS, id, id.family)
   return w.toBuffer()
 }
 
 /** Decode `xfrm_usersa_id` and its attributes (DELSA notifications carry it). */
 export function decodeStateId(payload: Buffer, baseOffset = 0): XfrmStateId & { attrs: Attribute[] } {
   requireLength(payload, XFRM_USERSA_ID_LEN, baseOffset, 'xfrm_usersa_id')
-  const family = readHostU16(payload, 20)
+  const head = USERSA_ID.read(payload, 0) as Pick<XfrmStateId, 'spi' | 'family' | 'proto'>
   const attrs = decodeAttributes(payload.subarray(XFRM_USERSA_ID_LEN), baseOffset + XFRM_USERSA_ID_LEN)
-  const id: XfrmStateId & { attrs: Attribute[] } = {
-    daddr: readXfrmAddress(payload, 0, family),
-    spi: payload.readUInt32BE(16),
-    family,
-    proto: payload[22] ?? 0,
-    attrs,
-  }
-  for (const a of attrs) {
-    if (a.type === XFRMA.SRCADDR) {
-      if (a.value.length !== 16)
-        throw new NetlinkDecodeError(
-          a.offset,
-          'bad-attribute-value',
-          `XFRMA_SRCADDR at offset ${a.offset} must be 16 bytes but is ${a.value.length}`,
-        )
-      id.saddr = readXfrmAddress(a.value, 0, family)
-    } else if (a.type === XFRMA.MARK) id.mark = decodeMark(a.value, a.offset + 4)
-    else if (a.type === XFRMA.IF_ID) id.ifId = readU32(a, 'XFRMA_IF_ID')
-  }
+  const id = { daddr: readXfrmAddress(payload, 0, head.family), ...head, attrs }
+  STATE_ID_ATTRS.decodeInto(attrs, id as Fields, head.family)
   return id
 }
 
 /** `xfrm_usersa_flush`: flush states of one protocol (0, the default as in iproute2, flushes all). */
 export function encodeStateFlush(proto = 0): Buffer {
-  return Buffer.of(check(proto, 0, 0xff, 'flush proto'))
+  return encodeStruct(USERSA_FLUSH, { proto })
 }
+
+/** `struct xfrm_usersa_flush`. */
+const USERSA_FLUSH = defineStruct({
+  cName: 'xfrm_usersa_flush',
+  size: XFRM_USERSA_FLUSH_LEN,
+  fields: [{ key: 'proto', offset: 0, type: 'u8', cName: 'flush proto' }],
+})
 
 /** Encode `xfrm_userpolicy_info` + XFRMA_TMPL and the other attributes, in iproute2's order. */
 export function encodePolicy(req: XfrmPolicyRequest): Buffer {
   const info = Buffer.alloc(XFRM_USERPOLICY_INFO_LEN)
+  putStruct(USERPOLICY_INFO, info, 0, req)
   writeSelector(info, 0, req.selector)
-  writeLifetimeCfg(info, 56, req.lifetime ?? unlimited())
-  writeLifetimeCur(info, 120, req.current ?? zeroLifetimeCur())
-  writeHostU32(info, check(req.priority ?? 0, 0, 0xffffffff, 'priority'), 152)
-  writeHostU32(info, check(req.index ?? 0, 0, 0xffffffff, 'index'), 156)
-  info[160] = check(req.dir, 0, 0xff, 'dir')
-  info[161] = check(req.action ?? 0, 0, 0xff, 'action')
-  info[162] = check(req.flags ?? 0, 0, 0xff, 'policy flags')
-  info[163] = check(req.share ?? 0, 0, 0xff, 'share')
+  putStruct(XFRM_LIFETIME_CFG, info, 56, req.lifetime ?? unlimited())
+  putStruct(XFRM_LIFETIME_CUR, info, 120, req.current ?? zeroLifetimeCur())
   const w = new AttrWriter(512)
   w.raw(info)
-  if (req.templates?.length) w.attr(XFRMA.TMPL, encodeTemplates(req.templates))
-  writePolicyType(w, req.type)
-  writeCommon(w, req)
+  writeAttrs(w, POLICY_ATTRS, req, req.selector.family)
   return w.toBuffer()
 }
 
@@ -355,48 +439,31 @@ export function decodePolicy(payload: Buffer, baseOffset = 0): XfrmPolicyMessage
     payload.subarray(XFRM_USERPOLICY_INFO_LEN),
     baseOffset + XFRM_USERPOLICY_INFO_LEN,
   )
-  const p: XfrmPolicyMessage = {
-    selector: readSelector(payload, 0),
-    lifetime: readLifetimeCfg(payload, 56),
-    current: readLifetimeCur(payload, 120),
-    priority: readHostU32(payload, 152),
-    index: readHostU32(payload, 156),
-    dir: payload[160] ?? 0,
-    action: payload[161] ?? 0,
-    flags: payload[162] ?? 0,
-    share: payload[163] ?? 0,
-    templates: [],
+  const selector = readSelector(payload, 0)
+  const p = {
+    selector,
+    lifetime: XFRM_LIFETIME_CFG.read(payload, 56) as unknown as XfrmLifetimeCfg,
+    current: XFRM_LIFETIME_CUR.read(payload, 120) as unknown as XfrmLifetimeCur,
+    ...(USERPOLICY_INFO.read(payload, 0) as Pick<
+      XfrmPolicy,
+      'priority' | 'index' | 'dir' | 'action' | 'flags' | 'share'
+    >),
+    templates: [] as XfrmTemplate[],
     attrs,
   }
-  for (const a of attrs) {
-    switch (a.type) {
-      case XFRMA.TMPL:
-        p.templates = decodeTemplates(a.value, a.offset + 4)
-        break
-      case XFRMA.POLICY_TYPE:
-        p.type = readPolicyType(a)
-        break
-      case XFRMA.MARK:
-        p.mark = decodeMark(a.value, a.offset + 4)
-        break
-      case XFRMA.IF_ID:
-        p.ifId = readU32(a, 'XFRMA_IF_ID')
-        break
-    }
-  }
+  POLICY_ATTRS.decodeInto(attrs, p as unknown as Fields, selector.family)
   return p
 }
 
 /** Encode `xfrm_userpolicy_id` (+ policy type, mark, if_id) for DELPOLICY / GETPOLICY. */
 export function encodePolicyId(id: XfrmPolicyId): Buffer {
   const buf = Buffer.alloc(XFRM_USERPOLICY_ID_LEN)
-  writeSelector(buf, 0, id.selector ?? anySelector())
-  writeHostU32(buf, check(id.index ?? 0, 0, 0xffffffff, 'index'), XFRM_SELECTOR_LEN)
-  buf[60] = check(id.dir, 0, 0xff, 'dir')
+  putStruct(USERPOLICY_ID, buf, 0, id)
+  const selector = id.selector ?? anySelector()
+  writeSelector(buf, 0, selector)
   const w = new AttrWriter(128)
   w.raw(buf)
-  writePolicyType(w, id.type)
-  writeCommon(w, id)
+  writeAttrs(w, POLICY_ID_ATTRS, id, selector.family)
   return w.toBuffer()
 }
 
@@ -407,24 +474,20 @@ export function decodePolicyId(payload: Buffer, baseOffset = 0): XfrmPolicyId & 
     payload.subarray(XFRM_USERPOLICY_ID_LEN),
     baseOffset + XFRM_USERPOLICY_ID_LEN,
   )
-  const id: XfrmPolicyId & { attrs: Attribute[] } = {
-    selector: readSelector(payload, 0),
-    index: readHostU32(payload, 56),
-    dir: payload[60] ?? 0,
+  const selector = readSelector(payload, 0)
+  const id = {
+    selector,
+    ...(USERPOLICY_ID.read(payload, 0) as Pick<XfrmPolicyId, 'index' | 'dir'>),
     attrs,
   }
-  for (const a of attrs) {
-    if (a.type === XFRMA.POLICY_TYPE) id.type = readPolicyType(a)
-    else if (a.type === XFRMA.MARK) id.mark = decodeMark(a.value, a.offset + 4)
-    else if (a.type === XFRMA.IF_ID) id.ifId = readU32(a, 'XFRMA_IF_ID')
-  }
+  POLICY_ID_ATTRS.decodeInto(attrs, id as Fields, selector.family)
   return id
 }
 
 /** XFRM_MSG_FLUSHPOLICY's payload: empty (what iproute2 sends), or one XFRMA_POLICY_TYPE. */
 export function encodePolicyFlush(type?: number): Buffer {
   const w = new AttrWriter(16)
-  writePolicyType(w, type)
+  writeAttrs(w, POLICY_ID_ATTRS, { type }, AF.UNSPEC)
   return w.toBuffer()
 }
 
