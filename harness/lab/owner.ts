@@ -76,16 +76,27 @@ function tempFile(id: string): string {
   return join(OWNER_DIR, `.${id}.json.${process.pid}.tmp`)
 }
 
-/** Write `record` to a temporary file and hand it to `place` (link or rename onto the record). */
-function writeAtomically(record: OwnerRecord, place: (tmp: string, file: string) => void): void {
+/**
+ * Write `record` to a temporary file and put it in place: `link` (the record
+ * must not exist yet: EEXIST) or `rename` (replacing it). The temporary file
+ * is gone afterwards, whatever happened.
+ */
+function writeAtomically(record: OwnerRecord, how: 'link' | 'rename'): void {
   const tmp = tempFile(record.id)
   writeFileSync(tmp, JSON.stringify(record, null, 2) + '\n', { mode: 0o644 })
   try {
-    place(tmp, recordFile(record.id))
-  } finally {
+    if (how === 'link') linkSync(tmp, recordFile(record.id))
+    else renameSync(tmp, recordFile(record.id))
+  } catch (err) {
     rmSync(tmp, { force: true })
+    throw err
   }
+  // A rename took the temporary name with it; a link left it.
+  if (how === 'link') unlinkSync(tmp)
 }
+
+/** This process's own start time, read once (it does not change). */
+let ownStartTime: number | undefined
 
 /**
  * A path a record may name: absolute, normalised, and nslab's own by its
@@ -117,7 +128,7 @@ export class LabRecord {
       id,
       prefix,
       pid: process.pid,
-      startTime: processStartTime(process.pid) ?? 0,
+      startTime: (ownStartTime ??= processStartTime(process.pid) ?? 0),
       createdAt: new Date().toISOString(),
       command: process.argv.join(' ').slice(0, 500),
       namespaces: [],
@@ -125,7 +136,7 @@ export class LabRecord {
     }
     try {
       // link(2) fails with EEXIST when the name is taken, and publishes a complete file at once.
-      writeAtomically(data, (tmp, file) => linkSync(tmp, file))
+      writeAtomically(data, 'link')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined
       throw err
@@ -183,7 +194,7 @@ export class LabRecord {
 
   private update(patch: Partial<OwnerRecord>): void {
     const next = { ...this.data, ...patch }
-    writeAtomically(next, (tmp, file) => renameSync(tmp, file))
+    writeAtomically(next, 'rename')
     this.data = next
   }
 }
@@ -191,7 +202,7 @@ export class LabRecord {
 /** Mark a lab as left up on purpose: its owner may exit, gc keeps it until `nslab down ID`. */
 export function markKept(id: string): void {
   const record = readRecord(id)
-  writeAtomically({ ...record, kept: true }, (tmp, file) => renameSync(tmp, file))
+  writeAtomically({ ...record, kept: true }, 'rename')
 }
 
 /** Remove a lab's record and its directory of process logs (`nslab up`). */
