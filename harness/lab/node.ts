@@ -29,6 +29,9 @@ import type { Impairment } from './impairment.js'
 import type { Segment } from './plan.js'
 import type { Timeline } from './timeline.js'
 
+/** os.tmpdir(), asked once (it reads three variables, each with a credentials check, per call). */
+let tmp: string | undefined
+const tempDir = (): string => (tmp ??= tmpdir())
 export type NodeKind = 'host' | 'router' | 'switch'
 
 /** Where a node names the files it makes outside its namespace (the lab's record). */
@@ -158,7 +161,7 @@ export class LabNode {
    * returns the file (made by the first program that logs a key).
    */
   logTlsKeys(): string {
-    this.tlsKeyLog ??= join(tmpdir(), `nslab-tls-${this.netns}.keylog`)
+    this.tlsKeyLog ??= join(tempDir(), `nslab-tls-${this.netns}.keylog`)
     return this.tlsKeyLog
   }
 
