@@ -335,6 +335,12 @@ export class DebianArchive {
       }
       if (!controlField(stanza, 'Package')) {
         if (name === pkg) throw new ArchiveError(`${pkg} ${version} is not in the package lists`)
+        // Without its modules a kernel boots but cannot make a lab (veth, bridge...): refused
+        // before anything is downloaded (trixie-backports lists 6.19.x builds in that state).
+        if (name.startsWith('linux-modules-'))
+          throw new ArchiveError(
+            `${name} ${version} is not in the archive: ${pkg} cannot make a lab without its modules (nothing downloaded)`,
+          )
         // Some backports list a kernel whose pinned linux-base-<v> (config, System.map,
         // modules.builtin, the changelog) the archive no longer carries: the kernel boots without it.
         p.line(`${name} ${version} is not in the archive: going on without it`)

@@ -492,7 +492,7 @@ function lineBuilds(listed: readonly ArchiveKernel[], version: string): string[]
     .sort((x, y) => compareDebianVersions(y, x))
 }
 
-/** The first of `wanted`, then its fallbacks, that is cached or fetches (at most eight tried: a failed one costs a small download); undefined when none. */
+/** The first of `wanted`, then its fallbacks, that is cached or fetches (at most eight tried: one whose modules are gone is refused before any download); undefined when none. */
 async function fetchable(
   wanted: string,
   fallbacks: string[],

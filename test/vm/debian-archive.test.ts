@@ -4,10 +4,14 @@
  * the private apt configuration and the "nearest ones" of an unknown version.
  */
 import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   DEFAULT_SUITES,
+  DebianArchive,
   aptOptions,
   configuredSuites,
   controlField,
@@ -252,5 +256,42 @@ describe('an unknown version', () => {
         },
       ),
     )
+  })
+})
+
+describe('downloading a kernel whose modules package is gone', () => {
+  it('refuses before anything is downloaded, naming the missing package', async () => {
+    // apt-cache and apt-get stand-ins first on PATH: the archive lists the image (pinning its
+    // modules), not the modules; apt-get leaves a mark if it is ever run.
+    const bin = mkdtempSync(join(tmpdir(), 'nslab-fake-apt-'))
+    const mark = join(bin, 'apt-get-ran')
+    const v = '6.19.14+deb13-amd64'
+    const pv = '6.19.14-1~bpo13+1'
+    writeFileSync(
+      join(bin, 'apt-cache'),
+      `#!/bin/sh\ncase "$*" in\n  *"linux-image-${v}=${pv}"*) printf 'Package: linux-image-${v}\\nVersion: ${pv}\\nSize: 1000\\nDepends: linux-modules-${v} (= ${pv}), kmod\\n' ;;\nesac\nexit 0\n`,
+    )
+    writeFileSync(join(bin, 'apt-get'), `#!/bin/sh\ntouch ${mark}\n`)
+    chmodSync(join(bin, 'apt-cache'), 0o755)
+    chmodSync(join(bin, 'apt-get'), 0o755)
+    const path = process.env.PATH
+    process.env.PATH = `${bin}:${path}`
+    try {
+      const archive = new DebianArchive({ dir: join(bin, 'apt'), suites: ['trixie-backports'] })
+      const lines: string[] = []
+      await expect(
+        archive.download(`linux-image-${v}`, pv, join(bin, 'debs'), {
+          line: (l) => lines.push(l),
+          tty: false,
+        }),
+      ).rejects.toThrow(
+        `linux-modules-${v} ${pv} is not in the archive: linux-image-${v} cannot make a lab without its modules (nothing downloaded)`,
+      )
+      expect(existsSync(mark)).toBe(false)
+      expect(lines).toEqual([])
+    } finally {
+      process.env.PATH = path
+      rmSync(bin, { recursive: true, force: true })
+    }
   })
 })
