@@ -7,6 +7,7 @@ import type { NetnsRef } from '../netns/index.js'
 import * as addr from './addr.js'
 import { OperUpWatch } from './carrier.js'
 import { type EventGroup, EventSubscription, type EventWatcher, watchMessagesOn } from './events.js'
+import { DROP_LOCAL_TABLE_ROUTES } from './transport/local-routes-filter.js'
 import type { RawMessage } from './codec/header.js'
 import * as link from './link.js'
 import * as neigh from './neigh.js'
@@ -107,13 +108,24 @@ export class Netlink {
    * Every message of `groups` announced in this namespace from now on,
    * undecoded, on this handle's own socket (no socket, watch or wake-up of
    * their own: they are read with the answers to requests). Until close().
+   * `skipLocalTableRoutes`: the kernel's own local-table routes (local,
+   * broadcast, multicast; consequences of addresses and links) are dropped
+   * by the kernel before they are queued (route dumps on the socket still
+   * list them).
    */
   watchMessages(
     groups: readonly EventGroup[],
     onMessage: (m: RawMessage) => void,
     onError?: (err: Error) => void,
+    options: { skipLocalTableRoutes?: boolean } = {},
   ): EventWatcher {
-    return watchMessagesOn(this.socket, groups, onMessage, onError)
+    return watchMessagesOn(
+      this.socket,
+      groups,
+      onMessage,
+      onError,
+      options.skipLocalTableRoutes ? DROP_LOCAL_TABLE_ROUTES : undefined,
+    )
   }
 
   /** Events in the same namespace, on a socket of their own. */

@@ -5,6 +5,7 @@
  * action sees every announcement that follows it.
  */
 import type { NetnsRef } from '../netns/index.js'
+import type { SocketFilter } from '../sys/index.js'
 import { RTM, RTNLGRP } from './codec/constants.js'
 import type { RawMessage } from './codec/header.js'
 import { decodeAddr } from './codec/messages/addr.js'
@@ -239,15 +240,20 @@ export function watchMessages(
  * watcher lives (counted, so other waits on the socket keep theirs), and the
  * announcements are read with the answers to its requests instead of waking
  * the event loop for a socket of their own. An overrun (ENOBUFS) fails the
- * requests waiting on that socket too, and goes to `onError`.
+ * requests waiting on that socket too, and goes to `onError`. With `filter`,
+ * the socket runs it (see NetlinkSocket.filterFor) while the watcher lives.
  */
 export function watchMessagesOn(
   sock: NetlinkSocket,
   groups: readonly EventGroup[],
   onMessage: (m: RawMessage) => void,
   onError: (err: Error) => void = () => undefined,
+  filter?: SocketFilter,
 ): EventWatcher {
+  // The filter first: no announcement it drops is queued once the groups are joined.
+  const unfilter = filter ? sock.filterFor(filter) : undefined
   const leave = groups.flatMap((g) => GROUPS[g]).map((id) => sock.joinFor(id))
+  if (unfilter) leave.push(unfilter)
   const off = sock.onMessage(onMessage, onError)
   let closed = false
   return {

@@ -59,6 +59,8 @@ export const SO_RCVBUF = 8
 export const SO_REUSEPORT = 15
 export const SO_SNDBUFFORCE = 32
 export const SO_RCVBUFFORCE = 33
+export const SO_ATTACH_FILTER = 26
+export const SO_DETACH_FILTER = 27
 export const IPV6_V6ONLY = 26
 
 export const MSG_PEEK = 0x2
@@ -95,4 +97,3 @@ export const PACKET_OUTGOING = 4
 export const TP_STATUS_KERNEL = 0
 export const TP_STATUS_USER = 1
 export const TP_STATUS_LOSING = 4
-export const SO_ATTACH_FILTER = 26

@@ -124,4 +124,50 @@ describe('watchMessages on a client socket', () => {
     await a.nl.addAddress(1, '198.18.11.1/24')
     expect(seen.length).toBe(after)
   })
+
+  it('skipLocalTableRoutes: the kernel drops its local-table route announcements before queueing them, dumps still list them', async () => {
+    const a = ns()
+    /** Route announcements heard: table and destination length. */
+    const routes = (seen: { type: number; payload: Buffer }[]) =>
+      seen
+        .filter((m) => m.type === 24)
+        .map((m) => ({ table: m.payload[4]!, dstLen: m.payload[1]!, family: m.payload[0]! }))
+    const filtered: { type: number; payload: Buffer }[] = []
+    const all: { type: number; payload: Buffer }[] = []
+    const w = a.nl.watchMessages(
+      ['addr', 'route'],
+      (m) => filtered.push({ type: m.header.type, payload: Buffer.from(m.payload) }),
+      undefined,
+      { skipLocalTableRoutes: true },
+    )
+    open.push(w)
+    // Another socket in the namespace, without the filter, hears everything: the reference.
+    const other = Netlink.open(a.handle)
+    open.push(other)
+    const w2 = other.watchMessages(['addr', 'route'], (m) =>
+      all.push({ type: m.header.type, payload: Buffer.from(m.payload) }),
+    )
+    open.push(w2)
+    await a.nl.setLink(1, { up: true })
+    await a.nl.addAddress(1, '198.18.9.1/24')
+    await a.nl.addAddress(1, 'fd00:9::1/64')
+    await a.nl.addRoute({ dst: '198.18.10.0/24', oif: 1 })
+    // The dump on the filtered socket still has the local table (its parts carry NLM_F_MULTI).
+    const local = await a.nl.listRoutes({ table: 255 })
+    expect(local.map((r) => r.dst)).toEqual(expect.arrayContaining(['198.18.9.1/32', 'fd00:9::1/128']))
+    await other.listRoutes() // both sockets have read what was queued
+    expect(routes(all).some((r) => r.table === 255)).toBe(true)
+    expect(routes(filtered).filter((r) => r.table === 255)).toEqual([])
+    // Every main-table announcement still came, and every address one.
+    expect(routes(filtered)).toEqual(routes(all).filter((r) => r.table !== 255))
+    expect(filtered.filter((m) => m.type === 20)).toHaveLength(all.filter((m) => m.type === 20).length)
+    // Closed: the filter is gone with it; the socket hears local routes again.
+    w.close()
+    const again: number[] = []
+    const w3 = a.nl.watchMessages(['route'], (m) => again.push(m.payload[4]!))
+    open.push(w3)
+    await a.nl.addAddress(1, '198.18.12.1/24')
+    await a.nl.listRoutes()
+    expect(again).toContain(255)
+  })
 })

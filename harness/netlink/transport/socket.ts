@@ -40,6 +40,9 @@ import {
   close,
   recv,
   sendto,
+  type SocketFilter,
+  attachSocketFilter,
+  detachSocketFilter,
   setsockoptInt,
   sockaddrNl,
   socket,
@@ -188,6 +191,8 @@ export class NetlinkSocket {
   private draining = false
   private dumpChain: Promise<void> = Promise.resolve()
   private closed = false
+  /** The socket filter on (filterFor), with how many callers want it. */
+  private filter: { program: SocketFilter; users: number } | undefined
   /** Groups joined for a while (joinFor), with how many callers want each. */
   private readonly memberships = new Map<number, number>()
   private readonly counters: NetlinkSocketStats = { dumpRetries: 0, requests: 0, datagrams: 0 }
@@ -327,6 +332,32 @@ export class NetlinkSocket {
       }
       this.memberships.delete(group)
       if (!this.closed) setsockoptInt(this.fd, SOL_NETLINK, NETLINK_OPT.DROP_MEMBERSHIP, group)
+    }
+  }
+
+  /**
+   * Run `filter` on what the socket receives for a while (counted, like
+   * joinFor: it is removed when every caller has called the returned
+   * function). One filter at a time: a different one while this one is on
+   * is refused.
+   */
+  filterFor(filter: SocketFilter): () => void {
+    if (this.closed) throw new NetlinkTransportError(`netlink socket in ${this.netns} is closed`)
+    if (this.filter && this.filter.program !== filter)
+      throw new NetlinkTransportError(`netlink socket in ${this.netns} already runs another socket filter`)
+    if (!this.filter) {
+      attachSocketFilter(this.fd, filter)
+      this.filter = { program: filter, users: 0 }
+    }
+    const on = this.filter
+    on.users++
+    let off = false
+    return () => {
+      if (off) return
+      off = true
+      if (--on.users > 0 || this.filter !== on) return
+      this.filter = undefined
+      if (!this.closed) detachSocketFilter(this.fd)
     }
   }
 
