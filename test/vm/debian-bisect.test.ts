@@ -3,9 +3,10 @@
  * newest 7.x): the shipped kernel-difference scenario changes outcome at
  * 6.17, every candidate is booted in the VM, and a rerun boots nothing.
  * Needs the network and QEMU: `npm run test:bisect` (not in npm test, and
- * not in .ci/run yet: in one CI run the 7.3.4 guest reported a panic within
+ * not in .ci/run: in one CI run the 7.3.4 guest reported a panic within
  * 3.4 s of booting for this probe, while the same kernel booted fine in
- * test:kernels a minute earlier; not understood yet).
+ * test:kernels a minute earlier; not understood). The GitHub workflow runs
+ * it (job `bisect`), keeping the guests' consoles.
  */
 import { describe, expect, it } from 'vitest'
 import { type Row, nslab, parseList } from '../support/debian-cli.js'
