@@ -4,7 +4,10 @@
  * per IPv4 subnet, IPv6's `ff00::/8` multicast): consequences of address and
  * link changes the recorder already shows, a third of what a lab announces,
  * each costing a wake-up and a read. Dump replies (NLM_F_MULTI) pass, so a
- * route dump on the same socket still lists the local table.
+ * route dump on the same socket still lists the local table. The answer to a
+ * single-route RTM_GETROUTE of a local address would not (it looks like an
+ * announcement): the Netlink client asks none, and the recorder's socket
+ * runs the filter only while it records.
  *
  * The kernel sends each announcement as a datagram of one message, so the
  * filter reads the first: nlmsg_type at 4, nlmsg_flags at 6, rtm_table at
