@@ -83,7 +83,7 @@ interface Variant {
    * of the kernel's state across a block (its namespace cleanup backlog).
    */
   perIteration?: boolean
-  /** With perIteration: this process's CPU time (user + system) per iteration, ms, read after run(). */
+  /** This process's CPU time (user + system) per iteration run, ms, warm-up first; read after the runs. */
   cpu?: number[]
 }
 
@@ -1061,7 +1061,6 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
               const v = together[(i + k) % together.length]!
               const [ms] = await v.run(1)
               if (!first || i >= warmup) samples.get(v.id)!.push(ms!)
-              else v.cpu?.pop()
             }
           }
         } finally {
@@ -1093,7 +1092,8 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
         summary: summarize(got),
         samples: got,
         ...(note ? { note } : {}),
-        ...(v.cpu && v.cpu.length > 0 ? { cpu: summarize(v.cpu) } : {}),
+        // The first `warmup` CPU readings are the warm-up's, as for the times.
+        ...(v.cpu && v.cpu.length > warmup ? { cpu: summarize(v.cpu.slice(warmup)) } : {}),
       }
     }
   } finally {

@@ -32,6 +32,7 @@ import type { Timeline } from './timeline.js'
 /** os.tmpdir(), asked once (it reads three variables, each with a credentials check, per call). */
 let tmp: string | undefined
 const tempDir = (): string => (tmp ??= tmpdir())
+
 export type NodeKind = 'host' | 'router' | 'switch'
 
 /** Where a node names the files it makes outside its namespace (the lab's record). */
