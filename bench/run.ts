@@ -1155,7 +1155,7 @@ function printScenario(n: number, s: Scenario, r: ScenarioResult): void {
   const together = s.variants.filter((v) => v.perIteration && r.variants[v.id]?.summary)
   if (together.length > 1)
     console.log(
-      `   inside each block, ${together.map((v) => r.variants[v.id]!.label).join(', ')}: one iteration each in turn`,
+      `   inside each block, ${together.map((v) => `"${r.variants[v.id]!.label}"`).join(', ')}: one iteration each in turn`,
     )
   console.log(`   timed: ${r.timed}`)
   if (r.note) console.log(`   note: ${r.note}`)

@@ -252,7 +252,7 @@ export function watchMessagesOn(
 ): EventWatcher {
   // The filter first: no announcement it drops is queued once the groups are joined.
   const unfilter = filter ? sock.filterFor(filter) : undefined
-  const leave = groups.flatMap((g) => GROUPS[g]).map((id) => sock.joinFor(id))
+  const leave = [sock.joinFor(...groups.flatMap((g) => GROUPS[g]))]
   if (unfilter) leave.push(unfilter)
   const off = sock.onMessage(onMessage, onError)
   let closed = false

@@ -61,6 +61,8 @@ export const SO_SNDBUFFORCE = 32
 export const SO_RCVBUFFORCE = 33
 export const SO_ATTACH_FILTER = 26
 export const SO_DETACH_FILTER = 27
+/** Attach an eBPF program by its fd (SO_DETACH_FILTER removes it too). */
+export const SO_ATTACH_BPF = 50
 export const IPV6_V6ONLY = 26
 
 export const MSG_PEEK = 0x2

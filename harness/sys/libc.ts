@@ -27,14 +27,15 @@ const c = {
   ioctlInt: libc.func('int ioctl(int fd, unsigned long request, ...)'),
   ioctlPtr: libc.func('int ioctl(int fd, unsigned long request, _Inout_ void *arg)'),
   socket: libc.func('int socket(int domain, int type, int protocol)'),
+  socketpair: libc.func('int socketpair(int domain, int type, int protocol, void *sv)'),
   bind: libc.func('int bind(int fd, const void *addr, uint32_t addrlen)'),
   connect: libc.func('int connect(int fd, const void *addr, uint32_t addrlen)'),
   listen: libc.func('int listen(int fd, int backlog)'),
   getsockname: libc.func('int getsockname(int fd, _Out_ void *addr, _Inout_ uint32_t *addrlen)'),
   setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
-  getsockopt: libc.func(
-    'int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *len)',
-  ),
+  // Plain pointers: the value and its length are Buffers the caller owns (koffi's _Out_/_Inout_
+  // conversions cost more than the call itself).
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *value, void *len)'),
   sendto: libc.func(
     'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
   ),
@@ -49,6 +50,8 @@ const c = {
   memset: libc.func('void *memset(void *s, int c, size_t n)'),
   mmap: libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)'),
   munmap: libc.func('int munmap(void *addr, size_t length)'),
+  clock_gettime: libc.func('int clock_gettime(int clock, void *tp)'),
+  syscall: libc.func('long syscall(long number, ...)'),
 }
 
 function fail(syscall: string, target?: string): never {
@@ -155,6 +158,28 @@ export function socket(domain: number, type: number, protocol: number): number {
   return check(c.socket(domain, type, protocol) as number, 'socket')
 }
 
+/** Two connected sockets (socketpair(2)), e.g. AF_UNIX datagrams to test a socket filter on. */
+export function socketpair(domain: number, type: number, protocol = 0): [number, number] {
+  const sv = new Int32Array(2)
+  check(c.socketpair(domain, type, protocol, sv) as number, 'socketpair')
+  return [sv[0]!, sv[1]!]
+}
+
+/** bpf(2)'s number on the architectures nslab runs on (asm/unistd_64.h; generic unistd.h on arm64). */
+const NR_BPF: Partial<Record<string, number>> = { x64: 321, arm64: 280 }
+
+/**
+ * bpf(2): `cmd` with its `union bpf_attr` (the caller lays it out; the kernel
+ * reads attr.length bytes and takes the rest as zero). Returns what the
+ * command returns (a new fd for BPF_PROG_LOAD). ENOSYS on an architecture
+ * whose syscall number is not known here.
+ */
+export function bpf(cmd: number, attr: Buffer): number {
+  const nr = NR_BPF[process.arch]
+  if (nr === undefined) throw new SysError('bpf', 38 /* ENOSYS */)
+  return check(Number(c.syscall(nr, 'int', cmd, 'void *', attr, 'uint', attr.length)), 'bpf')
+}
+
 export function bind(fd: number, addr: Buffer): void {
   check(c.bind(fd, addr, addr.length) as number, 'bind')
 }
@@ -174,6 +199,8 @@ export function listen(fd: number, backlog: number): void {
 const scratch = Buffer.alloc(128)
 /** The same bytes as ints in host order (what setsockopt takes), written without Buffer's checks. */
 const scratchInts = new Int32Array(scratch.buffer, scratch.byteOffset, 1)
+/** A socklen_t for getsockopt's length, in and out. */
+const optLength = new Uint32Array(1)
 
 /** The socket's own address, as raw sockaddr bytes. */
 export function getsockname(fd: number): Buffer {
@@ -198,16 +225,32 @@ export function setsockoptInt(fd: number, level: number, name: number, value: nu
  * many bytes the kernel wrote.
  */
 export function getsockoptBuffer(fd: number, level: number, name: number, buf: Buffer): number {
-  const len = [buf.length]
-  check(c.getsockopt(fd, level, name, buf, len) as number, 'getsockopt')
-  return len[0]!
+  optLength[0] = buf.length
+  check(c.getsockopt(fd, level, name, buf, optLength) as number, 'getsockopt')
+  return optLength[0]
 }
 
 export function getsockoptInt(fd: number, level: number, name: number): number {
-  const buf = Buffer.alloc(4)
-  const len = [4]
-  check(c.getsockopt(fd, level, name, buf, len) as number, 'getsockopt')
-  return buf.readInt32LE(0)
+  optLength[0] = 4
+  check(c.getsockopt(fd, level, name, scratch, optLength) as number, 'getsockopt')
+  return scratchInts[0]!
+}
+
+/** CLOCK_REALTIME (linux/time.h): the clock the kernel stamps packets with (SO_TIMESTAMPNS, TPACKET_V3). */
+const CLOCK_REALTIME = 0
+/** struct timespec: tv_sec (s64), tv_nsec (long). */
+const timespec = new BigInt64Array(2)
+
+/** A time on CLOCK_REALTIME: seconds since the epoch and nanoseconds. */
+export interface Timespec {
+  sec: number
+  nsec: number
+}
+
+/** Now on CLOCK_REALTIME, to the nanosecond: comparable with the kernel's packet timestamps. */
+export function realtimeNow(): Timespec {
+  check(c.clock_gettime(CLOCK_REALTIME, timespec) as number, 'clock_gettime')
+  return { sec: Number(timespec[0]), nsec: Number(timespec[1]) }
 }
 
 /**

@@ -222,6 +222,41 @@ describe("'recv' mode: light traffic read later in one batch", () => {
     }
   })
 
+  it('clear() reads nothing: what it let go is never read when the capture closes next (a passing test)', async () => {
+    const p = await pair()
+    const capture = Capture.start(
+      [
+        { netns: p.ha, label: 'a' },
+        { netns: p.hb, label: 'b' },
+      ],
+      { mode: 'recv', readDelayMs: 60_000 },
+    )
+    expect((await ping(p.ha, '198.18.0.2', { count: 1 })).received).toBe(1)
+    capture.clear()
+    expect(capture.stats().read).toBe(0)
+    capture.close()
+    const stats = await capture.stop() // closed already: no last read, only the sockets' closing awaited
+    expect(stats.read).toBe(0)
+    expect(stats.targets.every((t) => t.kernelPackets > 0)).toBe(true) // they were there to read
+  })
+
+  it('the ring: clear() drops the frames of blocks the kernel hands over later, keeps what came after', async () => {
+    const p = await pair()
+    // The block being filled is handed over after 500 ms: the pings' frames are still the kernel's at clear().
+    const capture = Capture.start([{ netns: p.ha, label: 'a' }], { mode: 'ring', retireMs: 500 })
+    try {
+      expect((await ping(p.ha, '198.18.0.2', { count: 2, interval: 10 })).received).toBe(2)
+      capture.clear()
+      expect((await ping(p.ha, '198.18.0.2', { count: 1 })).received).toBe(1)
+      await capture.flush()
+      const icmp = capture.packets().filter((x) => x.data.length >= 34 && x.data[23] === 1)
+      expect(icmp).toHaveLength(2) // the last request and its reply, none of the first two pings
+      expect(capture.stats().read).toBeGreaterThanOrEqual(6)
+    } finally {
+      await capture.stop()
+    }
+  })
+
   it('keep: false hands every packet to onPacket and holds none (a live stream)', async () => {
     const p = await pair()
     let seen = 0

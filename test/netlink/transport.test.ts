@@ -2,10 +2,10 @@
 // batching into datagrams, port ids, closing.
 import { describe, expect, it, vi } from 'vitest'
 import { Netlink, NetlinkError } from '../../harness/netlink/index.js'
-import { RTM } from '../../harness/netlink/codec/constants.js'
+import { NETLINK_OPT, RTM, RTNLGRP, SOL_NETLINK } from '../../harness/netlink/codec/constants.js'
 import { encodeLink } from '../../harness/netlink/codec/messages/link.js'
 import { NetlinkSocket } from '../../harness/netlink/transport/socket.js'
-import { getsockname } from '../../harness/sys/index.js'
+import { getsockname, getsockoptBuffer } from '../../harness/sys/index.js'
 import { ip, ipJson } from '../support/names.js'
 import { type IpLink, netlinkNamespaces } from '../support/netlink.js'
 
@@ -100,6 +100,46 @@ describe('transport', () => {
     // Answers find their way back to each.
     await first!.request(RTM.GETLINK, 0, encodeLink({ index: 1 }), { op: 'get link' })
     await second!.request(RTM.GETLINK, 0, encodeLink({ index: 1 }), { op: 'get link' })
+  })
+
+  it('groups joined for a while follow their counts in the kernel (one bind for many); a group joined for good stays', async () => {
+    const a = ns()
+    const sock = NetlinkSocket.open({ netns: a.handle, groups: [RTNLGRP.LINK] })
+    try {
+      // The kernel's own list of the socket's groups: a u32 bitmap, group g at bit g - 1.
+      const listed = (): number[] => {
+        const buf = Buffer.alloc(8)
+        const n = getsockoptBuffer(sock.fd, SOL_NETLINK, NETLINK_OPT.LIST_MEMBERSHIPS, buf)
+        const bits = n >= 4 ? buf.readUInt32LE(0) : 0
+        return Array.from({ length: 32 }, (_, i) => i + 1).filter((g) => bits & (1 << (g - 1)))
+      }
+      const { LINK, NEIGH, IPV4_IFADDR, IPV4_ROUTE, IPV6_IFADDR, IPV6_ROUTE } = RTNLGRP
+      expect(listed()).toEqual([LINK])
+      const first = sock.joinFor(LINK, IPV4_IFADDR, IPV6_IFADDR, IPV4_ROUTE, IPV6_ROUTE, NEIGH)
+      expect(listed()).toEqual(
+        [LINK, NEIGH, IPV4_IFADDR, IPV4_ROUTE, IPV6_IFADDR, IPV6_ROUTE].sort((x, y) => x - y),
+      )
+      const second = sock.joinFor(NEIGH, IPV4_ROUTE)
+      first()
+      first() // twice: counted once
+      expect(listed()).toEqual([LINK, NEIGH, IPV4_ROUTE].sort((x, y) => x - y))
+      second()
+      expect(listed()).toEqual([LINK]) // joined with the socket: never left by a joinFor's end
+      const third = sock.joinFor(LINK)
+      third()
+      expect(listed()).toEqual([LINK])
+      // And they hear: a link made after joining is announced on the socket.
+      const heard: number[] = []
+      sock.onMessage((m) => heard.push(m.header.type))
+      const fourth = sock.joinFor(IPV4_IFADDR, IPV6_IFADDR)
+      await a.nl.createVeth({ name: 'g0', peer: { name: 'g1' } })
+      await a.nl.addAddress((await a.nl.getLink('g0')).index, '198.18.0.1/30')
+      await vi.waitFor(() => expect(heard).toContain(RTM.NEWADDR))
+      expect(heard).toContain(RTM.NEWLINK)
+      fourth()
+    } finally {
+      sock.close()
+    }
   })
 
   it('rejects pending requests when the socket closes, and refuses new ones', async () => {

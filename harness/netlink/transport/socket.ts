@@ -195,6 +195,8 @@ export class NetlinkSocket {
   private filter: { program: SocketFilter; users: number } | undefined
   /** Groups joined for a while (joinFor), with how many callers want each. */
   private readonly memberships = new Map<number, number>()
+  /** Groups 1-32 joined for the socket's life (open's groups, join), as bind()'s mask: bit g-1. */
+  private permanentGroups = 0
   private readonly counters: NetlinkSocketStats = { dumpRetries: 0, requests: 0, datagrams: 0 }
   /** Requests encoded and waiting for the next flush (same synchronous run). */
   private outbox: Pending[] = []
@@ -227,6 +229,7 @@ export class NetlinkSocket {
     }
     try {
       const sock = new NetlinkSocket(fd, label, configure(fd, options))
+      for (const g of options.groups ?? []) if (inBindMask(g)) sock.permanentGroups |= groupBit(g)
       sock.bigBuffer = options.receiveBuffer !== undefined || (options.groups?.length ?? 0) > 0
       return sock
     } catch (err) {
@@ -303,35 +306,69 @@ export class NetlinkSocket {
     }
   }
 
-  /** Join a multicast group (RTNLGRP_*) after opening. */
+  /** Join a multicast group (RTNLGRP_*) after opening, for the socket's life. */
   join(group: number): void {
     this.raiseBuffer()
     setsockoptInt(this.fd, SOL_NETLINK, NETLINK_OPT.ADD_MEMBERSHIP, group)
+    if (inBindMask(group)) this.permanentGroups |= groupBit(group)
   }
 
   /**
-   * Join a multicast group for a while, counted: the socket stays a member
-   * until every caller has called the returned function (which leaves the
-   * group when the count falls to 0). For waits on a request socket: a
-   * setsockopt each way instead of a socket of its own. Messages the group
-   * sent before leaving and not read yet still go to listeners (or nowhere).
+   * Join multicast groups for a while, counted: the socket stays a member of
+   * each until every caller has called the returned function (which leaves
+   * the groups whose count falls to 0; never one joined for good). For waits
+   * on a request socket: no socket of its own. Two or more of groups 1-32
+   * changing at once take one bind() with the socket's own port id and the
+   * whole new mask (the kernel replaces the first 32 memberships of a bound
+   * socket that rebinds its port) instead of a setsockopt each. Messages the
+   * groups sent before leaving and not read yet still go to listeners (or
+   * nowhere).
    */
-  joinFor(group: number): () => void {
+  joinFor(...groups: number[]): () => void {
     if (this.closed) throw new NetlinkTransportError(`netlink socket in ${this.netns} is closed`)
-    const n = this.memberships.get(group) ?? 0
-    if (n === 0) this.join(group)
-    this.memberships.set(group, n + 1)
+    const fresh = [...new Set(groups)].filter((g) => !this.memberships.has(g))
+    for (const g of groups) this.memberships.set(g, (this.memberships.get(g) ?? 0) + 1)
+    try {
+      this.changeMemberships(fresh, true)
+    } catch (err) {
+      this.forget(groups)
+      throw err
+    }
     let left = false
     return () => {
       if (left) return
       left = true
-      const now = (this.memberships.get(group) ?? 1) - 1
-      if (now > 0) {
-        this.memberships.set(group, now)
-        return
-      }
-      this.memberships.delete(group)
-      if (!this.closed) setsockoptInt(this.fd, SOL_NETLINK, NETLINK_OPT.DROP_MEMBERSHIP, group)
+      const gone = this.forget(groups)
+      if (!this.closed) this.changeMemberships(gone, false)
+    }
+  }
+
+  /** Count `groups` down once each; returns those no caller wants any more. */
+  private forget(groups: readonly number[]): number[] {
+    const gone: number[] = []
+    for (const g of groups) {
+      const now = (this.memberships.get(g) ?? 1) - 1
+      if (now > 0) this.memberships.set(g, now)
+      else if (this.memberships.delete(g)) gone.push(g)
+    }
+    return gone
+  }
+
+  /** Make the kernel's memberships follow `memberships` for `changed` (joined or left). */
+  private changeMemberships(changed: readonly number[], joining: boolean): void {
+    if (changed.length === 0) return
+    if (joining) this.raiseBuffer()
+    const byMask = changed.filter(inBindMask).length > 1
+    if (byMask) {
+      let mask = this.permanentGroups
+      for (const g of this.memberships.keys()) if (inBindMask(g)) mask |= groupBit(g)
+      bind(this.fd, sockaddrNl(this.portId, mask))
+    }
+    for (const g of changed) {
+      if (byMask && inBindMask(g)) continue
+      if (joining) setsockoptInt(this.fd, SOL_NETLINK, NETLINK_OPT.ADD_MEMBERSHIP, g)
+      else if (!inBindMask(g) || !(this.permanentGroups & groupBit(g)))
+        setsockoptInt(this.fd, SOL_NETLINK, NETLINK_OPT.DROP_MEMBERSHIP, g)
     }
   }
 
@@ -721,6 +758,15 @@ function bindPort(fd: number): number {
       if (!(err instanceof SysError && err.code === 'EADDRINUSE') || tries >= MAX_BIND_TRIES) throw err
     }
   }
+}
+
+/** Groups bind()'s nl_groups can name: 1-32, group g as bit g-1. */
+function inBindMask(group: number): boolean {
+  return group >= 1 && group <= 32
+}
+
+function groupBit(group: number): number {
+  return 1 << (group - 1)
 }
 
 function safe(fn: () => void): void {
