@@ -235,15 +235,18 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const ctl = mkdtempSync(join(tmpdir(), 'nslab-vm-'))
   writeFileSync(join(ctl, 'owner'), String(process.pid))
   const servers: net.Server[] = []
+  // The guest's console as it comes, beside the control files; copied out when the run fails.
+  const consoleFile = new ConsoleFile(join(ctl, 'console.log'))
   try {
-    return await launch(ctl, servers)
+    return await launch(ctl, servers, consoleFile)
   } finally {
+    consoleFile.close() // before its directory goes, whatever failed where
     for (const s of servers) s.close()
     rmSync(ctl, { recursive: true, force: true })
     if (existsSync(ctl)) progress(`could not remove ${ctl}`)
   }
 
-  async function launch(ctl: string, servers: net.Server[]): Promise<VmResult> {
+  async function launch(ctl: string, servers: net.Server[], consoleFile: ConsoleFile): Promise<VmResult> {
     const env = {
       PATH: GUEST_PATH,
       HOME: '/root',
@@ -270,7 +273,6 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
     const serial = Object.fromEntries(
       SERIAL_PORTS.map((p) => [p, join(realpathSync(ctl), `${p}.sock`)]),
     ) as Record<SerialPort, string>
-    const consoleFile = new ConsoleFile(join(ctl, 'console.log'))
     const sink: Record<SerialPort, (d: Buffer) => void> = {
       console: (d) => {
         watch.write(d)
@@ -393,7 +395,6 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
         )
       return r
     } finally {
-      consoleFile.close()
       clearTimeout(timer)
       kill()
       process.off('SIGINT', onSignal)

@@ -8,7 +8,7 @@
  */
 import type net from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { describeProblems, type KernelProblem } from './console.js'
+import { ConsoleWatch, describeProblems, type KernelProblem } from './console.js'
 import { FRAME, FrameReader, encodeFrame } from './pool-frames.mjs'
 import { consoleDir, runVm, vmFailure, type VmResult } from './index.js'
 
@@ -82,7 +82,8 @@ export class PoolGuest {
   private lastFrameAt = Date.now()
   private readonly watchdog: NodeJS.Timeout
   /** The console's last lines, for a stall's message. */
-  private consoleTail = ''
+  /** The console's last lines (a watch of its own: the run's is read only when the VM has ended). */
+  private readonly console = new ConsoleWatch()
   private setReady!: (info: GuestInfo) => void
   private failReady!: (e: Error) => void
 
@@ -112,9 +113,7 @@ export class PoolGuest {
       channels: { [POOL_CHANNEL]: (s) => this.connect(s) },
       onProblem: (p) => this.problem(p),
       onStdout: (d) => process.stderr.write(d),
-      onConsole: (d) => {
-        this.consoleTail = (this.consoleTail + d.toString()).slice(-3000)
-      },
+      onConsole: (d) => this.console.write(d),
       onStderr: (d) => {
         this.agentErr = (this.agentErr + d.toString()).slice(-4000)
         process.stderr.write(d)
@@ -221,7 +220,7 @@ export class PoolGuest {
     if (this.closed || this.links.size === 0) return
     const silent = Date.now() - this.lastFrameAt
     if (silent < this.stallMs) return
-    const tail = this.consoleTail.trim().split('\n').slice(-12).join('\n  ')
+    const tail = this.console.tail.slice(-12).join('\n  ')
     this.finish(
       new Error(
         `the test VM sent nothing for ${Math.round(silent / 1000)} s while ${this.links.size} test file(s) ran in it: ` +

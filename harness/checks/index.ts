@@ -1,4 +1,4 @@
-export { ping, replyBuffer, type PingOptions, type PingResult } from './ping.js'
+export { ping, pingEach, replyBuffer, type PingOptions, type PingResult } from './ping.js'
 export {
   type Expected,
   type MatrixHost,

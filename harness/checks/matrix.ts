@@ -6,12 +6,26 @@
  * echo lost on a loaded machine must not make a false "unreachable".
  */
 import type { PingResult } from './ping.js'
+import { MAX_REQUESTS } from './ping.js'
 
 /** What the matrix needs of a host (a LabNode fits). */
 export interface MatrixHost<H = unknown> {
   name: string
   address(peer?: H, family?: 4 | 6): string
-  ping(target: H, options: { count?: number; timeout?: number; family?: 4 | 6 }): Promise<PingResult>
+  ping(target: H, options: MatrixPingOptions): Promise<PingResult>
+  /**
+   * Ping several peers at once from one socket (see pingEach in ping.ts),
+   * results in their order. When the hosts have it, the matrix probes each
+   * source's pairs together: one socket per source, not one per pair.
+   */
+  pingEach?(targets: readonly H[], options: MatrixPingOptions): Promise<PingResult[]>
+}
+
+/** What the matrix asks of each ping. */
+export interface MatrixPingOptions {
+  count?: number
+  timeout?: number
+  family?: 4 | 6
 }
 
 export interface MatrixOptions {
@@ -20,7 +34,10 @@ export interface MatrixOptions {
   count?: number
   /** ms to wait for replies per pair (default 500). */
   timeout?: number
-  /** Pairs probed at once (default 64). */
+  /**
+   * Pairs probed at once (default 64 with a socket per pair; 1024 when the
+   * hosts ping a source's peers from one socket, pingEach).
+   */
   concurrency?: number
   /**
    * Further rounds for the pairs still silent, each waiting twice as long as
@@ -72,8 +89,10 @@ export async function reachabilityMatrix<H extends MatrixHost<H>>(
   const count = options.count ?? 1
   const family = options.family ?? 4
   const timeout = options.timeout ?? 500
-  const width = options.concurrency ?? 64
-  const probes: { i: number; j: number; pair: MatrixPair }[] = []
+  const together = hosts.length > 0 && hosts.every((h) => h.pingEach !== undefined)
+  const width = options.concurrency ?? (together ? 1024 : 64)
+  type Probe = { i: number; j: number; pair: MatrixPair }
+  const probes: Probe[] = []
   hosts.forEach((from, i) =>
     hosts.forEach((to, j) => {
       if (i === j) return
@@ -84,19 +103,44 @@ export async function reachabilityMatrix<H extends MatrixHost<H>>(
       })
     }),
   )
-  const round = (todo: typeof probes, wait: number): Promise<void> =>
+  const note = ({ pair }: Probe, r: PingResult): void => {
+    pair.address = r.to
+    pair.received += r.received
+    pair.sent += r.sent
+    pair.attempts++
+    for (const e of r.errors) if (!pair.errors.includes(e)) pair.errors.push(e)
+  }
+  const onePerPair = (todo: readonly Probe[], wait: number): Promise<void> =>
     pool(
-      todo.map(({ i, j, pair }) => async () => {
-        const r = await hosts[i]!.ping(hosts[j]!, { count, timeout: wait, family })
-        pair.address = r.to
-        pair.received += r.received
-        pair.sent += r.sent
-        pair.attempts++
-        for (const e of r.errors) if (!pair.errors.includes(e)) pair.errors.push(e)
-      }),
+      todo.map(
+        (p) => async () => note(p, await hosts[p.i]!.ping(hosts[p.j]!, { count, timeout: wait, family })),
+      ),
       width,
     )
-  const silent = (todo: typeof probes): typeof probes =>
+  // A source's pairs together (a socket each, its sequence numbers permitting), as many sources
+  // at once as keep about `width` pairs in flight.
+  const bySource = (todo: readonly Probe[], wait: number): Promise<void> => {
+    const batches: Probe[][] = []
+    const per = Math.max(1, Math.floor(MAX_REQUESTS / Math.max(1, count)))
+    for (const p of todo) {
+      const last = batches.at(-1)
+      if (last && last[0]!.i === p.i && last.length < per) last.push(p)
+      else batches.push([p])
+    }
+    const sources = Math.max(1, Math.floor(width / Math.max(1, todo.length / batches.length)))
+    return pool(
+      batches.map((batch) => async () => {
+        const rs = await hosts[batch[0]!.i]!.pingEach!(
+          batch.map((p) => hosts[p.j]!),
+          { count, timeout: wait, family },
+        )
+        batch.forEach((p, k) => note(p, rs[k]!))
+      }),
+      sources,
+    )
+  }
+  const round = together ? bySource : onePerPair
+  const silent = (todo: readonly Probe[]): Probe[] =>
     todo.filter(({ pair }) => pair.received === 0 && pair.errors.length === 0)
 
   await round(probes, timeout)

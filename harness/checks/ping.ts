@@ -23,7 +23,7 @@ import {
   SOCK_NONBLOCK,
   SysError,
   close,
-  recvfrom,
+  recv,
   sendto,
   sockaddrIp,
   watchFd,
@@ -79,31 +79,63 @@ export interface PingResult {
 }
 
 export async function ping(ns: NetnsRef, to: string, options: PingOptions = {}): Promise<PingResult> {
+  return (await pingEach(ns, [to], options))[0]!
+}
+
+/** Sequence numbers are 16 bits: at most this many requests on one socket. */
+export const MAX_REQUESTS = 0xffff
+
+/**
+ * Ping several addresses of one family from one ICMP socket at once: each
+ * round sends one request to every target (`interval` between rounds), and a
+ * reply finds its target by its sequence number. One socket and one watch
+ * for all of them, where `ping` per target makes its own: how a
+ * reachability matrix probes a source's peers together. Results in the order
+ * of `targets`; `from` may name the source per target.
+ */
+export async function pingEach(
+  ns: NetnsRef,
+  targets: readonly string[],
+  options: Omit<PingOptions, 'from'> & { from?: string | readonly string[] } = {},
+): Promise<PingResult[]> {
   const count = options.count ?? 3
   const interval = options.interval ?? 0
   const timeout = options.timeout ?? 1000
   const size = options.size ?? 56
-  const v6 = isIPv6(to)
-  if (!v6 && !isIPv4(to))
-    throw new TypeError(`ping needs a literal IPv4 or IPv6 address, got ${JSON.stringify(to)}`)
-  const from = options.from ?? (typeof ns === 'string' ? ns : 'namespace')
+  if (targets.length === 0) return []
+  const v6 = isIPv6(targets[0]!)
+  for (const to of targets) {
+    if (!isIPv4(to) && !isIPv6(to))
+      throw new TypeError(`ping needs a literal IPv4 or IPv6 address, got ${JSON.stringify(to)}`)
+    if (isIPv6(to) !== v6)
+      throw new TypeError(`one ping socket speaks one family: ${targets[0]} and ${to} do not mix`)
+  }
+  if (count * targets.length > MAX_REQUESTS)
+    throw new RangeError(
+      `${count} requests to each of ${targets.length} addresses exceed the ${MAX_REQUESTS} sequence numbers of one socket`,
+    )
+  const label = (i: number): string =>
+    typeof options.from === 'string'
+      ? options.from
+      : (options.from?.[i] ?? (typeof ns === 'string' ? ns : 'namespace'))
   let fd: number
   try {
     fd = socketIn(ns, v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)
   } catch (err) {
     if (err instanceof SysError && err.code === 'EACCES')
       throw new Error(
-        `ICMP datagram sockets are not allowed in ${from}: set net.ipv4.ping_group_range to "0 2147483647" there (the Lab does this for its hosts)`,
+        `ICMP datagram sockets are not allowed in ${label(0)}: set net.ipv4.ping_group_range to "0 2147483647" there (the Lab does this for its hosts)`,
         { cause: err },
       )
     throw err
   }
+  const requests = count * targets.length
   try {
     // FORCE passes net.core.rmem_max (root, CAP_NET_ADMIN); without it, as big as allowed.
-    setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, replyBuffer(count, size))
+    setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, replyBuffer(requests, size))
   } catch {
     try {
-      setsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, replyBuffer(count, size))
+      setsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, replyBuffer(requests, size))
     } catch {
       // the default buffer then
     }
@@ -117,13 +149,14 @@ export async function ping(ns: NetnsRef, to: string, options: PingOptions = {}):
       throw err
     }
   }
-  const dest = sockaddrIp(to)
-  const sentAt = new Map<number, number>()
-  const rtts: number[] = []
-  const errors = new Set<string>()
+  const dests = targets.map((to) => sockaddrIp(to))
+  // Per target: the requests that left and are not answered yet (seq -> when), the round trips, the errors.
+  const state = targets.map(() => ({ sent: 0, rtts: [] as number[], errors: new Set<string>() }))
+  const outstanding = new Map<number, { target: number; at: number }>()
+  /** Errors the socket reported that no request can be tied to (none on a socket never connected). */
+  const socketErrors = new Set<string>()
   const buf = Buffer.alloc(size + 64)
   const watcher = watchFd(fd)
-  let sent = 0
   let sending = true
   let finish: () => void = () => undefined
   const done = new Promise<void>((resolve) => (finish = resolve))
@@ -131,30 +164,31 @@ export async function ping(ns: NetnsRef, to: string, options: PingOptions = {}):
   const onReadable = (): void => {
     try {
       for (;;) {
-        let r
+        let length: number
         try {
-          r = recvfrom(fd, buf, MSG_DONTWAIT)
+          // recv, not recvfrom: a reply is known by its sequence number, not by who sent it.
+          length = recv(fd, buf, MSG_DONTWAIT)
         } catch (err) {
           if (err instanceof SysError) {
-            errors.add(err.code)
+            socketErrors.add(err.code)
             continue
           }
           throw err
         }
-        if (!r) break
-        if (r.length < 8) continue
+        if (length < 0) break
+        if (length < 8) continue
         const type = buf[0]
         if (type !== (v6 ? 129 : 0)) continue
         const seq = buf.readUInt16BE(6)
-        const t0 = sentAt.get(seq)
-        if (t0 === undefined) continue
-        sentAt.delete(seq)
-        rtts.push(performance.now() - t0)
+        const req = outstanding.get(seq)
+        if (req === undefined) continue
+        outstanding.delete(seq)
+        state[req.target]!.rtts.push(performance.now() - req.at)
         // Every request that left has been answered: no need to wait out the timeout.
-        if (sentAt.size === 0 && sending === false) finish()
+        if (outstanding.size === 0 && sending === false) finish()
       }
     } catch (err) {
-      errors.add(String((err as Error).message))
+      socketErrors.add(String((err as Error).message))
       finish()
     }
   }
@@ -165,20 +199,24 @@ export async function ping(ns: NetnsRef, to: string, options: PingOptions = {}):
   for (let i = 0; i < size; i++) packet[8 + i] = i & 0xff
   let timer: NodeJS.Timeout | undefined
   try {
-    for (let seq = 1; seq <= count; seq++) {
-      packet.writeUInt16BE(seq, 6)
-      sentAt.set(seq, performance.now())
-      try {
-        if (sendto(fd, packet, 0, dest) >= 0) sent++
-      } catch (err) {
-        sentAt.delete(seq)
-        if (err instanceof SysError) errors.add(err.code)
-        else throw err
+    let seq = 0
+    for (let round = 1; round <= count; round++) {
+      for (let t = 0; t < targets.length; t++) {
+        seq++
+        packet.writeUInt16BE(seq, 6)
+        outstanding.set(seq, { target: t, at: performance.now() })
+        try {
+          if (sendto(fd, packet, 0, dests[t]!) >= 0) state[t]!.sent++
+        } catch (err) {
+          outstanding.delete(seq)
+          if (err instanceof SysError) state[t]!.errors.add(err.code)
+          else throw err
+        }
       }
-      if (interval > 0 && seq < count) await new Promise((r) => setTimeout(r, interval))
+      if (interval > 0 && round < count) await new Promise((r) => setTimeout(r, interval))
     }
     sending = false
-    if (sentAt.size > 0) {
+    if (outstanding.size > 0) {
       timer = setTimeout(finish, timeout)
       await done
     }
@@ -187,22 +225,25 @@ export async function ping(ns: NetnsRef, to: string, options: PingOptions = {}):
     watcher.close()
     close(fd)
   }
-  const received = rtts.length
-  const rtt =
-    received === 0
-      ? null
-      : {
-          min: Math.min(...rtts),
-          avg: rtts.reduce((a, b) => a + b, 0) / received,
-          max: Math.max(...rtts),
-        }
-  return {
-    from,
-    to,
-    sent,
-    received,
-    loss: count === 0 ? 0 : 1 - received / count,
-    rtt,
-    errors: [...errors],
-  }
+  return targets.map((to, t) => {
+    const { sent, rtts, errors } = state[t]!
+    for (const e of socketErrors) errors.add(e)
+    const received = rtts.length
+    return {
+      from: label(t),
+      to,
+      sent,
+      received,
+      loss: count === 0 ? 0 : 1 - received / count,
+      rtt:
+        received === 0
+          ? null
+          : {
+              min: Math.min(...rtts),
+              avg: rtts.reduce((a, b) => a + b, 0) / received,
+              max: Math.max(...rtts),
+            },
+      errors: [...errors],
+    }
+  })
 }

@@ -24,7 +24,7 @@ import {
   spawnIn,
 } from '../netns/index.js'
 import type { Netlink } from '../netlink/index.js'
-import { type PingOptions, type PingResult, ping } from '../checks/ping.js'
+import { type PingOptions, type PingResult, ping, pingEach } from '../checks/ping.js'
 import type { Impairment } from './impairment.js'
 import type { Segment } from './plan.js'
 import type { Timeline } from './timeline.js'
@@ -134,9 +134,34 @@ export class LabNode {
 
   /** Ping another node (its address facing this one) or a literal address, from inside this namespace. */
   ping(target: LabNode | string, options: PingOptions & { family?: 4 | 6 } = {}): Promise<PingResult> {
-    const to = typeof target === 'string' ? target : target.address(this, options.family ?? 4)
-    const from = `${this.name} (${this.address(typeof target === 'string' ? undefined : target, options.family ?? (to.includes(':') ? 6 : 4))})`
+    const [to, from] = this.pingEnds(target, options.family)
     return ping(this.ns, to, { ...options, from })
+  }
+
+  /**
+   * Ping several nodes or addresses of one family at once, from one socket
+   * (see pingEach): results in the order of `targets`.
+   */
+  pingEach(
+    targets: readonly (LabNode | string)[],
+    options: Omit<PingOptions, 'from'> & { family?: 4 | 6 } = {},
+  ): Promise<PingResult[]> {
+    const ends = targets.map((t) => this.pingEnds(t, options.family))
+    return pingEach(
+      this.ns,
+      ends.map(([to]) => to),
+      { ...options, from: ends.map(([, from]) => from) },
+    )
+  }
+
+  /** The address a ping to `target` goes to, and this node named with its address facing it. */
+  private pingEnds(target: LabNode | string, family?: 4 | 6): [to: string, from: string] {
+    const to = typeof target === 'string' ? target : target.address(this, family ?? 4)
+    const mine = this.address(
+      typeof target === 'string' ? undefined : target,
+      family ?? (to.includes(':') ? 6 : 4),
+    )
+    return [to, `${this.name} (${mine})`]
   }
 
   /**

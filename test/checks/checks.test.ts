@@ -10,6 +10,8 @@ import { Lab, type LabNode } from '../../harness/index.js'
 import {
   replyBuffer,
   httpCheck,
+  type MatrixHost,
+  type MatrixOptions,
   matrixDiff,
   pathMtu,
   reachabilityMatrix,
@@ -151,36 +153,79 @@ describe('the reachability matrix retries silent pairs', () => {
     expect(rules.stdout).toMatch(/counter packets 1 /)
   })
 
-  it('still reports a pair that stays silent, and does not retry one the kernel refused', async () => {
+  it.each(['a socket per source (pingEach)', 'a socket per pair'])(
+    'still reports a pair that stays silent, and does not retry one the kernel refused: %s',
+    async (mode) => {
+      const lab = await Lab.create()
+      labs.push(lab)
+      const [a, b, c, d] = await lab.addHosts('a', 'b', 'c', 'd')
+      const r = await lab.addRouter('r')
+      for (const h of [a, b, c, d]) await lab.connect(h, r)
+      // c's echo requests vanish at b (silent); d and a are partitioned (their
+      // own output rules refuse the send: EPERM, an answer, not silence).
+      await nft(
+        b,
+        `add table inet mute; add chain inet mute in { type filter hook input priority 0; }; add rule inet mute in ip saddr ${c.address(r)} icmp type echo-request drop`,
+      )
+      await lab.partition([a], [d])
+      const matrix = (nodes: LabNode[], options: MatrixOptions) =>
+        mode === 'a socket per pair'
+          ? reachabilityMatrix(withoutPingEach(nodes), options)
+          : reachabilityMatrix(nodes, options)
+      const m = await matrix([a, b, c, d], { timeout: 200 })
+      const cut = (from: string, to: string): boolean =>
+        !(from === 'c' && to === 'b') && !(from === 'a' && to === 'd') && !(from === 'd' && to === 'a')
+      expect(matrixDiff(m, cut)).toEqual([])
+      const get = (from: string, to: string): (typeof m.pairs)[number] | undefined =>
+        m.pairs.find((p) => p.from === from && p.to === to)
+      expect(get('c', 'b')).toMatchObject({ received: 0, sent: 2, attempts: 2, errors: [] })
+      expect(get('a', 'd')).toMatchObject({ received: 0, sent: 0, attempts: 1, errors: ['EPERM'] })
+      // Every other pair answered at once: probed once.
+      expect(m.pairs.filter((p) => p.attempts > 1).map((p) => `${p.from}->${p.to}`)).toEqual(['c->b'])
+      // The diff says what was tried.
+      expect(matrixDiff(m, () => true)).toContain(
+        `c -> b (${b.address(c)}): expected reachable, got unreachable (0/2 replies in 2 rounds)`,
+      )
+      // retries: 0 turns the second round off.
+      const once = await matrix([c, b], { timeout: 200, retries: 0 })
+      expect(once.pairs.find((p) => p.from === 'c')).toMatchObject({ attempts: 1, sent: 1 })
+    },
+  )
+})
+
+/** The same nodes as matrix hosts without pingEach: the matrix falls back to a socket per pair. */
+function withoutPingEach(nodes: readonly LabNode[]): PlainHost[] {
+  const plain = nodes.map((node): PlainHost => ({
+    name: node.name,
+    node,
+    address: (peer, family) => node.address(peer?.node, family),
+    ping: (target, options) => node.ping(target.node, options),
+  }))
+  return plain
+}
+
+interface PlainHost extends MatrixHost<PlainHost> {
+  node: LabNode
+}
+
+describe('pingEach: one socket, several targets', () => {
+  it('answers per target, in their order, with the errors of each (a send the kernel refused)', async () => {
     const lab = await Lab.create()
     labs.push(lab)
-    const [a, b, c, d] = await lab.addHosts('a', 'b', 'c', 'd')
+    const [a, b, c] = await lab.addHosts('a', 'b', 'c')
     const r = await lab.addRouter('r')
-    for (const h of [a, b, c, d]) await lab.connect(h, r)
-    // c's echo requests vanish at b (silent); d and a are partitioned (their
-    // own output rules refuse the send: EPERM, an answer, not silence).
-    await nft(
-      b,
-      `add table inet mute; add chain inet mute in { type filter hook input priority 0; }; add rule inet mute in ip saddr ${c.address(r)} icmp type echo-request drop`,
+    for (const h of [a, b, c]) await lab.connect(h, r)
+    await lab.partition([a], [c]) // a's own output rules refuse what goes to c: EPERM
+    const [tob, toc, far] = await a.pingEach([b, c, '198.51.100.7'], { count: 2, timeout: 300 })
+    expect(tob).toMatchObject({ to: b.address(a), sent: 2, received: 2, loss: 0, errors: [] })
+    expect(tob!.from).toBe(`a (${a.address(b)})`)
+    expect(toc).toMatchObject({ to: c.address(a), sent: 0, received: 0, errors: ['EPERM'] })
+    expect(far).toMatchObject({ to: '198.51.100.7', sent: 0, received: 0 }) // no route in the lab
+    expect(far!.errors).toEqual(['ENETUNREACH'])
+    await expect(a.pingEach(['198.18.0.1', 'fd00::1'])).rejects.toThrow('one ping socket speaks one family')
+    await expect(a.pingEach([b, c], { count: 40_000 })).rejects.toThrow(
+      '40000 requests to each of 2 addresses exceed the 65535 sequence numbers of one socket',
     )
-    await lab.partition([a], [d])
-    const m = await reachabilityMatrix([a, b, c, d], { timeout: 200 })
-    const cut = (from: string, to: string): boolean =>
-      !(from === 'c' && to === 'b') && !(from === 'a' && to === 'd') && !(from === 'd' && to === 'a')
-    expect(matrixDiff(m, cut)).toEqual([])
-    const get = (from: string, to: string): (typeof m.pairs)[number] | undefined =>
-      m.pairs.find((p) => p.from === from && p.to === to)
-    expect(get('c', 'b')).toMatchObject({ received: 0, sent: 2, attempts: 2, errors: [] })
-    expect(get('a', 'd')).toMatchObject({ received: 0, sent: 0, attempts: 1, errors: ['EPERM'] })
-    // Every other pair answered at once: probed once.
-    expect(m.pairs.filter((p) => p.attempts > 1).map((p) => `${p.from}->${p.to}`)).toEqual(['c->b'])
-    // The diff says what was tried.
-    expect(matrixDiff(m, () => true)).toContain(
-      `c -> b (${b.address(c)}): expected reachable, got unreachable (0/2 replies in 2 rounds)`,
-    )
-    // retries: 0 turns the second round off.
-    const once = await reachabilityMatrix([c, b], { timeout: 200, retries: 0 })
-    expect(once.pairs.find((p) => p.from === 'c')).toMatchObject({ attempts: 1, sent: 1 })
   })
 })
 
