@@ -42,6 +42,8 @@ const dirs =
         'test/capture/secrets.test.ts',
         'test/capture/netlink.test.ts',
         'test/lab/timeline.test.ts',
+        // The netlink filter as eBPF (32-bit jumps, LD_ABS) against its classic form, on each kernel.
+        'test/sys/socket-filter.test.ts',
       ]
 const argv = ['node_modules/vitest/vitest.mjs', 'run', '--config', 'vitest.vm.config.ts', ...dirs, ...chosen]
 const child = spawn(process.execPath, argv, {
