@@ -20,7 +20,7 @@ import { NETNS_RUN_DIR, addNetns, deleteNetns, listNetns, openNetns } from '../h
 import { type CodecKind, decodeRounds, encodeRounds, messagesPerPass } from './codec.js'
 import { type Floor, buildFloor, runFloor, runFloorDetailed } from './floor.js'
 import { checkVethEnd, ip, ipNetnsList, ipVersion } from './iproute2.js'
-import { type Summary, fmtMs, fmtRatio, ratio, summarize } from './stats.js'
+import { type Summary, fmtMs, fmtRatio, pairedRatio, ratio, summarize } from './stats.js'
 import { scenarioVmBoot, scenarioVmBootOn, vmBootKernels } from './vm-boot.js'
 
 const PREFIX = `nslab-bench-${process.pid}-`
@@ -1102,6 +1102,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const waits = settleWaits.slice(settledFrom)
   const m = (id: VariantId): Summary | undefined => variants[id]?.summary
   const cpu = (id: VariantId): Summary | undefined => variants[id]?.cpu
+  const samplesOf = (id: VariantId): number[] | undefined => variants[id]?.samples
   const has = (id: VariantId): boolean => s.variants.some((v) => v.id === id)
   const nslabFloor = ratio(m('nslab'), m('floor'))
   const note = s.note?.()
@@ -1124,6 +1125,12 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       ...(m('nslab-trace') ? { 'capture+trace/nslab': ratio(m('nslab-trace'), m('nslab')) } : {}),
       ...(cpu('nslab-capture') ? { 'capture/nslab cpu': ratio(cpu('nslab-capture'), cpu('nslab')) } : {}),
       ...(cpu('nslab-trace') ? { 'capture+trace/nslab cpu': ratio(cpu('nslab-trace'), cpu('nslab')) } : {}),
+      ...(m('nslab-capture')
+        ? { 'capture/nslab paired': pairedRatio(samplesOf('nslab-capture'), samplesOf('nslab')) }
+        : {}),
+      ...(m('nslab-trace')
+        ? { 'capture+trace/nslab paired': pairedRatio(samplesOf('nslab-trace'), samplesOf('nslab')) }
+        : {}),
       ...(m('nslab-awaited') && !m('floor-seq')
         ? { 'nslab-awaited/nslab': ratio(m('nslab-awaited'), m('nslab')) }
         : {}),

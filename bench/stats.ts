@@ -40,6 +40,21 @@ export function ratio(a: Summary | undefined, b: Summary | undefined): number | 
   return a.median / b.median
 }
 
+/**
+ * Median of the per-iteration ratios a[i] / b[i], for variants run one
+ * iteration each in turn (sample i of each from the same turn): a slow
+ * stretch of the machine then weighs on both sides of a ratio at once.
+ * Undefined unless both have the same, non-zero number of samples.
+ */
+export function pairedRatio(
+  a: readonly number[] | undefined,
+  b: readonly number[] | undefined,
+): number | undefined {
+  if (!a || !b || a.length === 0 || a.length !== b.length) return undefined
+  const r = a.map((x, i) => x / b[i]!).filter((x) => Number.isFinite(x))
+  return r.length === 0 ? undefined : summarize(r).median
+}
+
 /** Milliseconds with about three significant digits. */
 export function fmtMs(ms: number): string {
   if (ms >= 100) return ms.toFixed(0)
