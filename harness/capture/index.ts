@@ -20,7 +20,6 @@ import {
   PACKET_MULTICAST,
   PACKET_OTHERHOST,
   PACKET_OUTGOING,
-  realtimeNow,
 } from '../sys/index.js'
 import { type Frame, PacketSocket } from './packet-socket.js'
 import { type WriteResult, writeBlocks } from './pcapng-file.js'
@@ -305,13 +304,12 @@ export class Capture {
 
   /**
    * Forget the packets held (e.g. after a test that passed), and those the
-   * kernel still queues unread: frames stamped before now are dropped when
-   * read, and never read if the capture stops first (a passing test's lab
-   * is destroyed right after). Counters stay.
+   * kernel still queues unread: they are dropped when read, and never read
+   * if the capture stops first (a passing test's lab is destroyed right
+   * after). Counters stay.
    */
   clear(): void {
-    const now = realtimeNow()
-    for (const r of this.running) r.socket.discardBefore(now)
+    for (const r of this.running) r.socket.discardQueued()
     this.ring.clear()
   }
 

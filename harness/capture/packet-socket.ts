@@ -37,7 +37,6 @@ import {
   SOCK_RAW,
   SOL_PACKET,
   SysError,
-  type Timespec,
   TPACKET_V3,
   TP_STATUS_KERNEL,
   TP_STATUS_USER,
@@ -192,8 +191,8 @@ export class PacketSocket {
   private closeNow = false
   private closing: Promise<void> | undefined
   private receiver: StampedReceiver | undefined
-  /** Frames the kernel stamped before this are let go unread by onFrame (see discardBefore). */
-  private discardMark: Timespec | undefined
+  /** How many of the next frames read are let go without onFrame (see discardQueued). */
+  private toDiscard = 0
 
   private constructor(fd: number, netns: string, ifindex: number, options: PacketSocketOptions) {
     this.fd = fd
@@ -330,7 +329,8 @@ export class PacketSocket {
             count++
             const sec = view.getUint32(at + 4, true)
             const nsec = view.getUint32(at + 8, true)
-            if (this.discardMark !== undefined && stampedBefore(sec, nsec, this.discardMark)) {
+            if (this.toDiscard > 0) {
+              this.toDiscard--
               at += next
               continue
             }
@@ -384,7 +384,10 @@ export class PacketSocket {
           rx.sec = Math.floor(ms / 1000)
           rx.nsec = (ms % 1000) * 1_000_000
         }
-        if (this.discardMark !== undefined && stampedBefore(rx.sec, rx.nsec, this.discardMark)) continue
+        if (this.toDiscard > 0) {
+          this.toDiscard--
+          continue
+        }
         const from = rx.from
         // struct sockaddr_ll: family u16, protocol be16, ifindex s32, hatype u16, pkttype u8
         this.onFrame({
@@ -407,13 +410,21 @@ export class PacketSocket {
   }
 
   /**
-   * Let go of every frame the kernel stamped before `mark` (CLOCK_REALTIME,
-   * see realtimeNow): they are dropped when read, without a frame built for
-   * any, and a socket closed before its next read never reads them at all.
-   * For a capture's clear(): a passing test's frames cost nothing more.
+   * Let go of every frame the kernel has queued for this socket and it has
+   * not read yet: they are dropped when read, without a frame built for any,
+   * and a socket closed before its next read never reads them at all. For a
+   * capture's clear(): a passing test's frames cost nothing more. Counted, not
+   * timed: the kernel's counter of frames it queued (PACKET_STATISTICS: those
+   * it accepted less those it dropped) less the frames read so far is how
+   * many wait, and they are the next ones read (a socket's queue and a ring
+   * are read in order). A frame's own timestamp would not do: the kernel
+   * stamps a frame that came before timestamps were switched on machine-wide
+   * when it is read.
    */
-  discardBefore(mark: Timespec): void {
-    this.discardMark = mark
+  discardQueued(): void {
+    if (this.closed) return
+    const { packets, drops, read } = this.stats()
+    this.toDiscard = Math.max(0, packets - drops - read)
   }
 
   /**
@@ -554,9 +565,4 @@ function deviceIndex(fd: number, netns: Netns, device: string | number): number 
     throw err
   }
   return ifr.readInt32LE(IFNAMSIZ)
-}
-
-/** True when a frame stamped sec.nsec came before `mark`. */
-function stampedBefore(sec: number, nsec: number, mark: Timespec): boolean {
-  return sec < mark.sec || (sec === mark.sec && nsec < mark.nsec)
 }

@@ -50,7 +50,6 @@ const c = {
   memset: libc.func('void *memset(void *s, int c, size_t n)'),
   mmap: libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)'),
   munmap: libc.func('int munmap(void *addr, size_t length)'),
-  clock_gettime: libc.func('int clock_gettime(int clock, void *tp)'),
   syscall: libc.func('long syscall(long number, ...)'),
 }
 
@@ -234,23 +233,6 @@ export function getsockoptInt(fd: number, level: number, name: number): number {
   optLength[0] = 4
   check(c.getsockopt(fd, level, name, scratch, optLength) as number, 'getsockopt')
   return scratchInts[0]!
-}
-
-/** CLOCK_REALTIME (linux/time.h): the clock the kernel stamps packets with (SO_TIMESTAMPNS, TPACKET_V3). */
-const CLOCK_REALTIME = 0
-/** struct timespec: tv_sec (s64), tv_nsec (long). */
-const timespec = new BigInt64Array(2)
-
-/** A time on CLOCK_REALTIME: seconds since the epoch and nanoseconds. */
-export interface Timespec {
-  sec: number
-  nsec: number
-}
-
-/** Now on CLOCK_REALTIME, to the nanosecond: comparable with the kernel's packet timestamps. */
-export function realtimeNow(): Timespec {
-  check(c.clock_gettime(CLOCK_REALTIME, timespec) as number, 'clock_gettime')
-  return { sec: Number(timespec[0]), nsec: Number(timespec[1]) }
 }
 
 /**
