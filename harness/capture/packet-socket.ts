@@ -324,19 +324,18 @@ export class PacketSocket {
         try {
           for (let i = 0; i < frames; i++) {
             const next = view.getUint32(at, true)
-            const snap = view.getUint32(at + 12, true)
-            const start = at + view.getUint16(at + 24, true) // tp_mac
             count++
-            const sec = view.getUint32(at + 4, true)
-            const nsec = view.getUint32(at + 8, true)
             if (this.toDiscard > 0) {
+              // Queued before a clear(): let go, no frame built.
               this.toDiscard--
               at += next
               continue
             }
+            const snap = view.getUint32(at + 12, true)
+            const start = at + view.getUint16(at + 24, true) // tp_mac
             this.onFrame({
-              sec,
-              nsec,
+              sec: view.getUint32(at + 4, true),
+              nsec: view.getUint32(at + 8, true),
               length: view.getUint32(at + 16, true),
               ifindex: view.getInt32(at + TPACKET3_HDRLEN + 4, true),
               type: bytes[at + TPACKET3_HDRLEN + 10]!,
@@ -378,15 +377,16 @@ export class PacketSocket {
         total++
         this.counters.read++
         bytes += size
+        if (this.toDiscard > 0) {
+          // Queued before a clear(): let go, no frame built.
+          this.toDiscard--
+          continue
+        }
         // Without a stamp (timestamps off for this frame): the time it was read.
         if (rx.sec < 0) {
           const ms = Date.now()
           rx.sec = Math.floor(ms / 1000)
           rx.nsec = (ms % 1000) * 1_000_000
-        }
-        if (this.toDiscard > 0) {
-          this.toDiscard--
-          continue
         }
         const from = rx.from
         // struct sockaddr_ll: family u16, protocol be16, ifindex s32, hatype u16, pkttype u8

@@ -189,16 +189,21 @@ describe('capture on both ends of a veth pair', () => {
   })
 })
 
+/** Both ends captured in 'recv' mode, read only when flushed: what the kernel queues stays there. */
+function unreadCapture(p: Pair): Capture {
+  return Capture.start(
+    [
+      { netns: p.ha, label: 'a' },
+      { netns: p.hb, label: 'b' },
+    ],
+    { mode: 'recv', readDelayMs: 60_000 },
+  )
+}
+
 describe("'recv' mode: light traffic read later in one batch", () => {
   it('frames wait in the kernel until the delay or a flush; clear() drops those still queued too', async () => {
     const p = await pair()
-    const capture = Capture.start(
-      [
-        { netns: p.ha, label: 'a' },
-        { netns: p.hb, label: 'b' },
-      ],
-      { mode: 'recv', readDelayMs: 60_000 },
-    )
+    const capture = unreadCapture(p)
     try {
       expect((await ping(p.ha, '198.18.0.2', { count: 2, interval: 10 })).received).toBe(2)
       // Not read yet: the frames are queued in the kernel (its counter says they arrived).
@@ -224,13 +229,7 @@ describe("'recv' mode: light traffic read later in one batch", () => {
 
   it('clear() reads nothing: what it let go is never read when the capture closes next (a passing test)', async () => {
     const p = await pair()
-    const capture = Capture.start(
-      [
-        { netns: p.ha, label: 'a' },
-        { netns: p.hb, label: 'b' },
-      ],
-      { mode: 'recv', readDelayMs: 60_000 },
-    )
+    const capture = unreadCapture(p)
     expect((await ping(p.ha, '198.18.0.2', { count: 1 })).received).toBe(1)
     capture.clear()
     expect(capture.stats().read).toBe(0)

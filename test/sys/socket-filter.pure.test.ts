@@ -1,16 +1,19 @@
 /** Classic BPF programs laid out as the kernel reads them (struct sock_filter, struct sock_fprog). */
 import { describe, expect, it } from 'vitest'
-import { BPF, socketFilter, toEbpf } from '../../harness/sys/socket-filter.js'
+import { BPF, type BpfInstruction, socketFilter, toEbpf } from '../../harness/sys/socket-filter.js'
 import { DROP_LOCAL_TABLE_ROUTES } from '../../harness/netlink/transport/local-routes-filter.js'
+
+/** Drop datagrams whose byte 20 is 255 (the local table), keep the rest. */
+const SMALL: BpfInstruction[] = [
+  [BPF.LD_B_ABS, 0, 0, 20],
+  [BPF.JEQ_K, 0, 1, 255],
+  [BPF.RET_K, 0, 0, 0],
+  [BPF.RET_K, 0, 0, 0xffffffff],
+]
 
 describe('socketFilter', () => {
   it('writes each instruction as u16 code, u8 jt, u8 jf, u32 k, and a sock_fprog with their count', () => {
-    const f = socketFilter([
-      [BPF.LD_B_ABS, 0, 0, 20],
-      [BPF.JEQ_K, 0, 1, 255],
-      [BPF.RET_K, 0, 0, 0],
-      [BPF.RET_K, 0, 0, 0xffffffff],
-    ])
+    const f = socketFilter(SMALL)
     expect(f.instructions.toString('hex')).toBe(
       '3000000014000000' + '15000001ff000000' + '0600000000000000' + '06000000ffffffff',
     )
@@ -41,12 +44,7 @@ describe('socketFilter', () => {
   })
 
   it('translates to eBPF as the kernel would: r6 = the packet, loads as they are, 32-bit jumps, a ja for a false branch, r0 = k; exit', () => {
-    const ebpf = toEbpf([
-      [BPF.LD_B_ABS, 0, 0, 20],
-      [BPF.JEQ_K, 0, 1, 255],
-      [BPF.RET_K, 0, 0, 0],
-      [BPF.RET_K, 0, 0, 0xffffffff],
-    ])
+    const ebpf = toEbpf(SMALL)
     // code, dst | src << 4, s16 off, s32 imm
     expect(ebpf.toString('hex').match(/.{16}/g)).toEqual([
       'bf16000000000000', // r6 = r1
