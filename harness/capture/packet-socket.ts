@@ -25,6 +25,7 @@ import {
   ETH_P_ALL,
   type FdWatcher,
   MAP_SHARED,
+  type PollEvents,
   type Mapping,
   PACKET_RX_RING,
   PACKET_STATISTICS,
@@ -41,6 +42,7 @@ import {
   TP_STATUS_KERNEL,
   TP_STATUS_USER,
   SOL_SOCKET,
+  SO_ERROR,
   SO_RCVBUFFORCE,
   SO_TIMESTAMPNS,
   StampedReceiver,
@@ -48,6 +50,8 @@ import {
   close,
   closeInBackground,
   getsockoptBuffer,
+  errnoValue,
+  getsockoptInt,
   ioctlBuffer,
   mmap,
   setsockopt,
@@ -136,6 +140,8 @@ export class CaptureDeviceError extends Error {
 }
 
 const PAGE = 4096
+/** A packet socket's device went down. */
+const ENETDOWN = errnoValue('ENETDOWN')
 /** A frame as big as a lab link carries (MTU 65535 on lo; cut beyond, with its real length kept). */
 const RECV_SNAP = 65536
 
@@ -267,7 +273,8 @@ export class PacketSocket {
 
   private watch(): void {
     const w = watchFd(this.fd)
-    const onReadable = (): void => {
+    const onReadable = (ev: PollEvents): void => {
+      if (ev.error) this.takeError()
       if (this.readDelayMs > 0 && !this.busy) {
         // Light traffic: read the whole queue a little later, in one batch.
         w.stop()
@@ -284,6 +291,26 @@ export class PacketSocket {
     w.start({ readable: true }, onReadable)
     w.unref()
     this.watcher = w
+  }
+
+  /**
+   * The socket's pending error, taken (getsockopt SO_ERROR clears it, so the
+   * poll stops saying POLLERR: a ring reader never calls recv, which would).
+   * ENETDOWN only says the device it is bound to went down: capturing goes
+   * on when it is up again. Anything else goes to onError.
+   */
+  private takeError(): void {
+    try {
+      const errno = getsockoptInt(this.fd, SOL_SOCKET, SO_ERROR)
+      if (errno !== 0 && errno !== ENETDOWN)
+        this.onError?.(new SysError('poll', errno, { target: this.netns }))
+    } catch (err) {
+      try {
+        this.onError?.(err instanceof Error ? err : new Error(String(err)))
+      } catch {
+        // a listener's bug must not abort the process from inside the poll callback
+      }
+    }
   }
 
   /** read() from the event loop: a failure goes to onError, never out (it would abort the process). */
@@ -372,7 +399,15 @@ export class PacketSocket {
     this.reading = true
     try {
       while (!this.closed) {
-        const size = rx.receive(this.fd)
+        let size: number
+        try {
+          size = rx.receive(this.fd)
+        } catch (err) {
+          // The device it is bound to went down (or was down at bind): the kernel says so
+          // once, as the socket's error; frames come again when it is up.
+          if (err instanceof SysError && err.code === 'ENETDOWN') continue
+          throw err
+        }
         if (size < 0) break
         total++
         this.counters.read++

@@ -55,6 +55,7 @@ export const SOL_SOCKET = 1
 export const SOL_NETLINK = 270
 export const SO_REUSEADDR = 2
 export const SO_SNDBUF = 7
+export const SO_ERROR = 4
 export const SO_RCVBUF = 8
 export const SO_REUSEPORT = 15
 export const SO_SNDBUFFORCE = 32

@@ -93,21 +93,55 @@ export function close(fd: number): void {
 }
 
 /**
+ * Background closes running at once, at most. koffi queues at most 256
+ * asynchronous calls (and throws beyond); a lab of a few hundred captured
+ * nodes closes that many sockets together, so the rest wait here.
+ */
+const MAX_BACKGROUND_CLOSES = 64
+const closesWaiting: { fd: number; resolve: () => void; reject: (err: Error) => void }[] = []
+let closesRunning = 0
+
+/**
  * close(2) on one of koffi's own threads: for fds whose release waits in
  * the kernel (a packet socket's close waits out an RCU grace period, some
- * 10-30 ms), so the event loop goes on meanwhile. Resolves once closed.
+ * 10-30 ms), so the event loop goes on meanwhile. Resolves once closed;
+ * any number may be asked for at once (they queue).
  */
 export function closeInBackground(fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    ;(c.close as unknown as { async: (fd: number, cb: (err: unknown, ret: number) => void) => void }).async(
-      fd,
-      (err, ret) => {
-        if (err) reject(err instanceof Error ? err : new Error(String(err)))
-        else if (ret < 0) reject(new SysError('close', koffi.errno()))
-        else resolve()
-      },
-    )
+    closesWaiting.push({ fd, resolve, reject })
+    startCloses()
   })
+}
+
+function startCloses(): void {
+  while (closesRunning < MAX_BACKGROUND_CLOSES && closesWaiting.length > 0) {
+    const job = closesWaiting.shift()!
+    closesRunning++
+    const done = (err: Error | undefined): void => {
+      closesRunning--
+      if (err) job.reject(err)
+      else job.resolve()
+      startCloses()
+    }
+    try {
+      ;(c.close as unknown as { async: (fd: number, cb: (err: unknown, ret: number) => void) => void }).async(
+        job.fd,
+        (err, ret) => {
+          if (err) done(err instanceof Error ? err : new Error(String(err)))
+          else done(ret < 0 ? new SysError('close', koffi.errno()) : undefined)
+        },
+      )
+    } catch {
+      // koffi's queue is full of someone else's calls: close here rather than leak the fd.
+      try {
+        close(job.fd)
+        done(undefined)
+      } catch (err) {
+        done(err as Error)
+      }
+    }
+  }
 }
 
 /** Duplicate an fd (F_DUPFD_CLOEXEC), so another thread can own and close its copy. */

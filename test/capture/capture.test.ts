@@ -1,14 +1,14 @@
 // Capture on a real kernel: two namespaces joined by a veth pair, traffic
 // across, AF_PACKET sockets born in each namespace, a pcapng file written,
 // and tshark as the judge of what the file says.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { Capture, CaptureDeviceError, PacketSocket, SECRETS_TYPE } from '../../harness/capture/index.js'
 import { ping } from '../../harness/checks/ping.js'
 import { Netlink, setSysctl } from '../../harness/netlink/index.js'
-import { type Netns, addNetns, openNetns, socketIn } from '../../harness/netns/index.js'
+import { type Netns, addNetns, openNetns, socketIn, withNetns } from '../../harness/netns/index.js'
 import {
   AF_INET,
   SOCK_DGRAM,
@@ -62,7 +62,17 @@ async function pair(): Promise<Pair> {
     na.setLink('lo', { up: true }),
     nb.setLink('lo', { up: true }),
   ])
+  // Until the kernel's link watch has seen the carrier, the device's qdisc drops what is sent (noop):
+  // a ping at once, on a busy machine, lost both requests.
+  await Promise.all([operUp(na, 'a-eth0'), operUp(nb, 'b-eth0')])
   return { a, b, ha, hb }
+}
+
+async function operUp(nl: Netlink, device: string): Promise<void> {
+  for (let i = 0; (await nl.getLink(device)).operstate !== 'UP'; i++) {
+    if (i === 400) throw new Error(`${device} did not come up within 2 s`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
 }
 
 function fds(): number {
@@ -426,4 +436,62 @@ describe('keeping up, and saying when it does not', () => {
     expect(seq.at(-1)).toBe(2999)
     expect(seq[0]).toBeGreaterThan(0)
   })
+})
+
+describe('a device that goes down', () => {
+  for (const mode of ['recv', 'ring'] as const) {
+    it(`${mode}: a capture bound to it reads on through the kernel's one-time ENETDOWN, and sees the traffic once it is up`, async () => {
+      const p = await pair()
+      const errors: Error[] = []
+      const capture = Capture.start([{ netns: p.a, label: 'a', device: 'a-eth0' }], {
+        mode,
+        onError: (err) => errors.push(err),
+      })
+      open.push(capture)
+      using na = Netlink.open(p.ha)
+      await na.setLink('a-eth0', { up: false })
+      // The socket is in error now (POLLERR): read at once (recv), or left to the event loop (ring).
+      if (mode === 'recv') await capture.flush()
+      else await new Promise((resolve) => setTimeout(resolve, 20))
+      await na.setLink('a-eth0', { up: true })
+      await operUp(na, 'a-eth0')
+      const r = await ping(p.ha, '198.18.0.2', { count: 2, interval: 10 })
+      expect(r.received).toBe(2)
+      // Read by the event loop's watch (no flush): it went on after the error.
+      const echoes = (): number =>
+        capture.packets().filter((x) => x.data.length >= 34 && x.data[23] === 1).length
+      await vi.waitFor(() => expect(echoes()).toBeGreaterThanOrEqual(4), { timeout: 2000 })
+      expect(errors).toEqual([])
+    })
+  }
+})
+
+describe('closing', () => {
+  it('a capture on many targets closes every socket, more than the FFI can queue at once', async () => {
+    // Each packet socket's close waits out an RCU grace period, so closes run
+    // off the event loop; the FFI queues at most 256 such calls, and a lab of
+    // a few hundred nodes closes that many sockets at once.
+    const ns = name()
+    addNetns(ns)
+    const h = openNetns(ns)
+    const nl = Netlink.open(h)
+    open.push(h, nl)
+    await nl.setLink('lo', { up: true })
+    const sockets = 300
+    const capture = Capture.start(
+      Array.from({ length: sockets }, (_, i) => ({ netns: h, label: `t${i}`, device: 'lo' })),
+      { mode: 'recv' },
+    )
+    const packetSockets = (): number =>
+      withNetns(h, () => readFileSync('/proc/thread-self/net/packet', 'utf8'))
+        .trim()
+        .split('\n')
+        .slice(1).length
+    expect(packetSockets()).toBe(sockets)
+    const before = fds()
+    const stats = await capture.stop() // resolves once every fd is closed
+    expect(stats.targets).toHaveLength(sockets)
+    expect(packetSockets()).toBe(0)
+    expect(fds()).toBe(before - sockets)
+  }, 60_000)
 })

@@ -1,9 +1,10 @@
 // The netlink transport (harness/netlink/transport/socket.ts): requests in flight,
 // batching into datagrams, port ids, closing.
+import { execFileSync } from 'node:child_process'
 import { describe, expect, it, vi } from 'vitest'
 import { Netlink, NetlinkError } from '../../harness/netlink/index.js'
 import { NETLINK_OPT, RTM, RTNLGRP, SOL_NETLINK } from '../../harness/netlink/codec/constants.js'
-import { encodeLink } from '../../harness/netlink/codec/messages/link.js'
+import { decodeLink, encodeLink } from '../../harness/netlink/codec/messages/link.js'
 import { NetlinkSocket } from '../../harness/netlink/transport/socket.js'
 import { getsockname, getsockoptBuffer } from '../../harness/sys/index.js'
 import { ip, ipJson } from '../support/names.js'
@@ -140,6 +141,32 @@ describe('transport', () => {
     } finally {
       sock.close()
     }
+  })
+
+  it('an overrun (ENOBUFS) is reported once, and what the kernel announces after it is still heard', async () => {
+    const a = ns()
+    // The smallest receive buffer the kernel allows, and the event loop held
+    // (synchronous ip) while 30 bridges are made: far more announcements than it holds.
+    const sock = NetlinkSocket.open({ netns: a.handle, groups: [RTNLGRP.LINK], receiveBuffer: 1 })
+    keep(sock)
+    const links: string[] = []
+    const errors: string[] = []
+    sock.onMessage(
+      (m) => {
+        if (m.header.type === RTM.NEWLINK) links.push(decodeLink(m.payload).name ?? '')
+      },
+      (err) => errors.push(err.message),
+    )
+    execFileSync('ip', ['-n', a.name, '-batch', '-'], {
+      input: Array.from({ length: 30 }, (_, i) => `link add ob${i} type bridge\n`).join(''),
+    })
+    await vi.waitFor(() => expect(errors).toHaveLength(1))
+    expect(errors[0]).toMatch(/overrun.*ENOBUFS/)
+    // The kernel flagged the socket in error (POLLERR) and libuv stopped watching it:
+    // the watch must have gone on, for no request will read this socket.
+    ip('-n', a.name, 'link', 'add', 'late0', 'type', 'bridge')
+    await vi.waitFor(() => expect(links).toContain('late0'), { timeout: 3000 })
+    expect(errors).toHaveLength(1)
   })
 
   it('rejects pending requests when the socket closes, and refuses new ones', async () => {
