@@ -22,6 +22,12 @@ export interface CellResult {
   feature?: string
   /** The first error, for fail. */
   error?: string
+  /**
+   * For fail: the files the failed test left (its trace page and pcapng,
+   * written by the nslab/vitest fixtures; from a VM run they are on the
+   * host, in the artifacts directory the pool shares with the guest).
+   */
+  artifacts?: string[]
 }
 
 /** A cell as older reports wrote it (pass/fail only, no time). */
@@ -244,7 +250,11 @@ export function matrixMarkdown(m: KernelMatrix): string {
   const fails = [...Object.entries(m.claims), ...Object.entries(m.scenarios)].flatMap(([n, row]) =>
     Object.entries(row)
       .filter(([, c]) => c?.status === 'fail')
-      .map(([k, c]) => `- ${n} on ${k}: ${escape(headline(c!.error ?? 'failed'))}`),
+      .map(
+        ([k, c]) =>
+          `- ${n} on ${k}: ${escape(headline(c!.error ?? 'failed'))}` +
+          (c!.artifacts?.length ? ` (left: ${c!.artifacts.map((a) => `\`${a}\``).join(', ')})` : ''),
+      ),
   )
   if (fails.length) out.push('', 'Failures, first line of the error:', '', ...fails)
   const diffs = Object.entries(m.differences).flatMap(([n, row]) =>

@@ -6,10 +6,12 @@
  * itself stays on the host (config, transforms, reporters); only the test
  * files' worker processes run on the guest kernel.
  */
+import { mkdirSync } from 'node:fs'
 import type net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { ConsoleWatch, describeProblems, type KernelProblem } from './console.js'
 import { FRAME, FrameReader, encodeFrame } from './pool-frames.mjs'
+import { artifactsDir } from '../harness/util/artifacts-dir.js'
 import { consoleDir, runVm, vmFailure, type VmResult } from './index.js'
 
 /** The virtio-serial port's name, as the agent looks for it. */
@@ -36,6 +38,13 @@ export interface PoolGuestOptions {
   stallSeconds?: number
   /** Progress lines (booting, guest up, done), for a human. */
   onProgress?: (line: string) => void
+  /**
+   * A host directory shared writable with the guest, at the same path
+   * (default: the fixtures' artifacts directory, artifactsDir(), so that a
+   * test failing in the VM leaves its pcapng and trace on the host, where its
+   * failure message says they are); false for none.
+   */
+  results?: string | false
 }
 
 /** How the agent starts a worker: Vitest's worker entry, with its node options, environment and directory. */
@@ -99,7 +108,9 @@ export class PoolGuest {
       this.failReady = reject
     })
     this.ready.catch(() => {}) // a start() awaits it; nobody else need care
+    const results = this.shareResults(o)
     this.ended = runVm({
+      ...(results ? { results } : {}),
       // The host's node, at the same path in the guest.
       command: [process.execPath, agentPath(), POOL_CHANNEL],
       env: {
@@ -130,6 +141,21 @@ export class PoolGuest {
         return undefined
       },
     )
+  }
+
+  /** The directory to share (made if missing), or undefined: one that cannot be made is said once, not fatal. */
+  private shareResults(o: PoolGuestOptions): string | undefined {
+    if (o.results === false) return undefined
+    const dir = o.results ?? artifactsDir()
+    try {
+      mkdirSync(dir, { recursive: true })
+      return dir
+    } catch (err) {
+      process.stderr.write(
+        `nslab-vm: could not make ${dir} (${(err as Error).message}): artifacts written in the VM stay there\n`,
+      )
+      return undefined
+    }
   }
 
   /** True once the VM was asked to power off or has gone: a new run needs a new PoolGuest. */

@@ -13,22 +13,20 @@
  * test/vitest/artifacts.test.ts keeps this honest against Vitest itself.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { join, relative, resolve } from 'node:path'
+import { join, relative } from 'node:path'
 import type { TestAttachment, TestContext } from 'vitest'
 import { type CaptureMode, captureMode } from '../lab/capture.js'
 import type { Lab } from '../lab/lab.js'
 import { formatLabState, labState } from '../lab/state.js'
 import { writeTrace } from '../trace/collect.js'
+import { artifactsDir } from '../util/artifacts-dir.js'
 
 /** The capture mode of the fixtures: NSLAB_CAPTURE (off, on-failure, always), default on-failure. */
 export function fixtureCaptureMode(): CaptureMode {
   return captureMode(process.env.NSLAB_CAPTURE, 'on-failure')
 }
 
-/** Where failure artifacts go: NSLAB_ARTIFACTS_DIR, else reports/nslab under the working directory. */
-export function artifactsDir(): string {
-  return resolve(process.env.NSLAB_ARTIFACTS_DIR ?? join('reports', 'nslab'))
-}
+export { artifactsDir } from '../util/artifacts-dir.js'
 
 /** A file name from a test's file and name: letters, digits, '.', '-' and '_' only, not too long. */
 export function artifactName(context: Pick<TestContext, 'task'>, labId: string): string {

@@ -9,7 +9,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { release } from 'node:os'
-import { join } from 'node:path'
+import { isAbsolute, join, relative } from 'node:path'
 import type { Reporter, TestCase, TestModule } from 'vitest/node'
 import { type CellResult, type KernelReport, reportFileName } from '../../vm/matrix.js'
 import type { FeatureResult } from '../../harness/lab/probes.js'
@@ -18,15 +18,34 @@ const KERNEL_SUITE = /[/\\]test[/\\]kernel[/\\]/
 const SCENARIOS = /[/\\]test[/\\]scenarios[/\\]scenarios\.test\.ts$/
 
 /** A claim's or scenario's cell: a scenario that passed because this kernel lacks a feature is needs-feature, naming it. */
-function cellOf(t: TestCase): CellResult | undefined {
+export function cellOf(t: TestCase): CellResult | undefined {
   const r = t.result()
   if (r.state === 'skipped' || r.state === 'pending') return undefined
   const ms = Math.round(t.diagnostic()?.duration ?? 0)
-  if (r.state === 'failed') return { status: 'fail', ms, error: r.errors?.[0]?.message ?? 'failed' }
+  if (r.state === 'failed') {
+    // The trace and pcapng the fixtures attached to the failure (harness/vitest/artifacts.ts).
+    const artifacts = t
+      .annotations()
+      .map((a) => a.attachment)
+      .filter((a) => a?.path && /^(text\/html|application\/vnd\.tcpdump\.pcap)$/.test(a.contentType ?? ''))
+      .map((a) => relativeIfInside(a!.path!))
+    return {
+      status: 'fail',
+      ms,
+      error: r.errors?.[0]?.message ?? 'failed',
+      ...(artifacts.length ? { artifacts } : {}),
+    }
+  }
   // harness/vitest/scenario.ts annotates the sentence naming the missing feature (type 'notice').
   const missing = t.annotations().find((a) => a.type === 'notice')
   if (missing) return { status: 'needs-feature', ms, feature: featureOf(missing.message) }
   return { status: 'pass', ms }
+}
+
+/** A path relative to the working directory (the project) when it is inside it. */
+function relativeIfInside(path: string): string {
+  const rel = relative(process.cwd(), path)
+  return rel.startsWith('..') || isAbsolute(rel) ? path : rel
 }
 
 /** The feature named by "needs kernel feature X, Y, which this kernel lacks; ..." (else the whole sentence). */

@@ -89,6 +89,25 @@ describe('kernel matrix', () => {
     expect(headline('expected 2 threads\nat line')).toBe('expected 2 threads')
   })
 
+  it("names the files a failed cell left (its trace and pcapng) after the failure's first line", () => {
+    const failed: KernelReport = {
+      ...vm,
+      scenarios: {
+        'impairment-loss': {
+          status: 'fail',
+          ms: 5200,
+          error: 'ping a -> b: 42% loss',
+          artifacts: ['reports/nslab/impairment-loss.html', 'reports/nslab/impairment-loss.pcapng'],
+        },
+      },
+    }
+    const md = matrixMarkdown(kernelMatrix([failed]))
+    expect(md).toContain(
+      '- impairment-loss on 6.1.0-56-amd64: ping a -> b: 42% loss (left: `reports/nslab/impairment-loss.html`, `reports/nslab/impairment-loss.pcapng`)',
+    )
+    expect(md).toContain('- setns moves only the calling thread on 6.1.0-56-amd64: expected 2 threads\n')
+  })
+
   it('merges the reports of one column (shards), the newer result winning', () => {
     const a: KernelReport = {
       ...host,

@@ -9,7 +9,7 @@
  * itself, with its VMs and their control directories gone.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -47,6 +47,7 @@ describe('VM pool', () => {
     async () => {
       const kernel = resolveKernel(process.env.NSLAB_VM_KERNEL || undefined)
       const report = join(out, 'report.json')
+      const artifacts = join(out, 'artifacts')
       const child = spawn(
         process.execPath,
         [
@@ -59,7 +60,13 @@ describe('VM pool', () => {
           `--outputFile.json=${report}`,
         ],
         {
-          env: { ...process.env, EXPECT_RELEASE: kernel.version, CI: '', NSLAB_VM_STALL_S: '15' },
+          env: {
+            ...process.env,
+            EXPECT_RELEASE: kernel.version,
+            CI: '',
+            NSLAB_VM_STALL_S: '15',
+            NSLAB_ARTIFACTS_DIR: artifacts,
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       )
@@ -68,7 +75,7 @@ describe('VM pool', () => {
       child.stderr.on('data', (d: Buffer) => (output += d))
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
 
-      expect(code, output).toBe(1) // four files fail on purpose
+      expect(code, output).toBe(1) // five files fail on purpose
       expect(output).not.toMatch(/close timed out|prevents Vite server from exiting/)
       const r = JSON.parse(readFileSync(report, 'utf8')) as JsonReport
       const byFile = Object.fromEntries(r.testResults.map((t) => [t.name.replace(/.*\//, ''), t]))
@@ -77,6 +84,7 @@ describe('VM pool', () => {
         'fails.vmcase.ts',
         'guest.vmcase.ts',
         'hang.vmcase.ts',
+        'lab-fails.vmcase.ts',
         'panic.vmcase.ts',
       ])
 
@@ -87,6 +95,17 @@ describe('VM pool', () => {
       expect(fails.assertionResults[0]!.failureMessages.join('\n')).toMatch(
         /arithmetic in the guest.*expected 2 to be 3/s,
       )
+      // A lab test failing in the guest: its pcapng and trace are on the host, where its failure says.
+      const labFails = byFile['lab-fails.vmcase.ts']!
+      expect(labFails.status).toBe('failed')
+      const written = readdirSync(artifacts)
+      const pcapng = written.filter((f) => f.endsWith('.pcapng'))
+      const html = written.filter((f) => f.endsWith('.html'))
+      expect(pcapng, written.join(' ')).toHaveLength(1)
+      expect(html, written.join(' ')).toHaveLength(1)
+      expect(statSync(join(artifacts, pcapng[0]!)).size).toBeGreaterThan(0)
+      expect(readFileSync(join(artifacts, html[0]!), 'utf8')).toContain('a failure after a ping in the guest')
+
       // As with Vitest's own forks pool: the test never finished, and the run fails with the worker's exit.
       const crash = byFile['crash.vmcase.ts']!
       expect(crash.assertionResults[0]!.status).toBe('pending')
