@@ -61,7 +61,8 @@ async function annotate(
   await pending
 }
 
-function shown(path: string): string {
+/** A path relative to the working directory when inside it, else absolute: as failures print it. */
+export function shownPath(path: string): string {
   const rel = relative(process.cwd(), path)
   return rel.startsWith('..') ? path : rel
 }
@@ -110,7 +111,7 @@ export async function afterTest(
     writeFileSync(file, text + '\n')
     // Vitest names an attachment's copy after the annotation's message: the
     // attached one stays short, the text itself goes in one of its own.
-    await annotate(context, `lab state: ${shown(file)}`, { path: file, contentType: 'text/plain' })
+    await annotate(context, `lab state: ${shownPath(file)}`, { path: file, contentType: 'text/plain' })
     await annotate(context, text, undefined)
   }
   if (mode !== 'off') {
@@ -134,7 +135,7 @@ export async function afterTest(
             : ''
         await annotate(
           context,
-          `packets: ${shown(r.path)} (${r.packets} packet(s) on ${r.interfaces} interface(s)${loss})`,
+          `packets: ${shownPath(r.path)} (${r.packets} packet(s) on ${r.interfaces} interface(s)${loss})`,
           {
             path: r.path,
             contentType: 'application/vnd.tcpdump.pcap',
@@ -147,7 +148,7 @@ export async function afterTest(
       ].filter(Boolean)
       await annotate(
         context,
-        `trace: ${shown(w.html)} (open in a browser${cut.length ? `; left out: ${cut.join(', ')}` : ''})`,
+        `trace: ${shownPath(w.html)} (open in a browser${cut.length ? `; left out: ${cut.join(', ')}` : ''})`,
         { path: w.html, contentType: 'text/html' },
       )
     } catch (err) {

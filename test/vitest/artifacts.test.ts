@@ -3,7 +3,7 @@
 // read what it reported: the JUnit report, the terminal, and the pcapng
 // through tshark (Wireshark's reader is the judge of the file).
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -13,16 +13,16 @@ const root = resolve(import.meta.dirname, '../..')
 const dir = mkdtempSync(join(tmpdir(), 'nslab-artifacts-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-function runChild(env: Record<string, string>): { code: number; stdout: string; junit: string } {
-  const junit = join(dir, 'junit.xml')
+function runChild(env: Record<string, string>, cwd = dir): { code: number; stdout: string; junit: string } {
+  const junit = join(cwd, 'junit.xml')
   let code = 0
   let stdout = ''
   try {
     execFileSync(
       join(root, 'node_modules/.bin/vitest'),
-      ['run', '--root', dir, '--reporter=default', '--reporter=junit', `--outputFile.junit=${junit}`],
+      ['run', '--root', cwd, '--reporter=default', '--reporter=junit', `--outputFile.junit=${junit}`],
       {
-        cwd: dir,
+        cwd,
         encoding: 'utf8',
         stdio: 'pipe',
         env: { ...process.env, NSLAB_ALLOW_UNSEALED: '1', ...env },
@@ -90,6 +90,46 @@ describe('failure artifacts', () => {
     expect(requests.some(([iface, dir]) => iface!.startsWith('b/') && dir === '0x00000001')).toBe(true)
     const named = tsharkNamed(pcap, ['ip.src_host', 'ip.dst_host'], 'icmp.type == 8')
     expect(named).toContainEqual(['a', 'b'])
+  }, 60_000)
+
+  it("a failed scenarioTest attaches its scenario's pcapng and trace, named in its failure too", () => {
+    const sub = join(dir, 'scenario')
+    mkdirSync(sub)
+    writeFileSync(
+      join(sub, 'cut.yaml'),
+      [
+        'name: reach-on-purpose',
+        'topology:',
+        '  hosts: [a, b]',
+        '  links:',
+        '    - [a, b]',
+        'expect:',
+        '  - notReach: { from: a, to: b }',
+        '',
+      ].join('\n'),
+    )
+    writeFileSync(
+      join(sub, 'scenario.test.ts'),
+      `
+      import { scenarioTest } from '${join(root, 'harness/vitest/index.ts')}'
+      scenarioTest('${join(sub, 'cut.yaml')}')
+      `,
+    )
+    writeFileSync(join(sub, 'vitest.config.mjs'), `export default { test: { include: ['*.test.ts'] } }`)
+    const out = join(dir, 'artifacts-scenario')
+    const { code, stdout, junit } = runChild({ NSLAB_ARTIFACTS_DIR: out }, sub)
+    expect(code, stdout).toBe(1)
+    const files = readdirSync(out).sort()
+    const pcapng = files.filter((f) => f.endsWith('.pcapng'))
+    const html = files.filter((f) => f.endsWith('.trace.html'))
+    expect(pcapng, files.join(' ')).toEqual([expect.stringMatching(/^cut--[0-9a-f]+\.pcapng$/)])
+    expect(html).toHaveLength(1)
+    // On the test (annotations, in JUnit as in the terminal) and in the failure's report.
+    expect(junit).toMatch(/packets: .*cut--[0-9a-f]+\.pcapng/)
+    expect(junit).toMatch(/trace: .*cut--[0-9a-f]+\.trace\.html/)
+    expect(stdout).toMatch(/scenario reach-on-purpose failed/)
+    // Wireshark's reader: the pings that reached b (so the expectation failed) are in the file, with node names.
+    expect(tsharkNamed(join(out, pcapng[0]!), ['ip.src_host'], 'icmp.type == 8')).toContainEqual(['a'])
   }, 60_000)
 
   it('NSLAB_CAPTURE=off writes no pcapng but still the state', () => {
