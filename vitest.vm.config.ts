@@ -4,14 +4,23 @@
  * (vm/vitest-pool.ts). NSLAB_VM_KERNEL names the kernel (a path or an
  * installed Debian version; default: the newest in /boot).
  */
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 import base from './vitest.config.js'
+import { DIST_EXTERNAL, distModules, ensureBuilt } from './vm/dist-modules.js'
 import { vmPool } from './vm/vitest-pool.js'
+
+// The library's modules reach the guest's node from dist/ (built first when a source is newer),
+// not one by one through Vitest's module runner: see vm/dist-modules.ts.
+const root = fileURLToPath(new URL('.', import.meta.url))
+ensureBuilt(root)
 
 export default defineConfig({
   ...base,
+  plugins: [distModules(root)],
   test: {
     ...base.test,
+    server: { deps: { external: [DIST_EXTERNAL] } },
     pool: vmPool({
       kernel: process.env.NSLAB_VM_KERNEL || undefined,
       onProgress: process.env.NSLAB_VM_PROGRESS ? (l) => console.error(`nslab vm: ${l}`) : undefined,
