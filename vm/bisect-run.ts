@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto'
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -19,6 +20,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
+import { artifactsDir } from '../harness/util/artifacts-dir.js'
 import { type ArchiveKernel, type Progress, quietProgress } from './debian-archive.js'
 import { compareDebianVersions } from './debian-version.js'
 import {
@@ -51,6 +53,12 @@ export interface Outcome {
   ms: number
   /** True when it came from the cache. */
   cached?: boolean
+  /**
+   * A scenario that failed in the VM: its trace page and pcapng, copied to
+   * the host's artifacts directory (`reports/nslab`, named after the kernel).
+   * Never cached: a rerun from the cache has none.
+   */
+  artifacts?: string[]
 }
 
 /** The outcome as bisect compares it: "pass", "fail", "needs-feature netem". */
@@ -87,7 +95,8 @@ function readCached(dir: string, kernel: string): Outcome | undefined {
 function writeCached(dir: string, kernel: string, o: Outcome): void {
   mkdirSync(dir, { recursive: true })
   const tmp = join(dir, `.${kernel}.json.${process.pid}`)
-  writeFileSync(tmp, JSON.stringify({ ...o, date: new Date().toISOString() }, null, 2) + '\n')
+  const { artifacts: _left, ...kept } = o
+  writeFileSync(tmp, JSON.stringify({ ...kept, date: new Date().toISOString() }, null, 2) + '\n')
   renameSync(tmp, join(dir, `${kernel}.json`))
 }
 
@@ -177,7 +186,8 @@ export async function probeSubject(s: Subject, kernel: string, o: ProbeOptions =
   try {
     const command =
       s.kind === 'scenario'
-        ? [...nslabArgv(), 'run', file, '--json', out]
+        ? // A failure's pcapng and trace go to the shared directory, then to the host's artifacts.
+          [...nslabArgv(), 'run', file, '--json', out, '--capture', join(results, 'artifacts')]
         : [
             process.execPath,
             join(process.cwd(), 'node_modules', 'vitest', 'vitest.mjs'),
@@ -203,6 +213,8 @@ export async function probeSubject(s: Subject, kernel: string, o: ProbeOptions =
     const ms = Math.round(performance.now() - t0)
     const outcome =
       s.kind === 'scenario' ? scenarioOutcome(r.code, out, ms) : vitestOutcome(r.code, out, s.name, ms)
+    const left = keepArtifacts(join(results, 'artifacts'), kernel)
+    if (left.length) outcome.artifacts = left
     if (outcome.status === 'error') {
       const why = vmFailure(r, o.timeout ?? 600)
       return { ...outcome, detail: [outcome.detail, why].filter(Boolean).join('; ') }
@@ -214,6 +226,35 @@ export async function probeSubject(s: Subject, kernel: string, o: ProbeOptions =
   } finally {
     rmSync(results, { recursive: true, force: true })
   }
+}
+
+/**
+ * Copy what a probe's scenario left (its trace and pcapng) to the host's
+ * artifacts directory, each name prefixed with the kernel; returns the
+ * copies. A copy that fails is left out, not fatal.
+ */
+export function keepArtifacts(dir: string, kernel: string): string[] {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+      .filter((f) => f.endsWith('.pcapng') || f.endsWith('.html'))
+      .sort()
+  } catch {
+    return []
+  }
+  const dest = artifactsDir()
+  const kept: string[] = []
+  for (const f of names) {
+    const to = join(dest, `${kernel}--${f}`)
+    try {
+      mkdirSync(dest, { recursive: true })
+      copyFileSync(join(dir, f), to)
+      kept.push(to)
+    } catch {
+      // the outcome stands without it
+    }
+  }
+  return kept
 }
 
 interface ScenarioJson {

@@ -56,6 +56,7 @@ import { entriesBetween, formatEntries, parseChangelog, upstreamVersion } from '
 import { kernelChangelog, nslabCacheRoot } from '../../vm/kernel-cache.js'
 import { compareDebianVersions } from '../../vm/debian-version.js'
 import { loadScenario } from '../scenario/index.js'
+import { shownPath } from '../util/artifacts-dir.js'
 import { outputDir, outputFile } from './paths.js'
 
 function positive(v: string): number {
@@ -477,7 +478,13 @@ async function differencesOn(kernel: string, dir: string, progress: Progress): P
     report.differences[name] =
       o.status === 'error'
         ? { status: 'fail', ms: o.ms, error: `the VM could not tell: ${o.detail ?? 'error'}` }
-        : { status: o.status, ms: o.ms, feature: o.feature, error: o.detail }
+        : {
+            status: o.status,
+            ms: o.ms,
+            feature: o.feature,
+            error: o.detail,
+            ...(o.artifacts?.length ? { artifacts: o.artifacts.map(shownPath) } : {}),
+          }
   }
   mkdirSync(dir, { recursive: true })
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n')
@@ -686,6 +693,8 @@ async function bisectCommand(file: string | undefined, o: BisectCliOptions): Pro
             ` (${out.cached ? 'cached' : `${(out.ms / 1000).toFixed(1)} s`})` +
             `${out.detail && out.status !== 'pass' ? `: ${out.detail.split('\n')[0]!.slice(0, 200)}` : ''}; ${left} left to test`,
         )
+        const trace = out.artifacts?.find((a) => a.endsWith('.html'))
+        if (trace) bisectLine(`    trace: ${shownPath(trace)} (open in a browser; its pcapng beside it)`)
       },
     },
   )

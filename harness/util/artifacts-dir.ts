@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 
 /**
  * Where a failed test's artifacts go (its pcapng and trace):
@@ -8,4 +8,10 @@ import { join, resolve } from 'node:path'
  */
 export function artifactsDir(): string {
   return resolve(process.env.NSLAB_ARTIFACTS_DIR ?? join('reports', 'nslab'))
+}
+
+/** A path relative to the working directory when inside it, else absolute: as failures print it. */
+export function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path)
+  return rel.startsWith('..') ? path : rel
 }

@@ -13,20 +13,20 @@
  * test/vitest/artifacts.test.ts keeps this honest against Vitest itself.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import type { TestAttachment, TestContext } from 'vitest'
 import { type CaptureMode, captureMode } from '../lab/capture.js'
 import type { Lab } from '../lab/lab.js'
 import { formatLabState, labState } from '../lab/state.js'
 import { writeTrace } from '../trace/collect.js'
-import { artifactsDir } from '../util/artifacts-dir.js'
+import { artifactsDir, shownPath } from '../util/artifacts-dir.js'
 
 /** The capture mode of the fixtures: NSLAB_CAPTURE (off, on-failure, always), default on-failure. */
 export function fixtureCaptureMode(): CaptureMode {
   return captureMode(process.env.NSLAB_CAPTURE, 'on-failure')
 }
 
-export { artifactsDir } from '../util/artifacts-dir.js'
+export { artifactsDir, shownPath } from '../util/artifacts-dir.js'
 
 /** A file name from a test's file and name: letters, digits, '.', '-' and '_' only, not too long. */
 export function artifactName(context: Pick<TestContext, 'task'>, labId: string): string {
@@ -59,12 +59,6 @@ async function annotate(
     if (result && state) result.state = state
   }
   await pending
-}
-
-/** A path relative to the working directory when inside it, else absolute: as failures print it. */
-export function shownPath(path: string): string {
-  const rel = relative(process.cwd(), path)
-  return rel.startsWith('..') ? path : rel
 }
 
 /**

@@ -3,12 +3,13 @@
  * and Vitest's JSON report become pass / fail / needs-feature / error, how
  * they become verdicts, and the cache per kernel and content hash.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
   BisectInputError,
+  keepArtifacts,
   outcomeCacheDir,
   outcomeKey,
   probeSubject,
@@ -121,6 +122,30 @@ describe('bisect outcomes', () => {
     } finally {
       if (before === undefined) delete process.env.NSLAB_CACHE_DIR
       else process.env.NSLAB_CACHE_DIR = before
+    }
+  })
+
+  it("keeps a probe's trace and pcapng in the host's artifacts directory, named after the kernel", () => {
+    const guest = join(dir, 'guest-artifacts')
+    mkdirSync(guest)
+    writeFileSync(join(guest, 'x--ab12.pcapng'), 'pcapng')
+    writeFileSync(join(guest, 'x--ab12.trace.html'), '<html>')
+    writeFileSync(join(guest, 'notes.txt'), 'not an artifact')
+    const before = process.env.NSLAB_ARTIFACTS_DIR
+    process.env.NSLAB_ARTIFACTS_DIR = join(dir, 'host-artifacts')
+    try {
+      const kept = keepArtifacts(guest, '5.10.0-32-amd64')
+      expect(kept).toEqual([
+        join(dir, 'host-artifacts', '5.10.0-32-amd64--x--ab12.pcapng'),
+        join(dir, 'host-artifacts', '5.10.0-32-amd64--x--ab12.trace.html'),
+      ])
+      expect(readFileSync(kept[1]!, 'utf8')).toBe('<html>')
+      expect(readdirSync(join(dir, 'host-artifacts'))).toHaveLength(2)
+      // Nothing written (a scenario that passed, or a run that never got that far): nothing kept.
+      expect(keepArtifacts(join(dir, 'no-such-dir'), '5.10.0-32-amd64')).toEqual([])
+    } finally {
+      if (before === undefined) delete process.env.NSLAB_ARTIFACTS_DIR
+      else process.env.NSLAB_ARTIFACTS_DIR = before
     }
   })
 })
