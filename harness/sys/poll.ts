@@ -23,6 +23,10 @@ export interface FdWatcher {
   unref(): void
 }
 
+/** What koffi's poll callback really gets: libuv's status, then the events (its typings name only the events). */
+type UvPollCallback = (status: number, events: Omit<PollEvents, 'error'>) => void
+type KoffiPollCallback = (ev: Omit<PollEvents, 'error'>) => void
+
 const ERROR_EVENTS: PollEvents = Object.freeze({
   readable: true,
   writable: false,
@@ -41,10 +45,6 @@ const ERROR_EVENTS: PollEvents = Object.freeze({
  * callback stopped or closed it: a socket error is an event, not the end of
  * watching.
  */
-/** What koffi's poll callback really gets: libuv's status, then the events (its typings name only the events). */
-type UvPollCallback = (status: number, events: Omit<PollEvents, 'error'>) => void
-type KoffiPollCallback = (ev: Omit<PollEvents, 'error'>) => void
-
 export function watchFd(fd: number): FdWatcher {
   let handle: ReturnType<typeof koffi.node.poll> | undefined
   /** Bumped by every start, stop and close: the error path restarts only a watch nobody touched since. */
