@@ -220,6 +220,11 @@ export function matrixFailed(m: KernelMatrix): boolean {
 }
 
 /** The matrix as Markdown: claims and scenarios, features, then the failures and missing features in the kernels' words. */
+/** ` (left: `a.html`, `a.pcapng`)` for a cell whose failure left files, else ''. */
+function left(c: CellResult): string {
+  return c.artifacts?.length ? ` (left: ${c.artifacts.map((a) => `\`${a}\``).join(', ')})` : ''
+}
+
 export function matrixMarkdown(m: KernelMatrix): string {
   const head = (first: string) => [
     `| ${first} | ${m.kernels.map(escape).join(' | ')} |`,
@@ -250,11 +255,7 @@ export function matrixMarkdown(m: KernelMatrix): string {
   const fails = [...Object.entries(m.claims), ...Object.entries(m.scenarios)].flatMap(([n, row]) =>
     Object.entries(row)
       .filter(([, c]) => c?.status === 'fail')
-      .map(
-        ([k, c]) =>
-          `- ${n} on ${k}: ${escape(headline(c!.error ?? 'failed'))}` +
-          (c!.artifacts?.length ? ` (left: ${c!.artifacts.map((a) => `\`${a}\``).join(', ')})` : ''),
-      ),
+      .map(([k, c]) => `- ${n} on ${k}: ${escape(headline(c!.error ?? 'failed'))}` + left(c!)),
   )
   if (fails.length) out.push('', 'Failures, first line of the error:', '', ...fails)
   const diffs = Object.entries(m.differences).flatMap(([n, row]) =>
@@ -262,7 +263,8 @@ export function matrixMarkdown(m: KernelMatrix): string {
       .filter(([, c]) => c && c.status !== 'pass')
       .map(
         ([k, c]) =>
-          `- ${n} on ${k}: ${escape((c!.error ?? c!.feature ?? c!.status).split('\n')[0]!.slice(0, 300))}`,
+          `- ${n} on ${k}: ${escape((c!.error ?? c!.feature ?? c!.status).split('\n')[0]!.slice(0, 300))}` +
+          left(c!),
       ),
   )
   if (diffs.length) out.push('', 'Kernel differences, where the behaviour is missing:', '', ...diffs)

@@ -100,8 +100,19 @@ describe('kernel matrix', () => {
           artifacts: ['reports/nslab/impairment-loss.html', 'reports/nslab/impairment-loss.pcapng'],
         },
       },
+      differences: {
+        'ipv6-force-forwarding': {
+          status: 'fail',
+          ms: 9000,
+          error: 'sysctl: cannot stat',
+          artifacts: ['reports/nslab/6.1.0-56-amd64--ipv6-force-forwarding--ab12.trace.html'],
+        },
+      },
     }
     const md = matrixMarkdown(kernelMatrix([failed]))
+    expect(md).toContain(
+      '- ipv6-force-forwarding on 6.1.0-56-amd64: sysctl: cannot stat (left: `reports/nslab/6.1.0-56-amd64--ipv6-force-forwarding--ab12.trace.html`)',
+    )
     expect(md).toContain(
       '- impairment-loss on 6.1.0-56-amd64: ping a -> b: 42% loss (left: `reports/nslab/impairment-loss.html`, `reports/nslab/impairment-loss.pcapng`)',
     )
